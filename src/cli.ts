@@ -1,0 +1,181 @@
+// Entry of the `devops-mcp` command: the only module that touches argv, env, signals and exit codes.
+
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createContext, type Context } from './context.ts';
+import { isLoopbackHost } from './lib/net.ts';
+import { VERSION } from './server.ts';
+
+const USAGE = `devops-mcp ${VERSION}: safe, fast DevOps tools over MCP
+
+Usage:
+  devops-mcp serve                          MCP over stdio (Claude Desktop, IDEs, the Inspector)
+  devops-mcp serve --http [--host H] [--port P]
+                                            MCP over Streamable HTTP at /mcp, plus /healthz
+  devops-mcp check                          probe every configured backend
+  devops-mcp --version | --help
+
+Settings come from environment variables and the optional DEVOPS_MCP_CONFIG file; see the README.`;
+
+// Grace period for in-flight work on SIGINT/SIGTERM before the process exits anyway.
+const SHUTDOWN_GRACE_MS = 5000;
+
+function fail(message: string, code = 1): void {
+  process.stderr.write(`devops-mcp: ${message}\n`);
+  process.exitCode = code;
+}
+
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        http: { type: 'boolean', default: false },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`, 2);
+    return;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (values.help || command === undefined || command === 'help') {
+    (command === undefined && !values.help ? process.stderr : process.stdout).write(`${USAGE}\n`);
+    if (command === undefined && !values.help) process.exitCode = 2;
+    return;
+  }
+  if (positionals.length > 1) {
+    fail(`unexpected argument ${positionals[1] ?? ''}\n\n${USAGE}`, 2);
+    return;
+  }
+  if ((values.http || values.host !== undefined || values.port !== undefined) && command !== 'serve') {
+    fail('--http, --host and --port apply to `serve` only', 2);
+    return;
+  }
+  if (!values.http && (values.host !== undefined || values.port !== undefined)) {
+    fail('--host and --port need --http', 2);
+    return;
+  }
+
+  const overrides: Array<{ path: string[]; value: unknown; flag: string }> = [];
+  if (values.host !== undefined)
+    overrides.push({ path: ['http', 'host'], value: values.host, flag: '--host' });
+  if (values.port !== undefined) {
+    overrides.push({
+      path: ['http', 'port'],
+      value: /^\d+$/.test(values.port) ? Number(values.port) : values.port,
+      flag: '--port',
+    });
+  }
+  let config: Config;
+  try {
+    config = await loadConfig({ env: process.env, overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      fail(error.message);
+      return;
+    }
+    throw error;
+  }
+
+  switch (command) {
+    case 'serve':
+      await serve(config, values.http);
+      return;
+    case 'check':
+      await check(config);
+      return;
+    case 'agent':
+      fail('`agent` is not available in this version yet', 2);
+      return;
+    default:
+      fail(`unknown command ${command}\n\n${USAGE}`, 2);
+  }
+}
+
+async function check(config: Config): Promise<void> {
+  const ctx = createContext({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  const { formatChecks, runChecks } = await import('./check.ts');
+  const results = await runChecks(ctx);
+  process.stdout.write(`${formatChecks(results)}\n`);
+  await ctx.close();
+  if (results.some(r => r.status === 'failing')) process.exitCode = 1;
+}
+
+async function serve(config: Config, http: boolean): Promise<void> {
+  if (http && !isLoopbackHost(config.http.host) && config.http.token === undefined) {
+    fail(
+      `DEVOPS_MCP_HTTP_TOKEN: required when serving HTTP on a non-loopback host (${config.http.host}); set it to a long random secret`,
+    );
+    return;
+  }
+  const ctx = createContext(config);
+  let stop: () => Promise<void>;
+  if (http) {
+    const { startHttpServer } = await import('./http.ts');
+    let running;
+    try {
+      running = await startHttpServer(ctx, {
+        host: config.http.host,
+        port: config.http.port,
+        token: config.http.token,
+        allowedHosts: config.http.allowedHosts,
+        allowedOrigins: config.http.allowedOrigins,
+        maxSessions: config.http.maxSessions,
+        sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      fail(`cannot listen on ${config.http.host}:${config.http.port}: ${code ?? (error as Error).message}`);
+      await ctx.close();
+      return;
+    }
+    stop = () => running.close();
+  } else {
+    const [{ StdioServerTransport }, { createServer }] = await Promise.all([
+      import('@modelcontextprotocol/sdk/server/stdio.js'),
+      import('./server.ts'),
+    ]);
+    const server = createServer(ctx);
+    await server.connect(new StdioServerTransport());
+    ctx.logger.info({ version: VERSION }, 'serving MCP over stdio');
+    stop = () => server.close();
+    // The client closing our stdin is the normal end of a stdio session.
+    process.stdin.once('end', () => void shutdown(ctx, stop, 'stdin closed'));
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void shutdown(ctx, stop, signal));
+  }
+}
+
+let stopping = false;
+
+async function shutdown(ctx: Context, stop: () => Promise<void>, reason: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  ctx.logger.info({ reason }, 'shutting down');
+  const force = setTimeout(() => {
+    ctx.logger.warn('shutdown took too long; exiting');
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS);
+  force.unref();
+  try {
+    await stop();
+    await ctx.close();
+  } catch (error) {
+    ctx.logger.error({ err: error }, 'error while shutting down');
+    process.exitCode = 1;
+  }
+  clearTimeout(force);
+  process.exit();
+}

@@ -1,0 +1,244 @@
+// All settings: one zod schema, filled from an optional config file (JSON or YAML) and then environment variables.
+
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { z } from 'zod';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const timeoutMs = z.number().int().min(100).max(600_000);
+const repoPattern = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/(?:\*|[A-Za-z0-9._-]{1,100})$/,
+    'must be owner/repo or owner/*',
+  );
+
+const backend = <T extends z.ZodRawShape>(extra: T) =>
+  z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.default(15_000), ...extra });
+
+export const configSchema = z.strictObject({
+  prometheus: backend({
+    /** Points per series aimed at when the caller gives no step. */
+    targetPoints: z.number().int().min(10).max(11_000).default(240),
+    /** Most points per series ever requested; a caller's step is raised to stay under it. */
+    maxPoints: z.number().int().min(10).max(11_000).default(1100),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(64 * 1024 * 1024),
+    /** Extra request headers, e.g. X-Scope-OrgID for Mimir or an Authorization header. */
+    headers: z.record(z.string(), z.string()).default({}),
+  }).optional(),
+  loki: backend({}).optional(),
+  predictor: backend({}).optional(),
+  github: z
+    .strictObject({
+      token: z.string().min(1).optional(),
+      apiUrl: httpUrl.default('https://api.github.com'),
+    })
+    .default({ apiUrl: 'https://api.github.com' }),
+  openai: z
+    .strictObject({
+      apiKey: z.string().min(1).optional(),
+      baseUrl: httpUrl.optional(),
+      model: z.string().min(1).default('gpt-4o-mini'),
+    })
+    .default({ model: 'gpt-4o-mini' }),
+  allowedRepos: z.array(repoPattern).default([]),
+  /** Per-repository policies, keyed by owner/repo; their shape is defined by the tools that use them. */
+  repos: z.record(z.string(), z.unknown()).default({}),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(8811),
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** Host header values accepted besides the loopback names (DNS-rebinding protection). */
+      allowedHosts: z.array(z.string().min(1)).default([]),
+      /** Origins accepted besides http(s)://<allowed host>. */
+      allowedOrigins: z.array(z.string().min(1)).default([]),
+      maxSessions: z.number().int().min(1).max(10_000).default(64),
+      sessionIdleMinutes: z
+        .number()
+        .min(1)
+        .max(24 * 60)
+        .default(30),
+    })
+    .default({
+      host: '127.0.0.1',
+      port: 8811,
+      allowedHosts: [],
+      allowedOrigins: [],
+      maxSessions: 64,
+      sessionIdleMinutes: 30,
+    }),
+  output: z
+    .strictObject({
+      /** Cap on a tool result's text. */
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024)
+        .default(8192),
+      /** Cap for `format: "full"` results. */
+      maxBytesFull: z
+        .number()
+        .int()
+        .min(1024)
+        .max(4 * 1024 * 1024)
+        .default(32_768),
+    })
+    .default({ maxBytes: 8192, maxBytesFull: 32_768 }),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+type EnvKind = 'string' | 'list' | 'number';
+
+/** The public environment interface: variable → where it lands in the schema. */
+export const ENV_SETTINGS: ReadonlyArray<{
+  env: string;
+  path: readonly string[];
+  kind?: EnvKind;
+  secret?: boolean;
+}> = [
+  { env: 'PROMETHEUS_URL', path: ['prometheus', 'url'] },
+  { env: 'LOKI_URL', path: ['loki', 'url'] },
+  { env: 'PREDICTOR_URL', path: ['predictor', 'url'] },
+  { env: 'GITHUB_TOKEN', path: ['github', 'token'], secret: true },
+  { env: 'GITHUB_API_URL', path: ['github', 'apiUrl'] },
+  { env: 'DEVOPS_MCP_ALLOWED_REPOS', path: ['allowedRepos'], kind: 'list' },
+  { env: 'DEVOPS_MCP_HTTP_TOKEN', path: ['http', 'token'], secret: true },
+  { env: 'OPENAI_API_KEY', path: ['openai', 'apiKey'], secret: true },
+  { env: 'OPENAI_BASE_URL', path: ['openai', 'baseUrl'] },
+  { env: 'DEVOPS_MCP_MODEL', path: ['openai', 'model'] },
+  { env: 'LOG_LEVEL', path: ['logLevel'] },
+];
+
+const SECRET_PATHS = new Set(ENV_SETTINGS.filter(s => s.secret).map(s => s.path.join('.')));
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface LoadOptions {
+  env: Record<string, string | undefined>;
+  /** Values that win over everything (command-line flags), as schema paths. */
+  overrides?: ReadonlyArray<{ path: readonly string[]; value: unknown; flag: string }>;
+  readFile?: (path: string) => string;
+}
+
+export async function loadConfig(options: LoadOptions): Promise<Config> {
+  const { env, overrides = [], readFile = (path: string) => readFileSync(path, 'utf8') } = options;
+  const filePath = env.DEVOPS_MCP_CONFIG?.trim() || undefined;
+  const raw: Record<string, unknown> = filePath ? await readConfigFile(filePath, readFile) : {};
+  const origin = new Map<string, string>();
+
+  for (const setting of ENV_SETTINGS) {
+    const value = env[setting.env]?.trim();
+    if (value === undefined || value === '') continue;
+    setPath(raw, setting.path, setting.kind === 'list' ? splitList(value) : value);
+    origin.set(setting.path.join('.'), setting.env);
+  }
+  for (const override of overrides) {
+    setPath(raw, override.path, override.value);
+    origin.set(override.path.join('.'), override.flag);
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map(issue => describeIssue(issue, raw, origin, filePath));
+  throw new ConfigError(`Invalid configuration:\n${lines.map(line => `  - ${line}`).join('\n')}`);
+}
+
+async function readConfigFile(
+  path: string,
+  readFile: (path: string) => string,
+): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    const reason = (error as { code?: string }).code === 'ENOENT' ? 'no such file' : String(error);
+    throw new ConfigError(`DEVOPS_MCP_CONFIG: cannot read ${path}: ${reason}`);
+  }
+  let data: unknown;
+  try {
+    if (extname(path).toLowerCase() === '.json') data = JSON.parse(text);
+    else data = (await import('yaml')).parse(text);
+  } catch (error) {
+    throw new ConfigError(
+      `DEVOPS_MCP_CONFIG: ${path} is not valid JSON or YAML: ${(error as Error).message}`,
+    );
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`DEVOPS_MCP_CONFIG: ${path} must hold an object of settings at its top level`);
+  }
+  return data as Record<string, unknown>;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map(item => item.trim())
+    .filter(item => item !== '');
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next === 'object' && next !== null && !Array.isArray(next))
+      node = next as Record<string, unknown>;
+    else node = node[key] = {};
+  }
+  const last = path.at(-1);
+  if (last !== undefined) node[last] = value;
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  raw: Record<string, unknown>,
+  origin: Map<string, string>,
+  filePath: string | undefined,
+): string {
+  const path = issue.path.map(String);
+  const dotted = path.join('.');
+  // Name the setting the way the operator wrote it: the env var or flag, else the key in the file.
+  let setting: string | undefined;
+  for (let length = path.length; length > 0 && setting === undefined; length--) {
+    setting = origin.get(path.slice(0, length).join('.'));
+  }
+  const where = setting ?? (filePath ? `${dotted || '(top level)'} in ${filePath}` : dotted);
+  const missingFrom = ENV_SETTINGS.find(s => s.path.join('.') === dotted);
+  const value = getPath(raw, path);
+  let message = issue.message;
+  if (value === undefined && missingFrom) message = `required (set ${missingFrom.env})`;
+  else if (issue.code === 'unrecognized_keys') message = `unknown setting(s): ${issue.keys.join(', ')}`;
+  const shown = value === undefined || SECRET_PATHS.has(dotted) ? '' : ` (got ${JSON.stringify(value)})`;
+  return `${where}: ${message}${shown}`;
+}
+
+function getPath(target: unknown, path: readonly string[]): unknown {
+  let node = target;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
+export function secretsOf(config: Config): string[] {
+  const secrets = [config.github.token, config.http.token, config.openai.apiKey];
+  for (const section of [config.prometheus, config.loki, config.predictor]) {
+    if (!section) continue;
+    const password = new URL(section.url).password;
+    if (password) secrets.push(decodeURIComponent(password));
+  }
+  for (const value of Object.values(config.prometheus?.headers ?? {})) secrets.push(value);
+  return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);
+}

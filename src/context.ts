@@ -1,0 +1,47 @@
+// The composition root: configuration, logger, clients and clock, built once and handed to everything else.
+
+import { secretsOf, type Config } from './config.ts';
+import { createPrometheusClient, type PrometheusClient } from './clients/prometheus.ts';
+import { createLogger, type Logger } from './lib/logger.ts';
+import { createRedactor, type Redactor } from './lib/redact.ts';
+import type pino from 'pino';
+
+export interface Context {
+  config: Config;
+  logger: Logger;
+  /** Scrubs every configured secret from a text. */
+  redact: Redactor;
+  /** Current unix time in seconds; replaceable in tests. */
+  now(): number;
+  /** Present when its backend is configured. */
+  prometheus: PrometheusClient | undefined;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  now?: () => number;
+  logDestination?: pino.DestinationStream;
+}
+
+export function createContext(config: Config, options: ContextOptions = {}): Context {
+  const redact = createRedactor(secretsOf(config));
+  const logger = createLogger({ level: config.logLevel, redact, destination: options.logDestination });
+  const prometheus = config.prometheus
+    ? createPrometheusClient({
+        url: config.prometheus.url,
+        timeoutMs: config.prometheus.timeoutMs,
+        maxResponseBytes: config.prometheus.maxResponseBytes,
+        headers: config.prometheus.headers,
+      })
+    : undefined;
+  return {
+    config,
+    logger,
+    redact,
+    now: options.now ?? (() => Date.now() / 1000),
+    prometheus,
+    async close() {
+      await prometheus?.close();
+    },
+  };
+}

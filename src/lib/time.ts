@@ -1,0 +1,128 @@
+// Parsing of the time and duration formats tools accept: RFC 3339, unix seconds, and relative times.
+
+import { invalidArgument } from './errors.ts';
+
+const UNIT_SECONDS: Record<string, number> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86_400,
+  w: 604_800,
+  y: 31_536_000,
+};
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/;
+
+/** Parses a Prometheus-style duration (`90s`, `1h30m`, `2d`) into seconds; `undefined` when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  let rest = text.trim();
+  if (rest === '') return undefined;
+  let total = 0;
+  while (rest !== '') {
+    const match = DURATION_RE.exec(rest);
+    if (!match) return undefined;
+    const [whole, amount = '', unit = ''] = match;
+    total += Number(amount) * (UNIT_SECONDS[unit] ?? Number.NaN);
+    rest = rest.slice(whole.length);
+  }
+  return Number.isFinite(total) ? total : undefined;
+}
+
+/** Formats seconds as the shortest Prometheus duration (`90` → `1m30s`). */
+export function formatDuration(seconds: number): string {
+  if (seconds <= 0) return '0s';
+  if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
+  const parts: string[] = [];
+  let rest = Math.round(seconds * 1000) / 1000;
+  for (const [unit, size] of [
+    ['w', 604_800],
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (rest >= size) {
+      const count = Math.floor(rest / size);
+      parts.push(`${count}${unit}`);
+      rest -= count * size;
+    }
+  }
+  if (rest > 0) parts.push(`${Number(rest.toFixed(3))}s`);
+  return parts.join('');
+}
+
+const TIME_HINT =
+  'Use RFC 3339 with an offset (2026-01-31T14:00:00Z), unix seconds (1769868000), or a relative time (now, now-1h, 30m for "30 minutes ago").';
+
+// Dates with an optional time; a missing offset means UTC, which the echoed result makes visible.
+const DATE_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+const HAS_OFFSET_RE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * Resolves a time argument to unix seconds relative to `now` (unix seconds).
+ * `field` names the argument in error messages.
+ */
+export function parseTime(value: string | number, now: number, field: string): number {
+  if (typeof value === 'number') return fromEpochNumber(value, field);
+  const text = value.trim();
+  if (text === '') throw invalidArgument(`${field} is empty.`, TIME_HINT);
+  if (/^-?\d+(?:\.\d+)?$/.test(text)) return fromEpochNumber(Number(text), field);
+
+  const relative = /^now(?:\s*([+-])\s*(.+))?$/i.exec(text);
+  if (relative) {
+    const [, sign, amount] = relative;
+    if (sign === undefined || amount === undefined) return now;
+    const seconds = parseDuration(amount);
+    if (seconds === undefined)
+      throw invalidArgument(`${field}: "${text}" has an unknown duration.`, TIME_HINT);
+    return sign === '-' ? now - seconds : now + seconds;
+  }
+
+  const ago = parseDuration(text);
+  if (ago !== undefined) return now - ago;
+
+  if (DATE_RE.test(text)) {
+    const iso = text.replace(' ', 'T');
+    const ms = Date.parse(HAS_OFFSET_RE.test(iso) || !iso.includes('T') ? iso : `${iso}Z`);
+    if (Number.isFinite(ms)) return ms / 1000;
+  }
+  throw invalidArgument(`${field}: "${text}" is not a time I understand.`, TIME_HINT);
+}
+
+function fromEpochNumber(value: number, field: string): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw invalidArgument(`${field} must be a non-negative unix time.`, TIME_HINT);
+  }
+  // 13-digit values are milliseconds: as seconds they would lie past the year 30000.
+  const seconds = value >= 1e12 ? value / 1000 : value;
+  if (seconds > 253_402_300_799) throw invalidArgument(`${field} lies after the year 9999.`, TIME_HINT);
+  return seconds;
+}
+
+/** RFC 3339 in UTC, without milliseconds when they are zero. */
+export function toRfc3339(unixSeconds: number): string {
+  const iso = new Date(Math.round(unixSeconds * 1000)).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+}
+
+export interface Window {
+  start: number;
+  end: number;
+}
+
+/** A [start, end] window from optional arguments: end defaults to now, start to `defaultSeconds` before end. */
+export function resolveWindow(
+  input: { start?: string | number | undefined; end?: string | number | undefined },
+  now: number,
+  defaultSeconds: number,
+): Window {
+  const end = input.end === undefined ? now : parseTime(input.end, now, 'end');
+  const start = input.start === undefined ? end - defaultSeconds : parseTime(input.start, now, 'start');
+  if (end <= start) {
+    throw invalidArgument(
+      `end (${toRfc3339(end)}) must be after start (${toRfc3339(start)}).`,
+      'Swap them, or use a relative start such as "now-1h" with end "now".',
+    );
+  }
+  return { start, end };
+}

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+import { invalidArgument, notConfigured } from '../lib/errors.ts';
+import { seriesSchema, shapeInstant, shapeRange, type ShapeFormat } from '../lib/shape.ts';
+import { chooseStep, describeStep } from '../lib/step.ts';
+import { formatDuration, parseDuration, parseTime, resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { defineTool } from './define.ts';
+
+const timeArg = z.union([z.string(), z.number()]);
+const DEFAULT_RANGE_SECONDS = 3600;
+
+const output = z.object({
+  query: z.string(),
+  result_type: z.enum(['vector', 'matrix', 'scalar', 'string']),
+  time: z.string().optional(),
+  start: z.string().optional(),
+  end: z.string().optional(),
+  step: z.string().optional(),
+  step_seconds: z.number().optional(),
+  step_note: z.string().optional(),
+  value: z.union([z.number(), z.string()]).optional(),
+  series_total: z.number().int(),
+  series_shown: z.number().int(),
+  common_labels: z.record(z.string(), z.string()).optional(),
+  series: z.array(seriesSchema),
+  shape_every: z.string().optional(),
+  truncated: z.boolean(),
+  note: z.string().optional(),
+  warnings: z.array(z.string()).optional(),
+});
+
+export const queryPrometheus = defineTool({
+  name: 'query_prometheus',
+  title: 'Query Prometheus',
+  description: [
+    'Run PromQL. Instant at `time` (default now); `start`/`end` make a range query, summarized per series',
+    '(min, max, mean, last, trend, spikes, coarse shape) with an automatic step. Output is capped;',
+    'when `truncated`, follow `note`. format "full" returns raw points.',
+    'Times: RFC 3339, unix seconds, now, now-1h, 30m (ago).',
+  ].join(' '),
+  input: z.strictObject({
+    query: z.string().trim().min(1).max(20_000).describe('PromQL expression'),
+    time: timeArg.optional().describe('instant query time (default now)'),
+    start: timeArg.optional().describe('range start (makes it a range query)'),
+    end: timeArg.optional().describe('range end (default now)'),
+    step: z.union([z.string(), z.number()]).optional().describe('range resolution: 30s, 5m, or seconds'),
+    format: z.enum(['summary', 'full']).default('summary'),
+  }),
+  output,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+
+  async run(input, ctx) {
+    const prometheus = ctx.prometheus;
+    if (!prometheus) throw notConfigured('Prometheus', 'PROMETHEUS_URL');
+    const now = ctx.now();
+    const format: ShapeFormat = input.format;
+    const maxBytes = format === 'full' ? ctx.config.output.maxBytesFull : ctx.config.output.maxBytes;
+    const shapeOptions = { maxBytes, fullBytes: ctx.config.output.maxBytesFull };
+    const isRange = input.start !== undefined || input.end !== undefined;
+
+    if (!isRange) {
+      if (input.step !== undefined) {
+        throw invalidArgument(
+          'step only applies to a range query.',
+          'Add start (e.g. "now-1h") or drop step.',
+        );
+      }
+      const time = input.time === undefined ? now : parseTime(input.time, now, 'time');
+      const { data, warnings } = await prometheus.query(input.query, time, { signal: ctx.signal });
+      const base = { query: input.query, result_type: data.resultType, time: toRfc3339(time) };
+      if (data.resultType === 'scalar' || data.resultType === 'string') {
+        return {
+          ...base,
+          value: scalarValue(data.result[1]),
+          series_total: 0,
+          series_shown: 0,
+          series: [],
+          truncated: false,
+          ...warn(warnings),
+        };
+      }
+      if (data.resultType === 'matrix') {
+        // A range-vector selector at an instant (rate's argument, `up[5m]`): shape it like a range.
+        const end = time;
+        const start = Math.min(end, ...data.result.map(s => s.values[0]?.[0] ?? end));
+        return {
+          ...base,
+          ...shapeRange(
+            data.result.map(s => ({ labels: s.metric, samples: s.values })),
+            { start, end, step: 1 },
+            { ...shapeOptions, format, base },
+          ),
+          ...warn(warnings),
+        };
+      }
+      const shaped = shapeInstant(
+        data.result.map(s => ({ labels: s.metric, value: s.value[1] })),
+        { ...shapeOptions, base },
+      );
+      return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warn(warnings) };
+    }
+
+    if (input.time !== undefined) {
+      throw invalidArgument(
+        'time is for instant queries; a range query takes start and end.',
+        'Drop time, or drop start and end.',
+      );
+    }
+    const { start, end } = resolveWindow(input, now, DEFAULT_RANGE_SECONDS);
+    const budget = {
+      targetPoints: ctx.config.prometheus?.targetPoints ?? 240,
+      maxPoints: ctx.config.prometheus?.maxPoints ?? 1100,
+    };
+    const choice = chooseStep(
+      end - start,
+      input.step === undefined ? undefined : parseStep(input.step),
+      budget,
+    );
+    const { data, warnings } = await prometheus.queryRange(input.query, start, end, choice.step, {
+      signal: ctx.signal,
+    });
+    const base = {
+      query: input.query,
+      result_type: data.resultType,
+      start: toRfc3339(start),
+      end: toRfc3339(end),
+      step: formatDuration(choice.step),
+      step_seconds: choice.step,
+      ...(describeStep(choice, budget) === undefined ? {} : { step_note: describeStep(choice, budget) }),
+    };
+    if (data.resultType !== 'matrix') {
+      const value = data.resultType === 'vector' ? undefined : scalarValue(data.result[1]);
+      return {
+        ...base,
+        ...(value === undefined ? {} : { value }),
+        series_total: 0,
+        series_shown: 0,
+        series: [],
+        truncated: false,
+        ...warn(warnings),
+      };
+    }
+    const shaped = shapeRange(
+      data.result.map(s => ({ labels: s.metric, samples: s.values })),
+      { start, end, step: choice.step },
+      { ...shapeOptions, format, base },
+    );
+    return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warn(warnings) };
+  },
+});
+
+function parseStep(step: string | number): number {
+  const seconds =
+    typeof step === 'number' || /^\d+(?:\.\d+)?$/.test(step) ? Number(step) : parseDuration(step);
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
+    throw invalidArgument(
+      `step "${step}" is not a positive duration.`,
+      'Use a duration such as 30s, 5m or 1h, or a number of seconds.',
+    );
+  }
+  return seconds;
+}
+
+function scalarValue(value: string): number | string {
+  const number = Number(value);
+  return Number.isFinite(number) ? number : value;
+}
+
+function warn(warnings: string[]): { warnings?: string[] } {
+  return warnings.length > 0 ? { warnings } : {};
+}
+
+function emptyHint(total: number): { note?: string } {
+  if (total > 0) return {};
+  return {
+    note: 'No series matched. Check the metric name and label values with explore_prometheus and, for a range, the time range.',
+  };
+}

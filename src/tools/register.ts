@@ -1,0 +1,140 @@
+// The one adapter between tool definitions and MCP: listing, input validation, error rendering, results.
+
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import { ToolError } from '../lib/errors.ts';
+import type { ToolContext, ToolDefinition } from './define.ts';
+
+type JsonObject = Record<string, unknown>;
+
+const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
+ * `propertyNames: {type: string}` (always true in JSON), and, for results, descriptions and
+ * `additionalProperties: false` (the model reads results, it does not write them).
+ */
+function compact(node: unknown, io: 'input' | 'output'): unknown {
+  if (Array.isArray(node)) return node.map(item => compact(item, io));
+  if (typeof node !== 'object' || node === null) return node;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(node as JsonObject)) {
+    if (key === '$schema') continue;
+    if ((key === 'minimum' && value === -SAFE_INTEGER) || (key === 'maximum' && value === SAFE_INTEGER))
+      continue;
+    if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+    if (io === 'output' && (key === 'description' || (key === 'additionalProperties' && value === false)))
+      continue;
+    out[key] = compact(value, io);
+  }
+  return out;
+}
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Tool['inputSchema'] {
+  return compact(z.toJSONSchema(schema, { io, unrepresentable: 'any' }), io) as Tool['inputSchema'];
+}
+
+export function toMcpTool(tool: ToolDefinition): Tool {
+  return {
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: jsonSchema(tool.input, 'input'),
+    outputSchema: jsonSchema(tool.output, 'output'),
+    annotations: tool.annotations,
+  };
+}
+
+export function registerTools(server: Server, tools: readonly ToolDefinition[], ctx: Context): void {
+  const byName = new Map(tools.map(tool => [tool.name, tool]));
+  let listing: Tool[] | undefined;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: (listing ??= tools.map(toMcpTool)) }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const tool = byName.get(request.params.name);
+    if (!tool) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `Unknown tool: ${request.params.name}. Available: ${[...byName.keys()].join(', ')}`,
+      );
+    }
+    const progressToken = request.params._meta?.progressToken;
+    const toolCtx: ToolContext = {
+      ...ctx,
+      signal: extra.signal,
+      progress: async (progress, total, message) => {
+        if (progressToken === undefined) return;
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress, total, message },
+        });
+      },
+    };
+    return callTool(tool, request.params.arguments ?? {}, toolCtx);
+  });
+}
+
+/** Runs one tool call end to end; never throws, so every failure reaches the model as a readable result. */
+export async function callTool(
+  tool: ToolDefinition,
+  args: unknown,
+  ctx: ToolContext,
+): Promise<CallToolResult> {
+  const started = performance.now();
+  const log = ctx.logger.child({ tool: tool.name });
+  try {
+    const input = tool.input.safeParse(args);
+    if (!input.success) throw inputError(tool, input.error);
+    const result = await tool.run(input.data, ctx);
+    const checked = tool.output.safeParse(result);
+    if (!checked.success) {
+      log.error({ issues: checked.error.issues }, 'tool result does not match its output schema');
+      throw new ToolError(
+        'INTERNAL_ERROR',
+        `${tool.name} produced a malformed result.`,
+        'Report this to the operator.',
+      );
+    }
+    const raw = JSON.stringify(checked.data);
+    const text = ctx.redact(raw);
+    log.debug({ ms: Math.round(performance.now() - started), bytes: text.length }, 'tool call ok');
+    return {
+      content: [{ type: 'text', text }],
+      structuredContent: (text === raw ? checked.data : JSON.parse(text)) as JsonObject,
+    };
+  } catch (error) {
+    const failure = error instanceof ToolError ? error : unexpected(error, log);
+    log.info({ ms: Math.round(performance.now() - started), code: failure.code }, 'tool call failed');
+    const hint = failure.hint === undefined ? '' : `\nHint: ${failure.hint}`;
+    return {
+      content: [{ type: 'text', text: ctx.redact(`${failure.code}: ${failure.message}${hint}`) }],
+      isError: true,
+    };
+  }
+}
+
+function unexpected(error: unknown, log: Context['logger']): ToolError {
+  log.error({ err: error }, 'unexpected error in tool');
+  return new ToolError('INTERNAL_ERROR', 'The tool failed unexpectedly; the details are in the server log.');
+}
+
+function inputError(tool: ToolDefinition, error: z.ZodError): ToolError {
+  const problems = error.issues.map(issue => {
+    if (issue.code === 'unrecognized_keys') return `unknown parameter(s) ${issue.keys.join(', ')}`;
+    const where = issue.path.length === 0 ? 'arguments' : issue.path.join('.');
+    return `${where}: ${issue.message}`;
+  });
+  return new ToolError(
+    'INVALID_ARGUMENT',
+    `Invalid arguments for ${tool.name}: ${problems.join('; ')}.`,
+    `Valid parameters: ${Object.keys(tool.input.shape).join(', ')}; see the tool's input schema.`,
+  );
+}

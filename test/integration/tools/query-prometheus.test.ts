@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeBackfill, type Backfill } from '../../support/backfill.ts';
+import { connect, textOf, type Connected } from '../../support/mcp.ts';
+import { startMetricsTarget, type MetricsTarget } from '../../support/metrics-target.ts';
+import { startPrometheus, type PrometheusServer } from '../../support/prometheus.ts';
+import { toRfc3339 } from '../../../src/lib/time.ts';
+
+let prometheus: PrometheusServer;
+let target: MetricsTarget;
+let mcp: Connected;
+let data: Backfill;
+
+async function waitForScrape(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const response = await fetch(`${url}/api/v1/query?query=count(market_price)`);
+    const body = (await response.json()) as { data: { result: unknown[] } };
+    if (body.data.result.length > 0) return;
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+  throw new Error('Prometheus never scraped the test target');
+}
+
+beforeAll(async () => {
+  data = makeBackfill(Date.now() / 1000);
+  target = await startMetricsTarget();
+  target.set('market_price', { symbol: 'ACME' }, 101.5);
+  target.set('market_price', { symbol: 'GLOBEX' }, 42);
+  prometheus = await startPrometheus({ targets: [target.address], backfill: data.text });
+  await waitForScrape(prometheus.url);
+  mcp = await connect({ PROMETHEUS_URL: prometheus.url });
+});
+
+afterAll(async () => {
+  await mcp.close();
+  await prometheus.stop();
+  await target.close();
+});
+
+const structured = (result: Awaited<ReturnType<Connected['call']>>) =>
+  result.structuredContent as Record<string, any>;
+
+describe('query_prometheus on a real Prometheus', () => {
+  it('answers an instant query with each series value and the evaluation time', async () => {
+    const result = await mcp.call('query_prometheus', { query: 'market_price' });
+    expect(result.isError).toBeFalsy();
+    const out = structured(result);
+    expect(out.result_type).toBe('vector');
+    expect(out.common_labels).toMatchObject({ __name__: 'market_price', job: 'test' });
+    const bySymbol = Object.fromEntries(out.series.map((s: any) => [s.labels.symbol, s.value]));
+    expect(bySymbol).toEqual({ ACME: 101.5, GLOBEX: 42 });
+    expect(out.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(textOf(result)).toBe(JSON.stringify(out));
+  });
+
+  it('answers scalar expressions', async () => {
+    const out = structured(await mcp.call('query_prometheus', { query: '1 + 2' }));
+    expect(out).toMatchObject({ result_type: 'scalar', value: 3, series: [] });
+  });
+
+  it('summarizes a range with exact figures, the burst and its time', async () => {
+    const result = await mcp.call('query_prometheus', {
+      query: 'predictor_error_ratio',
+      start: data.errorsStart,
+      end: toRfc3339(data.errorsEnd),
+      step: '15s',
+    });
+    const out = structured(result);
+    expect(out).toMatchObject({
+      result_type: 'matrix',
+      start: toRfc3339(data.errorsStart),
+      end: toRfc3339(data.errorsEnd),
+      step: '15s',
+      step_seconds: 15,
+      series_total: 1,
+    });
+    const [series] = out.series;
+    expect(series).toMatchObject({
+      min: 0.01,
+      max: 0.9,
+      max_at: toRfc3339(data.errorsSpikeAt),
+      trend: 'flat',
+    });
+    expect(series.samples).toBe(481);
+    expect(series.spikes).toEqual([{ at: toRfc3339(data.errorsSpikeAt), value: 0.9 }]);
+    expect(series.shape).toHaveLength(24);
+  });
+
+  it('keeps 40 series × 601 points under 8 KB and every series visible', async () => {
+    const result = await mcp.call('query_prometheus', {
+      query: 'fleet_load',
+      start: data.fleetStart,
+      end: data.fleetEnd,
+      step: 1,
+    });
+    const text = textOf(result);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8192);
+    const out = structured(result);
+    expect(out.series_total).toBe(40);
+    expect(out.series_shown).toBe(40);
+    expect(out.common_labels).toMatchObject({ __name__: 'fleet_load', job: 'fleet' });
+    const host7 = out.series.find((s: any) => s.labels.instance === 'host-7');
+    expect(host7.samples).toBe(601);
+    expect(host7.min).toBeCloseTo(6, 1);
+    expect(host7.max).toBeCloseTo(8, 1);
+  });
+
+  it('returns raw points with format "full" under its larger cap', async () => {
+    const out = structured(
+      await mcp.call('query_prometheus', {
+        query: 'fleet_load{instance="host-3"}',
+        start: data.fleetStart,
+        end: data.fleetStart + 60,
+        step: '1s',
+        format: 'full',
+      }),
+    );
+    expect(out.series[0].values).toHaveLength(61);
+    expect(out.series[0].values[0][0]).toBe(data.fleetStart);
+  });
+
+  it('raises the step of a year-long query at 1s instead of failing or flooding', async () => {
+    const result = await mcp.call('query_prometheus', {
+      query: 'predictor_error_ratio',
+      start: 'now-365d',
+      step: '1s',
+    });
+    expect(result.isError).toBeFalsy();
+    const out = structured(result);
+    expect(out.step).toBe('12h');
+    expect(out.step_note).toBe('step raised from 1s to 12h to stay within 1100 points per series');
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
+  });
+
+  it('chooses a step when none is given and echoes it', async () => {
+    const out = structured(await mcp.call('query_prometheus', { query: 'market_price', start: 'now-1h' }));
+    expect(out).toMatchObject({ step: '15s', step_seconds: 15 });
+  });
+
+  it('passes Prometheus errors on with their errorType and a hint', async () => {
+    const result = await mcp.call('query_prometheus', { query: 'rate(market_price[5m]' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(
+      /^QUERY_ERROR: Prometheus rejected the query \(errorType bad_data, HTTP 400\): .*parse error/,
+    );
+    expect(textOf(result)).toContain('Hint: Fix the PromQL');
+  });
+
+  it('refuses end before start, time with a range, and step without a range', async () => {
+    const backwards = await mcp.call('query_prometheus', { query: 'up', start: 'now', end: 'now-1h' });
+    expect(textOf(backwards)).toMatch(/^INVALID_ARGUMENT: end \(.*\) must be after start/);
+    const mixed = await mcp.call('query_prometheus', { query: 'up', time: 'now', start: 'now-1h' });
+    expect(textOf(mixed)).toMatch(/^INVALID_ARGUMENT: time is for instant queries/);
+    const stepOnly = await mcp.call('query_prometheus', { query: 'up', step: '1m' });
+    expect(textOf(stepOnly)).toMatch(/^INVALID_ARGUMENT: step only applies to a range query/);
+    const badStep = await mcp.call('query_prometheus', { query: 'up', start: 'now-1h', step: '-5s' });
+    expect(textOf(badStep)).toMatch(/^INVALID_ARGUMENT: step "-5s"/);
+  });
+
+  it('says how to find names when nothing matches', async () => {
+    const out = structured(await mcp.call('query_prometheus', { query: 'no_such_metric' }));
+    expect(out.series_total).toBe(0);
+    expect(out.note).toContain('explore_prometheus');
+  });
+});
+
+describe('explore_prometheus on a real Prometheus', () => {
+  it('finds metric names with their type and help', async () => {
+    const out = structured(await mcp.call('explore_prometheus', { search: 'PREDICTOR', start: 'now-3h' }));
+    expect(out.metrics).toEqual([{ name: 'predictor_error_ratio' }]);
+    const live = structured(await mcp.call('explore_prometheus', { search: 'market' }));
+    expect(live.metrics).toEqual([{ name: 'market_price', type: 'gauge' }]);
+  });
+
+  it("lists label names and one label's values, scoped by a selector", async () => {
+    const labels = structured(
+      await mcp.call('explore_prometheus', { list: 'labels', match: 'market_price' }),
+    );
+    expect(labels.values).toEqual(['__name__', 'instance', 'job', 'symbol']);
+    const values = structured(await mcp.call('explore_prometheus', { list: 'values', label: 'symbol' }));
+    expect(values.values).toEqual(['ACME', 'GLOBEX']);
+  });
+
+  it('truncates long lists and says how many were left out', async () => {
+    const out = structured(
+      await mcp.call('explore_prometheus', {
+        list: 'values',
+        label: 'instance',
+        start: data.fleetStart,
+        end: data.fleetEnd,
+        limit: 5,
+      }),
+    );
+    expect(out).toMatchObject({ shown: 5, total: 40, truncated: true });
+    expect(out.note).toContain('35 more');
+  });
+
+  it('asks for a label when listing values', async () => {
+    const result = await mcp.call('explore_prometheus', { list: 'values' });
+    expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: list "values" needs `label`/);
+  });
+});

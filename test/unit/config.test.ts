@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, secretsOf } from '../../src/config.ts';
+
+const files = (contents: Record<string, string>) => (path: string) => {
+  const text = contents[path];
+  if (text === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+  return text;
+};
+
+async function configError(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives working defaults with an empty environment', async () => {
+    const config = await loadConfig({ env: {} });
+    expect(config.prometheus).toBeUndefined();
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 8811 });
+    expect(config.output.maxBytes).toBe(8192);
+    expect(config.logLevel).toBe('info');
+    expect(config.github.apiUrl).toBe('https://api.github.com');
+  });
+
+  it('reads every public environment variable', async () => {
+    const config = await loadConfig({
+      env: {
+        PROMETHEUS_URL: 'http://127.0.0.1:9090',
+        LOKI_URL: 'http://127.0.0.1:3100',
+        PREDICTOR_URL: 'http://127.0.0.1:8080',
+        GITHUB_TOKEN: 'ghp_secretsecret',
+        GITHUB_API_URL: 'https://ghe.example.com/api/v3',
+        DEVOPS_MCP_ALLOWED_REPOS: ' acme/predictor , acme/* ,',
+        DEVOPS_MCP_HTTP_TOKEN: 'a-long-enough-http-token',
+        OPENAI_API_KEY: 'sk-test-key',
+        OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1',
+        DEVOPS_MCP_MODEL: 'llama3.1',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    expect(config.prometheus?.url).toBe('http://127.0.0.1:9090');
+    expect(config.loki?.url).toBe('http://127.0.0.1:3100');
+    expect(config.predictor?.url).toBe('http://127.0.0.1:8080');
+    expect(config.github).toEqual({ token: 'ghp_secretsecret', apiUrl: 'https://ghe.example.com/api/v3' });
+    expect(config.allowedRepos).toEqual(['acme/predictor', 'acme/*']);
+    expect(config.http.token).toBe('a-long-enough-http-token');
+    expect(config.openai).toEqual({
+      apiKey: 'sk-test-key',
+      baseUrl: 'http://127.0.0.1:11434/v1',
+      model: 'llama3.1',
+    });
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('merges a YAML file under the environment, which wins', async () => {
+    const config = await loadConfig({
+      env: { DEVOPS_MCP_CONFIG: '/etc/devops-mcp.yaml', PROMETHEUS_URL: 'http://127.0.0.1:9999' },
+      readFile: files({
+        '/etc/devops-mcp.yaml':
+          'prometheus:\n  url: http://prom:9090\n  timeoutMs: 2000\noutput:\n  maxBytes: 4096\n',
+      }),
+    });
+    expect(config.prometheus).toMatchObject({ url: 'http://127.0.0.1:9999', timeoutMs: 2000 });
+    expect(config.output.maxBytes).toBe(4096);
+  });
+
+  it('names the environment variable of a bad value', async () => {
+    const message = await configError(
+      loadConfig({ env: { PROMETHEUS_URL: 'localhost:9090', LOG_LEVEL: 'loud' } }),
+    );
+    expect(message).toContain('PROMETHEUS_URL: must be an http:// or https:// URL (got "localhost:9090")');
+    expect(message).toContain('LOG_LEVEL');
+  });
+
+  it('names the key and the file for a bad value in the file, and unknown keys', async () => {
+    const message = await configError(
+      loadConfig({
+        env: { DEVOPS_MCP_CONFIG: 'c.json' },
+        readFile: files({ 'c.json': '{"http":{"port":"abc"},"promethues":{}}' }),
+      }),
+    );
+    expect(message).toContain('http.port in c.json');
+    expect(message).toContain('unknown setting(s): promethues');
+  });
+
+  it('asks for the URL when a backend section has none', async () => {
+    const message = await configError(
+      loadConfig({
+        env: { DEVOPS_MCP_CONFIG: 'c.json' },
+        readFile: files({ 'c.json': '{"prometheus":{"timeoutMs":500}}' }),
+      }),
+    );
+    expect(message).toContain('required (set PROMETHEUS_URL)');
+  });
+
+  it('never prints a secret it rejects', async () => {
+    const message = await configError(loadConfig({ env: { DEVOPS_MCP_HTTP_TOKEN: 'short-secret' } }));
+    expect(message).toContain('DEVOPS_MCP_HTTP_TOKEN: must be at least 16 characters');
+    expect(message).not.toContain('short-secret');
+  });
+
+  it('rejects malformed repository patterns', async () => {
+    const message = await configError(
+      loadConfig({ env: { DEVOPS_MCP_ALLOWED_REPOS: 'acme/predictor,../etc' } }),
+    );
+    expect(message).toContain('DEVOPS_MCP_ALLOWED_REPOS: must be owner/repo or owner/*');
+  });
+
+  it('reports a missing or unparsable file by name', async () => {
+    expect(
+      await configError(loadConfig({ env: { DEVOPS_MCP_CONFIG: 'nope.yaml' }, readFile: files({}) })),
+    ).toContain('cannot read nope.yaml: no such file');
+    expect(
+      await configError(
+        loadConfig({ env: { DEVOPS_MCP_CONFIG: 'bad.yaml' }, readFile: files({ 'bad.yaml': 'a: [1,' }) }),
+      ),
+    ).toContain('bad.yaml is not valid JSON or YAML');
+    expect(
+      await configError(
+        loadConfig({ env: { DEVOPS_MCP_CONFIG: 'list.yaml' }, readFile: files({ 'list.yaml': '- 1\n' }) }),
+      ),
+    ).toContain('must hold an object');
+  });
+
+  it('lets command-line flags win and names them', async () => {
+    const config = await loadConfig({
+      env: {},
+      overrides: [{ path: ['http', 'port'], value: 9000, flag: '--port' }],
+    });
+    expect(config.http.port).toBe(9000);
+    const message = await configError(
+      loadConfig({ env: {}, overrides: [{ path: ['http', 'port'], value: 'x', flag: '--port' }] }),
+    );
+    expect(message).toContain('--port:');
+  });
+
+  it('collects secrets, including passwords in backend URLs', async () => {
+    const config = await loadConfig({
+      env: { GITHUB_TOKEN: 'ghp_abcdef', PROMETHEUS_URL: 'http://user:p%40ss@127.0.0.1:9090' },
+    });
+    expect(secretsOf(config)).toEqual(expect.arrayContaining(['ghp_abcdef', 'p@ss']));
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { chooseStep, describeStep, pointsFor } from '../../../src/lib/step.ts';
+
+const budget = { targetPoints: 240, maxPoints: 1100 };
+const YEAR = 365 * 86_400;
+
+describe('chooseStep', () => {
+  it('picks a readable step near the target when none is given', () => {
+    const hour = chooseStep(3600, undefined, budget);
+    expect(hour).toMatchObject({ step: 15, reason: 'auto' });
+    expect(hour.points).toBeLessThanOrEqual(budget.targetPoints + 1);
+    expect(chooseStep(86_400, undefined, budget).step).toBe(600);
+    expect(chooseStep(60, undefined, budget).step).toBe(1);
+  });
+
+  it('keeps a requested step that stays within the point budget', () => {
+    expect(chooseStep(600, 1, budget)).toEqual({ step: 1, points: 601, reason: 'requested' });
+    expect(chooseStep(300, 0.5, budget)).toMatchObject({ step: 0.5, points: 601, reason: 'requested' });
+  });
+
+  it('raises the step when a range would exceed the point budget', () => {
+    const year = chooseStep(YEAR, 1, budget);
+    expect(year.reason).toBe('raised');
+    expect(year.requested).toBe(1);
+    expect(year.points).toBeLessThanOrEqual(budget.maxPoints);
+    expect(pointsFor(YEAR, year.step)).toBe(year.points);
+    // The raised step is the smallest nice one that fits, so resolution is not thrown away.
+    expect(year.step).toBe(43_200);
+    expect(describeStep(year, budget)).toBe(
+      'step raised from 1s to 12h to stay within 1100 points per series',
+    );
+  });
+
+  it('never exceeds the budget even for ranges beyond the table of nice steps', () => {
+    const century = chooseStep(100 * YEAR, 60, budget);
+    expect(century.points).toBeLessThanOrEqual(budget.maxPoints);
+    expect(century.step % 86_400).toBe(0);
+  });
+
+  it('says nothing when the step was not raised', () => {
+    expect(describeStep(chooseStep(600, 1, budget), budget)).toBeUndefined();
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, parseDuration, parseTime, toRfc3339 } from '../../../src/lib/time.ts';
+import { ToolError } from '../../../src/lib/errors.ts';
+
+const NOW = 1_764_000_000; // 2025-11-24T16:00:00Z
+
+describe('parseTime', () => {
+  it('accepts RFC 3339 with Z or an offset', () => {
+    expect(parseTime('2025-11-24T16:00:00Z', NOW, 'start')).toBe(NOW);
+    expect(parseTime('2025-11-24T17:00:00+01:00', NOW, 'start')).toBe(NOW);
+    expect(parseTime('2025-11-24T16:00:00.5Z', NOW, 'start')).toBe(NOW + 0.5);
+  });
+
+  it('reads a date-time without offset as UTC', () => {
+    expect(parseTime('2025-11-24T16:00:00', NOW, 'start')).toBe(NOW);
+    expect(parseTime('2025-11-24 16:00', NOW, 'start')).toBe(NOW);
+  });
+
+  it('accepts unix seconds as number or string, and milliseconds by their size', () => {
+    expect(parseTime(NOW, NOW, 'time')).toBe(NOW);
+    expect(parseTime(String(NOW), NOW, 'time')).toBe(NOW);
+    expect(parseTime(NOW * 1000, NOW, 'time')).toBe(NOW);
+    expect(parseTime('1764000000.25', NOW, 'time')).toBe(NOW + 0.25);
+  });
+
+  it('resolves now, now-<duration> and bare durations as "ago"', () => {
+    expect(parseTime('now', NOW, 'end')).toBe(NOW);
+    expect(parseTime('now-1h', NOW, 'start')).toBe(NOW - 3600);
+    expect(parseTime('now - 1h30m', NOW, 'start')).toBe(NOW - 5400);
+    expect(parseTime('now+5m', NOW, 'end')).toBe(NOW + 300);
+    expect(parseTime('30m', NOW, 'start')).toBe(NOW - 1800);
+    expect(parseTime('2d', NOW, 'start')).toBe(NOW - 172_800);
+  });
+
+  it('names the field and gives a hint for nonsense', () => {
+    const error = (() => {
+      try {
+        parseTime('yesterday-ish', NOW, 'start');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ToolError);
+    expect((error as ToolError).code).toBe('INVALID_ARGUMENT');
+    expect((error as ToolError).message).toContain('start');
+    expect((error as ToolError).hint).toContain('RFC 3339');
+  });
+
+  it('rejects negative, non-finite and far-future times and bad relative durations', () => {
+    expect(() => parseTime(-5, NOW, 'time')).toThrow(ToolError);
+    expect(() => parseTime(Number.NaN, NOW, 'time')).toThrow(ToolError);
+    expect(() => parseTime('now-1fortnight', NOW, 'time')).toThrow(/unknown duration/);
+    expect(() => parseTime('', NOW, 'time')).toThrow(/empty/);
+    expect(() => parseTime('99999-01-01', NOW, 'time')).toThrow(ToolError);
+  });
+});
+
+describe('durations', () => {
+  it('parses compound Prometheus durations', () => {
+    expect(parseDuration('1h30m')).toBe(5400);
+    expect(parseDuration('250ms')).toBe(0.25);
+    expect(parseDuration('1w')).toBe(604_800);
+    expect(parseDuration('5 minutes')).toBeUndefined();
+    expect(parseDuration('h')).toBeUndefined();
+  });
+
+  it('formats seconds as the shortest duration', () => {
+    expect(formatDuration(90)).toBe('1m30s');
+    expect(formatDuration(3600)).toBe('1h');
+    expect(formatDuration(43_200)).toBe('12h');
+    expect(formatDuration(0.5)).toBe('500ms');
+  });
+
+  it('prints RFC 3339 in UTC without zero milliseconds', () => {
+    expect(toRfc3339(NOW)).toBe('2025-11-24T16:00:00Z');
+    expect(toRfc3339(NOW + 0.25)).toBe('2025-11-24T16:00:00.250Z');
+  });
+});

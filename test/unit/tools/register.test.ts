@@ -1,0 +1,154 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { loadConfig } from '../../../src/config.ts';
+import { createContext } from '../../../src/context.ts';
+import { ToolError } from '../../../src/lib/errors.ts';
+import { createServer } from '../../../src/server.ts';
+import { defineTool, type ToolDefinition } from '../../../src/tools/define.ts';
+import { connect, textOf, type Connected } from '../../support/mcp.ts';
+
+const annotations = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+};
+
+const echo = defineTool({
+  name: 'echo_secret',
+  title: 'Echo',
+  description: 'test tool',
+  input: z.strictObject({ mode: z.enum(['ok', 'boom', 'tool-error', 'malformed']) }),
+  output: z.object({ said: z.string() }),
+  annotations,
+  async run(input, ctx) {
+    await Promise.resolve();
+    if (input.mode === 'boom') throw new Error(`kaboom with ${ctx.config.github.token ?? ''}`);
+    if (input.mode === 'tool-error') throw new ToolError('QUERY_ERROR', 'bad query', 'try another');
+    if (input.mode === 'malformed') return { said: 42 } as unknown as { said: string };
+    return { said: `the token is ${ctx.config.github.token ?? ''}` };
+  },
+});
+
+async function withTools(tools: ToolDefinition[], env: Record<string, string>) {
+  const logs: string[] = [];
+  const ctx = createContext(await loadConfig({ env }), {
+    logDestination: new Writable({
+      write(chunk: Buffer, _e, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const server = createServer(ctx, { tools });
+  const client = new Client({ name: 't', version: '1' });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await Promise.all([client.connect(a), server.connect(b)]);
+  return {
+    logs,
+    call: async (args: unknown) =>
+      (await client.callTool({
+        name: 'echo_secret',
+        arguments: args as Record<string, unknown>,
+      })) as CallToolResult,
+    close: async () => {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+let session: Connected | undefined;
+afterEach(async () => {
+  await session?.close();
+  session = undefined;
+});
+
+describe('tools/list', () => {
+  it('publishes every tool with its schemas and annotations, compactly', async () => {
+    session = await connect({});
+    const { tools } = await session.client.listTools();
+    expect(tools.map(t => t.name)).toEqual(['query_prometheus', 'explore_prometheus']);
+    const query = tools[0];
+    expect(query?.inputSchema).toMatchObject({
+      type: 'object',
+      required: ['query'],
+      additionalProperties: false,
+    });
+    expect(Object.keys(query?.inputSchema.properties ?? {})).toEqual([
+      'query',
+      'time',
+      'start',
+      'end',
+      'step',
+      'format',
+    ]);
+    expect(query?.outputSchema?.type).toBe('object');
+    expect(query?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    // Tool definitions are paid for on every LLM turn; the finished project must stay under 12 KB.
+    expect(Buffer.byteLength(JSON.stringify({ tools }))).toBeLessThan(4.5 * 1024);
+  });
+});
+
+describe('tool calls', () => {
+  it('answers "not configured" naming the setting when Prometheus is not set up', async () => {
+    session = await connect({});
+    const result = await session.call('query_prometheus', { query: 'up' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(
+      /^NOT_CONFIGURED: Prometheus is not configured: set PROMETHEUS_URL\nHint: /,
+    );
+  });
+
+  it('turns wrong types and unknown parameters into INVALID_ARGUMENT with the valid names', async () => {
+    session = await connect({ PROMETHEUS_URL: 'http://127.0.0.1:9' });
+    const wrongType = await session.call('query_prometheus', { query: 42 });
+    expect(wrongType.isError).toBe(true);
+    expect(textOf(wrongType)).toContain('INVALID_ARGUMENT: Invalid arguments for query_prometheus: query:');
+    expect(textOf(wrongType)).toContain('Valid parameters: query, time, start, end, step, format');
+    const unknown = await session.call('query_prometheus', { query: 'up', datasource: 'x' });
+    expect(textOf(unknown)).toContain('unknown parameter(s) datasource');
+    const empty = await session.call('query_prometheus', { query: '   ' });
+    expect(empty.isError).toBe(true);
+  });
+
+  it('coerces numeric strings where a number is expected', async () => {
+    session = await connect({ PROMETHEUS_URL: 'http://127.0.0.1:9' });
+    const result = await session.call('explore_prometheus', { limit: '20' });
+    // Gets past validation to the (unreachable) backend.
+    expect(textOf(result)).toMatch(/^BACKEND_UNREACHABLE/);
+  });
+
+  it('rejects an unknown tool as a protocol error', async () => {
+    session = await connect({});
+    await expect(session.call('drop_database', {})).rejects.toThrow(/Unknown tool: drop_database/);
+  });
+
+  it('keeps secrets out of results, errors and logs', async () => {
+    const secret = 'ghp_0123456789abcdef';
+    const t = await withTools([echo], { GITHUB_TOKEN: secret, LOG_LEVEL: 'debug' });
+    const ok = await t.call({ mode: 'ok' });
+    expect(textOf(ok)).toBe('{"said":"the token is [REDACTED]"}');
+    expect(ok.structuredContent).toEqual({ said: 'the token is [REDACTED]' });
+    const boom = await t.call({ mode: 'boom' });
+    expect(textOf(boom)).toBe(
+      'INTERNAL_ERROR: The tool failed unexpectedly; the details are in the server log.',
+    );
+    expect(t.logs.join('')).toContain('kaboom with [REDACTED]');
+    expect(t.logs.join('')).not.toContain(secret);
+    await t.close();
+  });
+
+  it('renders a ToolError with its code and hint, and refuses a malformed result', async () => {
+    const t = await withTools([echo], {});
+    expect(textOf(await t.call({ mode: 'tool-error' }))).toBe('QUERY_ERROR: bad query\nHint: try another');
+    const malformed = await t.call({ mode: 'malformed' });
+    expect(malformed.isError).toBe(true);
+    expect(textOf(malformed)).toMatch(/^INTERNAL_ERROR: echo_secret produced a malformed result/);
+    await t.close();
+  });
+});

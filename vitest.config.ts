@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
+    globalSetup: ['test/support/global-setup.ts'],
     restoreMocks: true,
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -167,7 +167,8 @@ async function readConfigFile(
   let data: unknown;
   try {
     if (extname(path).toLowerCase() === '.json') data = JSON.parse(text);
-    else data = (await import('yaml')).parse(text);
+    // yaml is CommonJS under Node: its exports object is the default export, bundled or not.
+    else data = (await import('yaml')).default.parse(text);
   } catch (error) {
     throw new ConfigError(
       `DEVOPS_MCP_CONFIG: ${path} is not valid JSON or YAML: ${(error as Error).message}`,

@@ -1,6 +1,10 @@
 // One keep-alive connection pool per backend, with a deadline on every call and a cap on what is read.
+//
+// Built on node:http rather than undici: undici's WASM HTTP parser costs ~35 MB of resident memory in this
+// process (measured: 59 → 94 MB after 50 requests, against 60 → 64 MB with node:http), and the server's
+// peak-RSS budget is 80 MB. node:http loads on first use so that `serve` starts without it.
 
-import type { Dispatcher, Pool } from 'undici';
+import type { Agent, IncomingMessage, request as httpRequest } from 'node:http';
 import { ToolError } from './errors.ts';
 
 export interface HttpBackendOptions {
@@ -65,12 +69,12 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
     defaultHeaders.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   }
   const publicUrl = `${url.protocol}//${url.host}${basePath}`;
-  // undici loads on first use so that `serve` starts without it.
-  let pool: Promise<Pool> | undefined;
-  const getPool = (): Promise<Pool> =>
-    (pool ??= import('undici').then(
-      ({ Pool }) => new Pool(url.origin, { connections: 16, keepAliveTimeout: 30_000, pipelining: 1 }),
-    ));
+  let transport: Promise<{ agent: Agent; request: typeof httpRequest }> | undefined;
+  const getTransport = () =>
+    (transport ??= (url.protocol === 'https:' ? import('node:https') : import('node:http')).then(module => ({
+      agent: new module.Agent({ keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 16, maxFreeSockets: 4 }),
+      request: module.request,
+    })));
 
   async function request(req: HttpRequest): Promise<HttpResponse> {
     const timeoutMs = req.timeoutMs ?? options.timeoutMs;
@@ -82,48 +86,54 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
     if (req.form) {
       body = encodeParams(req.form);
       headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-length'] = String(Buffer.byteLength(body));
     }
     const started = performance.now();
-    let response: Dispatcher.ResponseData;
+    const { agent, request: send } = await getTransport();
     try {
-      response = await (
-        await getPool()
-      ).request({
-        method: req.method ?? 'GET',
-        path: `${basePath}${req.path}${query === '' ? '' : `?${query}`}`,
-        headers,
-        body,
-        signal,
+      return await new Promise<HttpResponse>((resolve, reject) => {
+        const outgoing = send(
+          {
+            protocol: url.protocol,
+            hostname: url.hostname.replace(/^\[|\]$/g, ''),
+            port: url.port,
+            method: req.method ?? 'GET',
+            path: `${basePath}${req.path}${query === '' ? '' : `?${query}`}`,
+            headers,
+            agent,
+            signal,
+          },
+          (response: IncomingMessage) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            response.on('data', (chunk: Buffer) => {
+              size += chunk.length;
+              if (size > options.maxResponseBytes) {
+                response.destroy();
+                reject(tooLarge(options));
+                return;
+              }
+              chunks.push(chunk);
+            });
+            response.on('error', reject);
+            response.on('end', () => {
+              const contentType = response.headers['content-type'];
+              resolve({
+                status: response.statusCode ?? 0,
+                contentType: contentType ?? '',
+                body: Buffer.concat(chunks, size),
+                elapsedMs: performance.now() - started,
+              });
+            });
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end(body);
       });
-    } catch (error) {
-      throw transportError(error, options, timeoutMs, deadline, req.signal);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > options.maxResponseBytes) {
-          response.body.destroy();
-          throw new ToolError(
-            'RESULT_TOO_LARGE',
-            `${options.name} answered with more than ${formatBytes(options.maxResponseBytes)}; the read was stopped.`,
-            'Ask for less: aggregate (sum by (...)), select fewer series (topk, a narrower selector), or shorten the range.',
-          );
-        }
-        chunks.push(chunk);
-      }
     } catch (error) {
       if (error instanceof ToolError) throw error;
       throw transportError(error, options, timeoutMs, deadline, req.signal);
     }
-    const contentType = response.headers['content-type'];
-    return {
-      status: response.statusCode,
-      contentType: typeof contentType === 'string' ? contentType : '',
-      body: Buffer.concat(chunks, size),
-      elapsedMs: performance.now() - started,
-    };
   }
 
   return {
@@ -132,7 +142,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
     request,
     describe: () => publicUrl,
     async close() {
-      if (pool) await (await pool).close();
+      if (transport) (await transport).agent.destroy();
     },
   };
 }
@@ -146,7 +156,7 @@ function transportError(
 ): ToolError {
   if (callerSignal?.aborted) return new ToolError('CANCELLED', 'The request was cancelled by the client.');
   const code = (error as { code?: unknown } | null)?.code;
-  if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (deadline.aborted) {
     return new ToolError(
       'BACKEND_TIMEOUT',
       `${options.name} did not answer within ${timeoutMs} ms.`,
@@ -169,9 +179,9 @@ function describeNetworkCode(code: string): string {
     case 'EAI_AGAIN':
       return 'its host name does not resolve';
     case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
       return 'the connection was reset';
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
       return 'the connection timed out';
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -179,6 +189,14 @@ function describeNetworkCode(code: string): string {
     default:
       return `network error ${code}`;
   }
+}
+
+function tooLarge(options: HttpBackendOptions): ToolError {
+  return new ToolError(
+    'RESULT_TOO_LARGE',
+    `${options.name} answered with more than ${formatBytes(options.maxResponseBytes)}; the read was stopped.`,
+    'Ask for less: aggregate (sum by (...)), select fewer series (topk, a narrower selector), or shorten the range.',
+  );
 }
 
 export function formatBytes(bytes: number): string {

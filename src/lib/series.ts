@@ -84,8 +84,9 @@ function linearFit(points: readonly Point[]): { slope: number; intercept: number
   return { slope, intercept: (sy - slope * sx) / n - slope * origin };
 }
 
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
+function median(values: Float64Array): number {
+  // A typed array sorts numerically in place, several times faster than Array#sort with a comparator.
+  const sorted = values.toSorted();
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1
     ? (sorted[middle] ?? 0)
@@ -105,7 +106,7 @@ function findSpikes(
   range: number,
 ): Point[] {
   if (points.length < MIN_POINTS_FOR_SPIKES || range === 0) return [];
-  const residuals = points.map(p => p.v - (intercept + slope * p.t));
+  const residuals = Float64Array.from(points, p => p.v - (intercept + slope * p.t));
   const center = median(residuals);
   const mad = median(residuals.map(r => Math.abs(r - center)));
   // A flat series with a few outliers has MAD 0; any clear departure from it is then a spike.

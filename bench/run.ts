@@ -1,0 +1,193 @@
+// devops-mcp benchmarks (not part of `npm test`): cold start, call latency, peak RSS and result size, each
+// against a reference, in one run against the same real Prometheus. Prints figures and ratios.
+//   node bench/run.ts            (after `npm run build`)
+
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, get } from 'node:http';
+import { makeBackfill } from '../test/support/backfill.ts';
+import { startMetricsTarget } from '../test/support/metrics-target.ts';
+import { startPrometheus } from '../test/support/prometheus.ts';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'bin', 'devops-mcp.js');
+if (!existsSync(join(root, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
+
+const COLD_RUNS = 21;
+const CALLS = 300;
+const WARMUP = 30;
+
+const median = (values: number[]): number => {
+  const sorted = values.toSorted((a, b) => a - b);
+  return sorted[sorted.length >> 1] ?? Number.NaN;
+};
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+const INIT = `${JSON.stringify({
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+})}\n`;
+
+/** Milliseconds from spawn to the initialize result on stdout. */
+async function coldStart(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  child.stdin.write(INIT);
+  await new Promise(resolve => child.stdout.once('data', resolve));
+  const elapsed = performance.now() - started;
+  const exited = new Promise(resolve => child.once('exit', resolve));
+  child.kill();
+  await exited;
+  return elapsed;
+}
+
+async function coldStarts(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) times.push(await coldStart(args, env));
+  return median(times);
+}
+
+/** A bare JSON-RPC-over-stdio driver: what the server costs, without an SDK client's own work on top. */
+function driver(child: { stdout: NodeJS.ReadableStream; stdin: NodeJS.WritableStream }) {
+  let buffer = '';
+  let nextId = 1;
+  const waiting = new Map<number, (message: any) => void>();
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      const message = JSON.parse(line);
+      waiting.get(message.id)?.(message);
+      waiting.delete(message.id);
+    }
+  });
+  return {
+    request(method: string, params: unknown): Promise<any> {
+      const id = nextId++;
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+      return new Promise(resolve => waiting.set(id, resolve));
+    },
+    notify(method: string) {
+      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method })}\n`);
+    },
+  };
+}
+
+function peakRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+const now = Date.now() / 1000;
+const data = makeBackfill(now);
+const target = await startMetricsTarget();
+for (let i = 0; i < 5; i++) target.set('bench_up', { shard: String(i) }, 1);
+const prometheus = await startPrometheus({ targets: [target.address], backfill: data.text });
+for (let i = 0; i < 100; i++) {
+  const body = (await (await fetch(`${prometheus.url}/api/v1/query?query=bench_up`)).json()) as any;
+  if (body.data.result.length > 0) break;
+  await new Promise(resolve => setTimeout(resolve, 100));
+}
+const env = { ...process.env, PROMETHEUS_URL: prometheus.url, LOG_LEVEL: 'warn' };
+
+try {
+  // (a) cold start
+  await coldStart([bin, 'serve'], env); // fills Node's compile cache, as any second start would find it
+  const bare = await coldStarts(
+    ['-e', 'process.stdin.once("data", () => process.stdout.write("{}\\n"))'],
+    env,
+  );
+  const minimal = await coldStarts([join(root, 'bench', 'peers', 'minimal-sdk-server.mjs')], env);
+  const ours = await coldStarts([bin, 'serve'], env);
+
+  // (b) latency, (c) peak RSS, (d) bytes, on one long-lived server
+  const server = spawn(process.execPath, [bin, 'serve'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const rpc = driver(server);
+  await rpc.request('initialize', JSON.parse(INIT).params);
+  rpc.notify('notifications/initialized');
+  const instant = { name: 'query_prometheus', arguments: { query: 'bench_up' } };
+  // The reference: the same query as a plain keep-alive GET from this process, over the same HTTP stack.
+  const agent = new Agent({ keepAlive: true });
+  const fetchText = (path: string) =>
+    new Promise<string>((resolve, reject) => {
+      get(`${prometheus.url}${path}`, { agent }, response => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          resolve(text);
+        });
+      }).on('error', reject);
+    });
+  const rawPath = `/api/v1/query?query=bench_up&time=${now.toFixed(3)}`;
+  const raw = () => fetchText(rawPath);
+  const callTimes: number[] = [];
+  const rawTimes: number[] = [];
+  for (let i = 0; i < WARMUP; i++) {
+    await rpc.request('tools/call', instant);
+    await raw();
+  }
+  // Interleaved, so that both see the same machine load.
+  for (let i = 0; i < CALLS; i++) {
+    let t = performance.now();
+    const result = await rpc.request('tools/call', instant);
+    callTimes.push(performance.now() - t);
+    if (result.result?.isError) throw new Error(JSON.stringify(result));
+    t = performance.now();
+    await raw();
+    rawTimes.push(performance.now() - t);
+  }
+
+  const rangeArgs = { query: 'fleet_load', start: data.fleetStart, end: data.fleetEnd, step: 1 };
+  const range = await rpc.request('tools/call', { name: 'query_prometheus', arguments: rangeArgs });
+  const rangeText: string = range.result.content[0].text;
+  const rawRange = await fetchText(
+    `/api/v1/query_range?query=fleet_load&start=${data.fleetStart}&end=${data.fleetEnd}&step=1`,
+  );
+  const rawRangeBytes = Buffer.byteLength(rawRange);
+  for (let i = 0; i < 20; i++)
+    await rpc.request('tools/call', { name: 'query_prometheus', arguments: rangeArgs });
+  const rss = peakRssBytes(server.pid ?? 0);
+  const tools = await rpc.request('tools/list', {});
+  const toolsBytes = Buffer.byteLength(JSON.stringify(tools.result));
+  server.kill();
+  agent.destroy();
+
+  const rows: Array<[string, string, string, string]> = [
+    [
+      'cold start to initialize result',
+      ms(ours),
+      `node -e: ${ms(bare)}; minimal SDK server: ${ms(minimal)}`,
+      `${(ours / minimal).toFixed(2)}× minimal SDK (target ≤ 150 ms)`,
+    ],
+    [
+      'instant query_prometheus, median',
+      ms(median(callTimes)),
+      `raw HTTP GET: ${ms(median(rawTimes))}`,
+      `${(median(callTimes) / median(rawTimes)).toFixed(2)}× raw (target ≤ 1.25×)`,
+    ],
+    ['peak RSS of the server', `${(rss / 1024 / 1024).toFixed(1)} MB`, '', 'target ≤ 80 MB'],
+    [
+      '10 min × 1 s × 40 series, text',
+      kb(Buffer.byteLength(rangeText)),
+      `raw Prometheus JSON: ${kb(rawRangeBytes)}`,
+      `${(rawRangeBytes / Buffer.byteLength(rangeText)).toFixed(0)}× smaller (target ≤ 8 KB)`,
+    ],
+    ['tools/list', kb(toolsBytes), '', 'budget for the finished project: 12 KB'],
+  ];
+  process.stdout.write(
+    `devops-mcp bench (node ${process.version}, ${CALLS} calls, ${COLD_RUNS} cold starts)\n\n`,
+  );
+  process.stdout.write('| measure | devops-mcp | reference | ratio / target |\n| --- | --- | --- | --- |\n');
+  for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
+} finally {
+  await prometheus.stop();
+  await target.close();
+}

@@ -78,8 +78,18 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
 
   async function request(req: HttpRequest): Promise<HttpResponse> {
     const timeoutMs = req.timeoutMs ?? options.timeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
+    // A timer cleared when the call ends, not AbortSignal.timeout(): on a busy server those would keep one
+    // live timer per call for the whole timeout.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort();
+    }, timeoutMs);
+    const onCallerAbort = () => {
+      deadline.abort();
+    };
+    if (req.signal?.aborted) deadline.abort();
+    req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = deadline.signal;
     const query = req.query ? encodeParams(req.query) : '';
     const headers = { ...defaultHeaders, ...req.headers };
     let body: string | undefined;
@@ -132,7 +142,10 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       });
     } catch (error) {
       if (error instanceof ToolError) throw error;
-      throw transportError(error, options, timeoutMs, deadline, req.signal);
+      throw transportError(error, options, timeoutMs, deadline.signal, req.signal);
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onCallerAbort);
     }
   }
 

@@ -89,14 +89,17 @@ export async function callTool(
   ctx: ToolContext,
 ): Promise<CallToolResult> {
   const started = performance.now();
-  const log = ctx.logger.child({ tool: tool.name });
+  const log = ctx.logger;
   try {
     const input = tool.input.safeParse(args);
     if (!input.success) throw inputError(tool, input.error);
     const result = await tool.run(input.data, ctx);
     const checked = tool.output.safeParse(result);
     if (!checked.success) {
-      log.error({ issues: checked.error.issues }, 'tool result does not match its output schema');
+      log.error(
+        { tool: tool.name, issues: checked.error.issues },
+        'tool result does not match its output schema',
+      );
       throw new ToolError(
         'INTERNAL_ERROR',
         `${tool.name} produced a malformed result.`,
@@ -105,14 +108,22 @@ export async function callTool(
     }
     const raw = JSON.stringify(checked.data);
     const text = ctx.redact(raw);
-    log.debug({ ms: Math.round(performance.now() - started), bytes: text.length }, 'tool call ok');
+    if (log.isLevelEnabled('debug')) {
+      log.debug(
+        { tool: tool.name, ms: Math.round(performance.now() - started), bytes: text.length },
+        'tool call ok',
+      );
+    }
     return {
       content: [{ type: 'text', text }],
       structuredContent: (text === raw ? checked.data : JSON.parse(text)) as JsonObject,
     };
   } catch (error) {
-    const failure = error instanceof ToolError ? error : unexpected(error, log);
-    log.info({ ms: Math.round(performance.now() - started), code: failure.code }, 'tool call failed');
+    const failure = error instanceof ToolError ? error : unexpected(tool, error, log);
+    log.info(
+      { tool: tool.name, ms: Math.round(performance.now() - started), code: failure.code },
+      'tool call failed',
+    );
     const hint = failure.hint === undefined ? '' : `\nHint: ${failure.hint}`;
     return {
       content: [{ type: 'text', text: ctx.redact(`${failure.code}: ${failure.message}${hint}`) }],
@@ -121,8 +132,8 @@ export async function callTool(
   }
 }
 
-function unexpected(error: unknown, log: Context['logger']): ToolError {
-  log.error({ err: error }, 'unexpected error in tool');
+function unexpected(tool: ToolDefinition, error: unknown, log: Context['logger']): ToolError {
+  log.error({ tool: tool.name, err: error }, 'unexpected error in tool');
   return new ToolError('INTERNAL_ERROR', 'The tool failed unexpectedly; the details are in the server log.');
 }
 

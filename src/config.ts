@@ -30,8 +30,39 @@ export const configSchema = z.strictObject({
     /** Extra request headers, e.g. X-Scope-OrgID for Mimir or an Authorization header. */
     headers: z.record(z.string(), z.string()).default({}),
   }).optional(),
-  loki: backend({}).optional(),
-  predictor: backend({}).optional(),
+  loki: backend({
+    /** Most log lines a caller may ask for (search_loki's `limit` is clamped to it). */
+    maxLines: z.number().int().min(1).max(5000).default(1000),
+    /** Loki's own max_entries_limit_per_query: a larger limit is never sent. */
+    maxEntriesLimit: z.number().int().min(1).default(5000),
+    /** Loki's own max_query_length, in hours: a longer range is refused before it is sent. */
+    maxQueryLengthHours: z.number().min(1).default(721),
+    /** Cost guardrail: refuse a query whose index statistics say it would scan more bytes than this. */
+    maxBytesScanned: z
+      .number()
+      .int()
+      .min(1024)
+      .default(10 * 1024 ** 3),
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(32 * 1024 * 1024),
+    /** Extra request headers, e.g. X-Scope-OrgID for a multi-tenant Loki. */
+    headers: z.record(z.string(), z.string()).default({}),
+  }).optional(),
+  predictor: backend({
+    /** A health check should answer fast: a slower service is reported, not waited for. */
+    timeoutMs: timeoutMs.default(3000),
+    /** More services to watch, by name; predictor_health's `target` picks one (default: `url`). */
+    targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i), httpUrl).default({}),
+    /** Share of 5xx answers above which a target is degraded. */
+    maxErrorRatio: z.number().min(0).max(1).default(0.05),
+    /** p95 request latency, in seconds, above which a target is degraded. */
+    maxP95Seconds: z.number().positive().default(1),
+    /** A /health slower than this, in milliseconds, makes a target degraded. */
+    slowHealthMs: z.number().int().positive().default(1000),
+  }).optional(),
   github: z
     .strictObject({
       token: z.string().min(1).optional(),
@@ -240,6 +271,7 @@ export function secretsOf(config: Config): string[] {
     const password = new URL(section.url).password;
     if (password) secrets.push(decodeURIComponent(password));
   }
-  for (const value of Object.values(config.prometheus?.headers ?? {})) secrets.push(value);
+  for (const value of Object.values({ ...config.prometheus?.headers, ...config.loki?.headers }))
+    secrets.push(value);
   return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);
 }

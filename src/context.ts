@@ -1,6 +1,8 @@
 // The composition root: configuration, logger, clients and clock, built once and handed to everything else.
 
 import { secretsOf, type Config } from './config.ts';
+import { createLokiClient, type LokiClient } from './clients/loki.ts';
+import { createPredictorClient, type PredictorClient } from './clients/predictor.ts';
 import { createPrometheusClient, type PrometheusClient } from './clients/prometheus.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createRedactor, type Redactor } from './lib/redact.ts';
@@ -15,6 +17,8 @@ export interface Context {
   now(): number;
   /** Present when its backend is configured. */
   prometheus: PrometheusClient | undefined;
+  loki: LokiClient | undefined;
+  predictor: PredictorClient | undefined;
   close(): Promise<void>;
 }
 
@@ -34,14 +38,31 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
         headers: config.prometheus.headers,
       })
     : undefined;
+  const loki = config.loki
+    ? createLokiClient({
+        url: config.loki.url,
+        timeoutMs: config.loki.timeoutMs,
+        maxResponseBytes: config.loki.maxResponseBytes,
+        headers: config.loki.headers,
+      })
+    : undefined;
+  const predictor = config.predictor
+    ? createPredictorClient({
+        url: config.predictor.url,
+        targets: config.predictor.targets,
+        timeoutMs: config.predictor.timeoutMs,
+      })
+    : undefined;
   return {
     config,
     logger,
     redact,
     now: options.now ?? (() => Date.now() / 1000),
     prometheus,
+    loki,
+    predictor,
     async close() {
-      await prometheus?.close();
+      await Promise.all([prometheus?.close(), loki?.close(), predictor?.close()]);
     },
   };
 }

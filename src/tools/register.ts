@@ -20,21 +20,28 @@ const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 
 /**
  * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
- * `propertyNames: {type: string}` (always true in JSON), and, for results, descriptions and
- * `additionalProperties: false` (the model reads results, it does not write them).
+ * `propertyNames: {type: string}` (always true in JSON), and, for results, descriptions,
+ * `additionalProperties: false`, and the properties of objects inside arrays (series, streams, groups): the
+ * published result schema names each field of a result and the required keys of its list items, while the
+ * full zod schema still checks every result before it is sent. Tool definitions are paid for on every LLM
+ * turn, and the whole tools/list must stay under 12 KB.
  */
-function compact(node: unknown, io: 'input' | 'output'): unknown {
-  if (Array.isArray(node)) return node.map(item => compact(item, io));
+function compact(node: unknown, io: 'input' | 'output', inArray = false): unknown {
+  if (Array.isArray(node)) return node.map(item => compact(item, io, inArray));
   if (typeof node !== 'object' || node === null) return node;
+  const source = node as JsonObject;
+  if (io === 'output' && inArray && source.type === 'object') {
+    return source.required === undefined ? { type: 'object' } : { type: 'object', required: source.required };
+  }
   const out: JsonObject = {};
-  for (const [key, value] of Object.entries(node as JsonObject)) {
+  for (const [key, value] of Object.entries(source)) {
     if (key === '$schema') continue;
     if ((key === 'minimum' && value === -SAFE_INTEGER) || (key === 'maximum' && value === SAFE_INTEGER))
       continue;
     if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
     if (io === 'output' && (key === 'description' || (key === 'additionalProperties' && value === false)))
       continue;
-    out[key] = compact(value, io);
+    out[key] = compact(value, io, inArray || key === 'items');
   }
   return out;
 }

@@ -1,0 +1,219 @@
+// Typed client for Loki's HTTP API (/loki/api/v1). It knows nothing of MCP or tools.
+
+import { z } from 'zod';
+import { ToolError } from '../lib/errors.ts';
+import { createHttpBackend, type QueryValue } from '../lib/http.ts';
+
+export interface LokiClientOptions {
+  url: string;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  headers?: Record<string, string>;
+}
+
+export type Labels = Record<string, string>;
+export interface LokiStream {
+  stream: Labels;
+  /** [nanosecond timestamp as a string, line]; a third element (structured metadata) may follow. */
+  values: Array<[string, string, ...unknown[]]>;
+}
+export interface LokiSeries {
+  metric: Labels;
+  values: Array<[number, string]>;
+}
+export type LokiQueryData =
+  | { resultType: 'streams'; result: LokiStream[]; stats: LokiStats }
+  | { resultType: 'matrix'; result: LokiSeries[]; stats: LokiStats };
+
+export interface LokiStats {
+  totalBytesProcessed?: number;
+  totalLinesProcessed?: number;
+}
+
+const labels = z.record(z.string(), z.string());
+const summary = z
+  .object({
+    summary: z.object({ totalBytesProcessed: z.number(), totalLinesProcessed: z.number() }).partial().loose(),
+  })
+  .partial()
+  .loose();
+const queryResponse = z.object({
+  status: z.literal('success'),
+  data: z.discriminatedUnion('resultType', [
+    z.object({
+      resultType: z.literal('streams'),
+      result: z.array(
+        z.object({ stream: labels, values: z.array(z.tuple([z.string(), z.string()]).rest(z.unknown())) }),
+      ),
+      stats: summary.optional(),
+    }),
+    z.object({
+      resultType: z.literal('matrix'),
+      result: z.array(z.object({ metric: labels, values: z.array(z.tuple([z.number(), z.string()])) })),
+      stats: summary.optional(),
+    }),
+  ]),
+});
+const stringList = z.object({ status: z.literal('success'), data: z.array(z.string()).default([]) });
+const indexStats = z.object({
+  streams: z.number(),
+  chunks: z.number(),
+  entries: z.number(),
+  bytes: z.number(),
+});
+
+export type IndexStats = z.output<typeof indexStats>;
+
+export interface RangeQuery {
+  query: string;
+  start: number;
+  end: number;
+  limit?: number;
+  direction?: 'forward' | 'backward';
+  step?: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface LokiClient {
+  queryRange(query: RangeQuery): Promise<LokiQueryData>;
+  labels(scope: {
+    start: number;
+    end: number;
+    query?: string | undefined;
+    signal?: AbortSignal;
+  }): Promise<string[]>;
+  labelValues(
+    label: string,
+    scope: { start: number; end: number; query?: string | undefined; signal?: AbortSignal },
+  ): Promise<string[]>;
+  /** undefined when this Loki has no index statistics endpoint. */
+  indexStats(
+    selector: string,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<IndexStats | undefined>;
+  describe(): string;
+  close(): Promise<void>;
+}
+
+/** Unix seconds as Loki's nanosecond epoch, exactly (a float would lose the last digits). */
+export function toNanos(seconds: number): string {
+  const whole = Math.floor(seconds);
+  const fraction = Math.round((seconds - whole) * 1e9);
+  return fraction === 0 ? `${whole}000000000` : `${whole}${String(fraction).padStart(9, '0')}`;
+}
+
+export function fromNanos(nanos: string): number {
+  return nanos.length > 9 ? Number(nanos.slice(0, -9)) + Number(nanos.slice(-9)) / 1e9 : Number(nanos) / 1e9;
+}
+
+export function createLokiClient(options: LokiClientOptions): LokiClient {
+  const http = createHttpBackend({
+    name: 'Loki',
+    envVar: 'LOKI_URL',
+    baseUrl: options.url,
+    timeoutMs: options.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes,
+    headers: { accept: 'application/json', ...options.headers },
+  });
+
+  async function get<T>(
+    path: string,
+    query: Record<string, QueryValue>,
+    schema: z.ZodType<T>,
+    signal?: AbortSignal,
+  ) {
+    const response = await http.request({ path, query, signal });
+    const text = response.body.toString('utf8');
+    if (response.status >= 400) throw lokiError(response.status, text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ToolError(
+        'BACKEND_ERROR',
+        `Loki answered HTTP ${response.status} with a body that is not JSON.`,
+        'Check LOKI_URL.',
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new ToolError('BACKEND_ERROR', 'Loki returned data of an unexpected shape.');
+    return parsed.data;
+  }
+
+  return {
+    async queryRange(q) {
+      const body = await get(
+        '/loki/api/v1/query_range',
+        {
+          query: q.query,
+          start: toNanos(q.start),
+          end: toNanos(q.end),
+          limit: q.limit,
+          direction: q.direction,
+          step: q.step === undefined ? undefined : `${q.step}s`,
+        },
+        queryResponse,
+        q.signal,
+      );
+      const stats: LokiStats = { ...body.data.stats?.summary };
+      return body.data.resultType === 'streams'
+        ? { resultType: 'streams', result: body.data.result, stats }
+        : { resultType: 'matrix', result: body.data.result, stats };
+    },
+    labels: async scope =>
+      (await get('/loki/api/v1/labels', scopeParams(scope), stringList, scope.signal)).data,
+    labelValues: async (label, scope) =>
+      (
+        await get(
+          `/loki/api/v1/label/${encodeURIComponent(label)}/values`,
+          scopeParams(scope),
+          stringList,
+          scope.signal,
+        )
+      ).data,
+    async indexStats(selector, start, end, signal) {
+      try {
+        return await get(
+          '/loki/api/v1/index/stats',
+          { query: selector, start: toNanos(start), end: toNanos(end) },
+          indexStats,
+          signal,
+        );
+      } catch (error) {
+        if (error instanceof ToolError && error.code === 'NOT_FOUND') return undefined;
+        throw error;
+      }
+    },
+    describe: () => http.describe(),
+    close: () => http.close(),
+  };
+}
+
+function scopeParams(scope: {
+  start: number;
+  end: number;
+  query?: string | undefined;
+}): Record<string, QueryValue> {
+  return { start: toNanos(scope.start), end: toNanos(scope.end), query: scope.query };
+}
+
+/** Loki answers errors in plain text; keep its words, they say what to change. */
+export function lokiError(status: number, body: string): ToolError {
+  const message = body.trim().slice(0, 1000) || `HTTP ${status}`;
+  const text = `Loki rejected the query (HTTP ${status}): ${message}`;
+  if (status === 404) return new ToolError('NOT_FOUND', text);
+  if (status === 429)
+    return new ToolError('RATE_LIMITED', text, 'Loki is limiting this tenant; wait a little and retry.');
+  if (status === 504 || /timed out|timeout/i.test(message)) {
+    return new ToolError('BACKEND_TIMEOUT', text, 'Narrow the stream selector or shorten the range.');
+  }
+  if (status >= 500) return new ToolError('BACKEND_ERROR', text, 'Loki failed; retry later.');
+  if (/max entries limit/i.test(message))
+    return new ToolError('QUERY_ERROR', text, 'Ask for fewer lines (limit).');
+  if (/time range exceeds|query length/i.test(message)) {
+    return new ToolError('QUERY_ERROR', text, 'Shorten the range (start/end).');
+  }
+  return new ToolError('QUERY_ERROR', text, 'Fix the LogQL; explore_loki shows which labels exist.');
+}

@@ -1,0 +1,172 @@
+// The verdict on a service from its /health and /metrics: healthy, degraded or down, with the reasons.
+
+import type { Counters, Probe } from '../clients/predictor.ts';
+import { histogramQuantile, parseExposition, type MetricSample } from './exposition.ts';
+
+export interface Thresholds {
+  maxErrorRatio: number;
+  maxP95Seconds: number;
+  slowHealthMs: number;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface Assessment {
+  status: 'healthy' | 'degraded' | 'down';
+  reasons: string[];
+  health: {
+    http_status?: number;
+    ms: number;
+    reported_status?: string;
+    version?: string;
+    uptime_seconds?: number;
+  };
+  checks: Check[];
+  traffic?: {
+    window: string;
+    requests: number;
+    error_ratio: number;
+    p95_seconds?: number;
+  };
+  model_age_seconds?: number;
+  counters?: Counters;
+}
+
+const REQUESTS = 'http_requests_total';
+const DURATION_BUCKET = 'http_request_duration_seconds_bucket';
+// The probes' own requests would dilute the service's real traffic.
+const PROBE_ROUTES = new Set(['/health', '/metrics']);
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+
+/** A service's checks, whether it lists them ([{name, status}]) or keys them by name ({name: {status}}). */
+function readChecks(value: unknown): Check[] {
+  const entries: Array<[string, unknown]> = Array.isArray(value)
+    ? value.map((item: unknown) => [text((item as { name?: unknown } | null)?.name) ?? '?', item])
+    : typeof value === 'object' && value !== null
+      ? Object.entries(value)
+      : [];
+  return entries.map(([name, raw]) => {
+    const check = (typeof raw === 'object' && raw !== null ? raw : { status: raw }) as Record<string, unknown>;
+    const status = (text(check.status) ?? text(check.ok) ?? '').toLowerCase();
+    const ok = ['ok', 'pass', 'passing', 'up', 'healthy', 'true'].includes(status);
+    const detail = text(check.detail) ?? text(check.message) ?? text(check.error);
+    return { name, ok, ...(detail === undefined ? {} : { detail }) };
+  });
+}
+
+export function countersOf(samples: readonly MetricSample[], at: number): Counters {
+  let requests = 0;
+  let errors = 0;
+  const buckets = new Map<number, number>();
+  for (const sample of samples) {
+    if (PROBE_ROUTES.has(sample.labels.route ?? sample.labels.path ?? sample.labels.handler ?? '')) continue;
+    if (sample.name === REQUESTS) {
+      requests += sample.value;
+      if (/^5\d\d$/.test(sample.labels.code ?? sample.labels.status ?? '')) errors += sample.value;
+    } else if (sample.name === DURATION_BUCKET && sample.labels.le !== undefined) {
+      const bound = sample.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels.le);
+      buckets.set(bound, (buckets.get(bound) ?? 0) + sample.value);
+    }
+  }
+  return { at, requests, errors, buckets: [...buckets].sort((a, b) => a[0] - b[0]) };
+}
+
+function minus(now: Counters, before: Counters | undefined): Counters {
+  // A restart resets counters: then only what the new process counted is known.
+  if (!before || before.requests > now.requests) return now;
+  const earlier = new Map(before.buckets);
+  return {
+    at: now.at,
+    requests: now.requests - before.requests,
+    errors: now.errors - before.errors,
+    buckets: now.buckets.map(([bound, count]) => [bound, count - (earlier.get(bound) ?? 0)]),
+  };
+}
+
+export function assess(
+  probe: Probe,
+  previous: Counters | undefined,
+  now: number,
+  limits: Thresholds,
+): Assessment {
+  const reasons: string[] = [];
+  const { health, metrics } = probe;
+  const assessment: Assessment = { status: 'healthy', reasons, health: { ms: health.ms }, checks: [] };
+  if (health.status !== undefined) assessment.health.http_status = health.status;
+
+  if (health.status === undefined) {
+    reasons.push(`/health did not answer: ${health.error ?? 'no response'}`);
+    assessment.status = 'down';
+  } else {
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(health.body ?? '') as Record<string, unknown>;
+    } catch {
+      reasons.push(`/health answered HTTP ${health.status} with a body that is not JSON`);
+    }
+    const reported = typeof body.status === 'string' ? body.status : undefined;
+    if (reported !== undefined) assessment.health.reported_status = reported;
+    if (typeof body.version === 'string') assessment.health.version = body.version;
+    const uptime = body.uptime_seconds ?? body.uptime;
+    if (typeof uptime === 'number') assessment.health.uptime_seconds = Math.round(uptime);
+    assessment.checks = readChecks(body.checks);
+    if (health.status >= 500 || reported === 'down') {
+      reasons.push(`/health answered HTTP ${health.status}${reported ? ` with status "${reported}"` : ''}`);
+      assessment.status = 'down';
+    } else if (health.status >= 400) {
+      reasons.push(`/health answered HTTP ${health.status}`);
+      assessment.status = 'down';
+    } else if (reported !== undefined && !['ok', 'healthy', 'up', 'pass'].includes(reported.toLowerCase())) {
+      reasons.push(`the service reports status "${reported}"`);
+    }
+    for (const check of assessment.checks.filter(c => !c.ok)) {
+      reasons.push(`check ${check.name} fails${check.detail ? `: ${check.detail}` : ''}`);
+    }
+    if (health.ms > limits.slowHealthMs)
+      reasons.push(`/health took ${health.ms} ms (limit ${limits.slowHealthMs} ms)`);
+  }
+
+  if (metrics.status === 200 && metrics.body !== undefined) {
+    const samples = parseExposition(metrics.body);
+    const counters = countersOf(samples, now);
+    assessment.counters = counters;
+    const window = minus(counters, previous);
+    const since =
+      window === counters ? 'since the process started' : `last ${Math.round(now - (previous?.at ?? now))} s`;
+    if (window.requests > 0) {
+      const errorRatio = window.errors / window.requests;
+      const p95 = histogramQuantile(0.95, window.buckets);
+      assessment.traffic = {
+        window: since,
+        requests: window.requests,
+        error_ratio: Number(errorRatio.toFixed(4)),
+        ...(p95 === undefined ? {} : { p95_seconds: Number(p95.toFixed(4)) }),
+      };
+      if (errorRatio > limits.maxErrorRatio) {
+        reasons.push(
+          `${(errorRatio * 100).toFixed(1)}% of requests failed (5xx) ${since} (limit ${limits.maxErrorRatio * 100}%)`,
+        );
+      }
+      if (p95 !== undefined && p95 > limits.maxP95Seconds) {
+        reasons.push(`p95 latency ${p95.toFixed(3)} s ${since} (limit ${limits.maxP95Seconds} s)`);
+      }
+    }
+    const modelAge = samples.find(s => s.name === 'model_age_seconds');
+    if (modelAge) assessment.model_age_seconds = Math.round(modelAge.value);
+  } else {
+    reasons.push(
+      metrics.status === undefined
+        ? `/metrics did not answer: ${metrics.error ?? 'no response'}`
+        : `/metrics answered HTTP ${metrics.status}`,
+    );
+  }
+
+  if (assessment.status !== 'down' && reasons.length > 0) assessment.status = 'degraded';
+  return assessment;
+}

@@ -1,0 +1,123 @@
+// Shaping of log lines for an LLM: grouped by stream, repeats collapsed, long lines cut, within a byte budget.
+
+import { formatBytes } from './http.ts';
+import { commonLabels, type Labels } from './shape.ts';
+import { toRfc3339 } from './time.ts';
+
+export interface LogLine {
+  /** Unix seconds. */
+  t: number;
+  line: string;
+}
+
+export interface LineGroup {
+  /** The first line of the group, cut to the line limit. */
+  text: string;
+  /** How many lines share its text once numbers, ids and times are masked. */
+  count: number;
+  first: string;
+  last?: string;
+}
+
+export interface StreamGroup {
+  labels: Labels;
+  lines: number;
+  groups: LineGroup[];
+}
+
+// Order matters: the specific shapes first, so that a UUID is not read as several numbers.
+const MASKS: Array<[RegExp, string]> = [
+  [/\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?/g, '<time>'],
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
+  [/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '<ip>'],
+  [/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
+  [/-?\b\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi, '<n>'],
+];
+
+/** The line with what varies between repeats of "the same" message replaced by placeholders. */
+export function maskLine(line: string): string {
+  let masked = line;
+  for (const [pattern, placeholder] of MASKS) masked = masked.replace(pattern, placeholder);
+  return masked;
+}
+
+export function cutLine(line: string, maxChars: number): string {
+  return line.length <= maxChars ? line : `${line.slice(0, maxChars)}… [+${line.length - maxChars} chars]`;
+}
+
+/** Collapses repeats within one stream, keeping the order in which each message first appears. */
+export function collapse(lines: readonly LogLine[], maxChars: number): LineGroup[] {
+  const groups = new Map<string, { text: string; count: number; min: number; max: number }>();
+  for (const { t, line } of lines) {
+    const key = maskLine(line);
+    const group = groups.get(key);
+    if (group) {
+      group.count++;
+      group.min = Math.min(group.min, t);
+      group.max = Math.max(group.max, t);
+    } else {
+      groups.set(key, { text: cutLine(line, maxChars), count: 1, min: t, max: t });
+    }
+  }
+  return [...groups.values()].map(g => ({
+    text: g.text,
+    count: g.count,
+    first: toRfc3339(g.min),
+    ...(g.count > 1 ? { last: toRfc3339(g.max) } : {}),
+  }));
+}
+
+export interface ShapedLogs {
+  common_labels?: Labels;
+  streams: StreamGroup[];
+  groups_total: number;
+  groups_shown: number;
+  truncated: boolean;
+  note?: string;
+}
+
+const ENVELOPE_RESERVE = 600;
+
+/** Streams of lines → collapsed groups that fit `maxBytes` (with what the caller's base result takes). */
+export function shapeLogs(
+  streams: ReadonlyArray<{ labels: Labels; lines: LogLine[] }>,
+  options: { maxBytes: number; maxLineChars: number; baseBytes: number },
+): ShapedLogs {
+  const common = commonLabels(streams.map(s => s.labels));
+  const budget = options.maxBytes - options.baseBytes - ENVELOPE_RESERVE - JSON.stringify(common).length;
+  const collapsed = streams.map(s => ({
+    labels: Object.fromEntries(Object.entries(s.labels).filter(([k, v]) => common[k] !== v)),
+    lines: s.lines.length,
+    groups: collapse(s.lines, options.maxLineChars),
+  }));
+  const total = collapsed.reduce((sum, s) => sum + s.groups.length, 0);
+  // Give every stream its turn: take groups round-robin until the budget is spent.
+  const kept = collapsed.map(s => ({ ...s, groups: [] as LineGroup[] }));
+  let used = kept.reduce((sum, s) => sum + JSON.stringify(s).length + 1, 0);
+  let shown = 0;
+  for (let round = 0, added = true; added; round++) {
+    added = false;
+    for (const [i, stream] of collapsed.entries()) {
+      const group = stream.groups[round];
+      if (!group) continue;
+      const size = JSON.stringify(group).length + 1;
+      if (used + size > budget) continue;
+      kept[i]?.groups.push(group);
+      used += size;
+      shown++;
+      added = true;
+    }
+  }
+  const visible = kept.filter(s => s.groups.length > 0);
+  const shaped: ShapedLogs = {
+    streams: visible,
+    groups_total: total,
+    groups_shown: shown,
+    truncated: shown < total,
+  };
+  if (Object.keys(common).length > 0) shaped.common_labels = common;
+  if (shown < total) {
+    shaped.note = `Showing ${shown} of ${total} distinct messages to fit ${formatBytes(options.maxBytes)}. Narrow with a line filter (|= "error"), a tighter selector, or a shorter range.`;
+  }
+  return shaped;
+}

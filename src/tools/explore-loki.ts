@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { invalidArgument, notConfigured } from '../lib/errors.ts';
+import { checkLogQL } from '../lib/logql.ts';
+import { fitList } from '../lib/shape.ts';
+import { resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { defineTool } from './define.ts';
+
+// Loki's own default for label look-ups.
+const WINDOW_SECONDS = 6 * 3600;
+
+export const exploreLoki = defineTool({
+  name: 'explore_loki',
+  title: 'Explore Loki labels',
+  description:
+    'Discover Loki stream labels before searching: label names (default) or one label\'s values (list "values" + label), seen in the window (default last 6 h), optionally only on streams matching the selector `match`.',
+  input: z.strictObject({
+    list: z.enum(['labels', 'values']).default('labels'),
+    label: z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name such as app')
+      .optional(),
+    match: z.string().min(1).max(2000).optional().describe('stream selector, e.g. {app="api"}'),
+    start: z.union([z.string(), z.number()]).optional(),
+    end: z.union([z.string(), z.number()]).optional(),
+  }),
+  output: z.object({
+    list: z.enum(['labels', 'values']),
+    label: z.string().optional(),
+    values: z.array(z.string()),
+    total: z.number().int(),
+    start: z.string(),
+    end: z.string(),
+    truncated: z.boolean(),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+
+  async run(input, ctx) {
+    const loki = ctx.loki;
+    if (!loki) throw notConfigured('Loki', 'LOKI_URL');
+    if (input.list === 'values' && input.label === undefined) {
+      throw invalidArgument(
+        'list "values" needs `label`.',
+        'Give the label whose values you want, e.g. label "app".',
+      );
+    }
+    if (input.match !== undefined) checkLogQL(input.match);
+    const { start, end } = resolveWindow(input, ctx.now(), WINDOW_SECONDS);
+    const scope = { start, end, query: input.match, signal: ctx.signal };
+    const all =
+      input.list === 'labels' ? await loki.labels(scope) : await loki.labelValues(input.label ?? '', scope);
+    const values = fitList(all, ctx.config.output.maxBytes);
+    return {
+      list: input.list,
+      ...(input.label === undefined ? {} : { label: input.label }),
+      values,
+      total: all.length,
+      start: toRfc3339(start),
+      end: toRfc3339(end),
+      truncated: values.length < all.length,
+    };
+  },
+});

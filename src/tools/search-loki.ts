@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import { fromNanos, type LokiClient } from '../clients/loki.ts';
+import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
+import { formatBytes } from '../lib/http.ts';
+import { shapeLogs } from '../lib/logs.ts';
+import { checkLogQL } from '../lib/logql.ts';
+import { seriesSchema, shapeRange } from '../lib/shape.ts';
+import { chooseStep } from '../lib/step.ts';
+import { formatDuration, resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { defineTool } from './define.ts';
+
+const DEFAULT_RANGE_SECONDS = 3600;
+const MAX_LINE_CHARS = 400;
+// Loki's default step aims at ~250 points; summaries need no more.
+const STEP_BUDGET = { targetPoints: 240, maxPoints: 1100 };
+
+export const searchLoki = defineTool({
+  name: 'search_loki',
+  title: 'Search Loki logs',
+  description: [
+    'Run LogQL on Loki. Log queries return lines grouped by stream with repeats collapsed (count, first/last time);',
+    'metric queries (count_over_time, rate, sum by) return per-series summaries like query_prometheus.',
+    'The query is checked locally first; a query that would scan too much is refused with the figures.',
+    'Output is capped: when `truncated`, follow `note`. Times as in query_prometheus (default: the last hour).',
+  ].join(' '),
+  input: z.strictObject({
+    query: z.string().trim().min(1).max(20_000).describe('LogQL, e.g. {app="api"} |= "error"'),
+    start: z.union([z.string(), z.number()]).optional(),
+    end: z.union([z.string(), z.number()]).optional(),
+    limit: z.coerce.number().int().min(1).max(5000).default(100).describe('most lines (log queries)'),
+    direction: z.enum(['backward', 'forward']).default('backward').describe('backward = newest first'),
+  }),
+  output: z.object({
+    query: z.string(),
+    kind: z.enum(['logs', 'metric']),
+    start: z.string(),
+    end: z.string(),
+    limit: z.number().int().optional(),
+    direction: z.string().optional(),
+    step: z.string().optional(),
+    lines: z.number().int().optional(),
+    common_labels: z.record(z.string(), z.string()).optional(),
+    streams: z
+      .array(
+        z.object({
+          labels: z.record(z.string(), z.string()),
+          lines: z.number().int(),
+          groups: z.array(
+            z.object({
+              text: z.string(),
+              count: z.number().int(),
+              first: z.string(),
+              last: z.string().optional(),
+            }),
+          ),
+        }),
+      )
+      .optional(),
+    groups_total: z.number().int().optional(),
+    groups_shown: z.number().int().optional(),
+    series: z.array(seriesSchema).optional(),
+    series_total: z.number().int().optional(),
+    series_shown: z.number().int().optional(),
+    shape_every: z.string().optional(),
+    scanned_bytes: z.number().optional(),
+    truncated: z.boolean(),
+    note: z.string().optional(),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+
+  async run(input, ctx) {
+    const loki = ctx.loki;
+    const settings = ctx.config.loki;
+    if (!loki || !settings) throw notConfigured('Loki', 'LOKI_URL');
+    const parsed = checkLogQL(input.query);
+    const { start, end } = resolveWindow(input, ctx.now(), DEFAULT_RANGE_SECONDS);
+    const maxSeconds = settings.maxQueryLengthHours * 3600;
+    if (end - start > maxSeconds) {
+      throw invalidArgument(
+        `The range ${formatDuration(end - start)} is longer than Loki allows (${formatDuration(maxSeconds)}).`,
+        'Shorten the range; for long trends use a metric query with a coarse step on a shorter window.',
+      );
+    }
+    await guardCost(
+      loki,
+      parsed.selectors,
+      start - parsed.maxRangeSeconds,
+      end,
+      settings.maxBytesScanned,
+      ctx.signal,
+    );
+    const echo = { query: input.query, kind: parsed.kind, start: toRfc3339(start), end: toRfc3339(end) };
+
+    if (parsed.kind === 'metric') {
+      const choice = chooseStep(end - start, undefined, STEP_BUDGET);
+      const data = await loki.queryRange({
+        query: input.query,
+        start,
+        end,
+        step: choice.step,
+        signal: ctx.signal,
+      });
+      if (data.resultType !== 'matrix')
+        throw new ToolError('BACKEND_ERROR', 'Loki answered a metric query with log lines.');
+      const base = { ...echo, step: formatDuration(choice.step) };
+      const shaped = shapeRange(
+        data.result.map(s => ({ labels: s.metric, samples: s.values })),
+        { start, end, step: choice.step },
+        {
+          maxBytes: ctx.config.output.maxBytes,
+          fullBytes: ctx.config.output.maxBytesFull,
+          format: 'summary',
+          base,
+        },
+      );
+      // The summary's hint about format "full" does not apply: search_loki has no such format.
+      const { note, ...rest } = shaped;
+      return {
+        ...base,
+        ...rest,
+        ...(shaped.truncated ? { note } : {}),
+        ...scanned(data.stats.totalBytesProcessed),
+      };
+    }
+
+    const limit = Math.min(input.limit, settings.maxLines, settings.maxEntriesLimit - 1);
+    const data = await loki.queryRange({
+      query: input.query,
+      start,
+      end,
+      // One more than asked, to know whether there were more.
+      limit: limit + 1,
+      direction: input.direction,
+      signal: ctx.signal,
+    });
+    if (data.resultType !== 'streams')
+      throw new ToolError('BACKEND_ERROR', 'Loki answered a log query with a matrix.');
+    const entries = data.result.flatMap(s =>
+      s.values.map(([ns, line]) => ({ stream: s.stream, t: fromNanos(ns), line })),
+    );
+    entries.sort((a, b) => (input.direction === 'backward' ? b.t - a.t : a.t - b.t));
+    const more = entries.length > limit;
+    const kept = entries.slice(0, limit);
+    const byStream = new Map<
+      string,
+      { labels: Record<string, string>; lines: Array<{ t: number; line: string }> }
+    >();
+    for (const entry of kept) {
+      const key = JSON.stringify(entry.stream);
+      const stream = byStream.get(key) ?? { labels: entry.stream, lines: [] };
+      stream.lines.push({ t: entry.t, line: entry.line });
+      byStream.set(key, stream);
+    }
+    const base = { ...echo, limit, direction: input.direction, lines: kept.length };
+    const shaped = shapeLogs([...byStream.values()], {
+      maxBytes: ctx.config.output.maxBytes,
+      maxLineChars: MAX_LINE_CHARS,
+      baseBytes: JSON.stringify(base).length,
+    });
+    const notes = [
+      ...(limit < input.limit ? [`limit lowered to ${limit} (the most this server allows).`] : []),
+      ...(more
+        ? [
+            `More lines matched than the ${limit} returned: ${input.direction === 'backward' ? 'older' : 'newer'} ones were not read. Narrow the query or move ${input.direction === 'backward' ? 'end' : 'start'} to ${toRfc3339(kept.at(-1)?.t ?? end)} to read on.`,
+          ]
+        : []),
+      ...(shaped.note ? [shaped.note] : []),
+      ...(kept.length === 0
+        ? ['No line matched. Check the selector with explore_loki, or widen the range.']
+        : []),
+    ];
+    return {
+      ...base,
+      ...shaped,
+      truncated: shaped.truncated || more,
+      ...(notes.length > 0 ? { note: notes.join(' ') } : {}),
+      ...scanned(data.stats.totalBytesProcessed),
+    };
+  },
+});
+
+function scanned(bytes: number | undefined): { scanned_bytes?: number } {
+  return bytes === undefined ? {} : { scanned_bytes: bytes };
+}
+
+/** The cost guardrail: ask Loki's index how much the selectors would read before reading it. */
+async function guardCost(
+  loki: LokiClient,
+  selectors: readonly string[],
+  start: number,
+  end: number,
+  budget: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const stats = await Promise.all(selectors.map(selector => loki.indexStats(selector, start, end, signal)));
+  const known = stats.filter(s => s !== undefined);
+  if (known.length === 0) return;
+  const bytes = known.reduce((sum, s) => sum + s.bytes, 0);
+  if (bytes <= budget) return;
+  const streams = known.reduce((sum, s) => sum + s.streams, 0);
+  throw new ToolError(
+    'QUERY_TOO_EXPENSIVE',
+    `This query would scan about ${formatBytes(bytes)} in ${streams} streams over ${formatDuration(end - start)}; the limit is ${formatBytes(budget)}.`,
+    'Add labels to the stream selector (e.g. {app="api", level="error"}) or shorten the range; line filters do not reduce what is scanned.',
+  );
+}

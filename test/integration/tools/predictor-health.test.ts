@@ -1,0 +1,143 @@
+import { createServer, type Server } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, textOf, type Connected } from '../../support/mcp.ts';
+import { freePort } from '../../support/ports.ts';
+import { startPredictor, type Predictor } from '../../support/predictor.ts';
+
+let predictor: Predictor;
+let mcp: Connected;
+
+async function check(session = mcp): Promise<any> {
+  const result = await session.call('predictor_health', {});
+  expect(result.isError, textOf(result)).toBeFalsy();
+  return result.structuredContent;
+}
+
+async function traffic(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await (await fetch(`${predictor.url}/predict?symbol=ACME`)).text();
+}
+
+beforeAll(async () => {
+  predictor = await startPredictor({ admin: true });
+  mcp = await connect({ PREDICTOR_URL: predictor.url });
+});
+
+afterAll(async () => {
+  await mcp.close();
+  await predictor.close();
+});
+
+afterEach(() => {
+  predictor.setFaults({});
+});
+
+describe('predictor_health against the real market predictor', () => {
+  it('calls a quiet, working predictor healthy', async () => {
+    await traffic(20);
+    const out = await check();
+    expect(out).toMatchObject({ target: 'default', status: 'healthy', reasons: [] });
+    expect(out.health).toMatchObject({ http_status: 200, reported_status: 'ok', version: '1.4.0' });
+    expect(out.checks.map((c: any) => c.name)).toEqual(['model_freshness', 'memory']);
+    expect(out.traffic.error_ratio).toBe(0);
+  });
+
+  it('sees a raised error rate, over the time since the previous check', async () => {
+    await check();
+    predictor.setFaults({ error_rate: 1 });
+    await traffic(10);
+    const out = await check();
+    expect(out.status).toBe('degraded');
+    expect(out.traffic).toMatchObject({ requests: 10, error_ratio: 1 });
+    expect(out.traffic.window).toMatch(/^last \d+ s$/);
+    expect(out.reasons).toContainEqual(expect.stringMatching(/^100\.0% of requests failed \(5xx\)/));
+    // Once the fault is gone, the next window is clean again.
+    predictor.setFaults({});
+    await traffic(10);
+    expect((await check()).status).toBe('healthy');
+  });
+
+  it('sees added latency in the p95', async () => {
+    await check();
+    predictor.setFaults({ latency_ms: 1200 });
+    await Promise.all(Array.from({ length: 4 }, () => traffic(1)));
+    const out = await check();
+    expect(out.status).toBe('degraded');
+    expect(out.traffic.p95_seconds).toBeGreaterThan(1);
+    expect(out.reasons).toContainEqual(expect.stringMatching(/^p95 latency/));
+  });
+
+  it("sees a stale model through the service's own check and the model age", async () => {
+    predictor.setFaults({ stale_model: true });
+    const out = await check();
+    expect(out.status).toBe('degraded');
+    expect(out.model_age_seconds).toBeGreaterThan(300);
+    expect(out.reasons).toContainEqual(
+      expect.stringMatching(/^check model_freshness fails: model is \d+ s old/),
+    );
+  });
+
+  it('sees memory growth through the memory check', async () => {
+    const leaky = await startPredictor({
+      memoryLimitBytes: 48 * 1024 * 1024,
+      faults: { memory_leak_mb_per_s: 40 },
+    });
+    const session = await connect({ PREDICTOR_URL: leaky.url });
+    try {
+      let out: any;
+      for (let i = 0; i < 20; i++) {
+        out = await check(session);
+        if (out.status !== 'healthy') break;
+        await new Promise(resolve => setTimeout(resolve, 250));
+      }
+      expect(out.status).toBe('degraded');
+      expect(out.reasons).toContainEqual(expect.stringMatching(/^check memory fails/));
+    } finally {
+      await session.close();
+      await leaky.close();
+    }
+  });
+
+  it('sees the misconfigured moving-average window as failing predictions', async () => {
+    const broken = await startPredictor({ window: 0 });
+    const session = await connect({ PREDICTOR_URL: broken.url });
+    try {
+      for (let i = 0; i < 5; i++) await (await fetch(`${broken.url}/predict?symbol=ACME`)).text();
+      const out = await check(session);
+      expect(out.status).toBe('degraded');
+      expect(out.traffic.error_ratio).toBe(1);
+    } finally {
+      await session.close();
+      await broken.close();
+    }
+  });
+
+  it('answers "down" for a stopped predictor', async () => {
+    const session = await connect({ PREDICTOR_URL: `http://127.0.0.1:${await freePort()}` });
+    const out = await check(session);
+    expect(out.status).toBe('down');
+    expect(out.reasons[0]).toMatch(/^\/health did not answer: .*connection refused/);
+    await session.close();
+  });
+
+  it('answers "down" within its timeout for a predictor that accepts but never answers', async () => {
+    const hung: Server = createServer(() => undefined);
+    await new Promise<void>(resolve => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as { port: number }).port;
+    const session = await connect({ PREDICTOR_URL: `http://127.0.0.1:${port}` });
+    try {
+      const out = await check(session);
+      expect(out.status).toBe('down');
+      expect(out.reasons[0]).toMatch(/did not answer within 3000 ms/);
+      expect(out.health.ms).toBeLessThan(4000);
+    } finally {
+      await session.close();
+      hung.close();
+    }
+  });
+
+  it('refuses a target that is not configured', async () => {
+    const result = await mcp.call('predictor_health', { target: 'http://169.254.169.254' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: Unknown target/);
+  });
+});

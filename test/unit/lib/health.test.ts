@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import type { Probe } from '../../../src/clients/predictor.ts';
+import { histogramQuantile, parseExposition } from '../../../src/lib/exposition.ts';
+import { assess } from '../../../src/lib/health.ts';
+
+const limits = { maxErrorRatio: 0.05, maxP95Seconds: 1, slowHealthMs: 1000 };
+const T = 1_764_000_000;
+
+function metrics(ok: number, failed: number, slow = 0): string {
+  return [
+    '# HELP http_requests_total Requests by route and code.',
+    '# TYPE http_requests_total counter',
+    `http_requests_total{route="/predict",method="GET",code="200"} ${ok}`,
+    `http_requests_total{route="/predict",method="GET",code="500"} ${failed}`,
+    '# TYPE http_request_duration_seconds histogram',
+    `http_request_duration_seconds_bucket{route="/predict",le="0.1"} ${ok + failed - slow}`,
+    `http_request_duration_seconds_bucket{route="/predict",le="0.5"} ${ok + failed - slow}`,
+    `http_request_duration_seconds_bucket{route="/predict",le="2.5"} ${ok + failed}`,
+    `http_request_duration_seconds_bucket{route="/predict",le="+Inf"} ${ok + failed}`,
+    `http_request_duration_seconds_count{route="/predict"} ${ok + failed}`,
+    'model_age_seconds 42.5',
+  ].join('\n');
+}
+
+const healthy = (body: unknown, status = 200, ms = 5) => ({ status, ms, body: JSON.stringify(body) });
+
+describe('parseExposition', () => {
+  it('reads names, escaped label values and special values', () => {
+    expect(
+      parseExposition('a_total{path="/x\\"y",le="+Inf"} 3\nb NaN\nc -Inf 1700000000000\n# comment\nbad{ 1'),
+    ).toEqual([
+      { name: 'a_total', labels: { path: '/x"y', le: '+Inf' }, value: 3 },
+      { name: 'b', labels: {}, value: Number.NaN },
+      { name: 'c', labels: {}, value: Number.NEGATIVE_INFINITY },
+    ]);
+  });
+
+  it('interpolates histogram quantiles like histogram_quantile', () => {
+    expect(
+      histogramQuantile(0.5, [
+        [0.1, 50],
+        [0.5, 100],
+        [Number.POSITIVE_INFINITY, 100],
+      ]),
+    ).toBeCloseTo(0.1);
+    expect(
+      histogramQuantile(0.95, [
+        [0.1, 0],
+        [1, 100],
+        [Number.POSITIVE_INFINITY, 100],
+      ]),
+    ).toBeCloseTo(0.955);
+    expect(histogramQuantile(0.95, [[1, 0]])).toBeUndefined();
+  });
+});
+
+describe('assess', () => {
+  it('calls a service with passing checks and clean traffic healthy', () => {
+    const probe: Probe = {
+      health: healthy({
+        status: 'ok',
+        version: '1.2.0',
+        uptime_seconds: 3600.4,
+        checks: { model_freshness: { status: 'ok' } },
+      }),
+      metrics: { status: 200, ms: 3, body: metrics(1000, 2) },
+    };
+    const verdict = assess(probe, undefined, T, limits);
+    expect(verdict).toMatchObject({
+      status: 'healthy',
+      reasons: [],
+      health: { http_status: 200, reported_status: 'ok', version: '1.2.0', uptime_seconds: 3600 },
+      checks: [{ name: 'model_freshness', ok: true }],
+      traffic: { window: 'since the process started', requests: 1002, error_ratio: 0.002 },
+      model_age_seconds: 43,
+    });
+  });
+
+  it('reports failing checks and a high error ratio as degraded, with reasons', () => {
+    const probe: Probe = {
+      health: healthy({
+        status: 'degraded',
+        checks: [{ name: 'model_freshness', status: 'fail', detail: 'model is 2h old' }],
+      }),
+      metrics: { status: 200, ms: 3, body: metrics(80, 20) },
+    };
+    const verdict = assess(probe, undefined, T, limits);
+    expect(verdict.status).toBe('degraded');
+    expect(verdict.reasons).toEqual([
+      'the service reports status "degraded"',
+      'check model_freshness fails: model is 2h old',
+      '20.0% of requests failed (5xx) since the process started (limit 5%)',
+    ]);
+  });
+
+  it('computes rates between two checks, so an old incident does not linger', () => {
+    const first = assess(
+      { health: healthy({ status: 'ok' }), metrics: { status: 200, ms: 1, body: metrics(100, 50) } },
+      undefined,
+      T,
+      limits,
+    );
+    const second = assess(
+      { health: healthy({ status: 'ok' }), metrics: { status: 200, ms: 1, body: metrics(600, 50) } },
+      first.counters,
+      T + 60,
+      limits,
+    );
+    expect(second.traffic).toMatchObject({ window: 'last 60 s', requests: 500, error_ratio: 0 });
+    expect(second.status).toBe('healthy');
+  });
+
+  it('sees slow requests in the p95', () => {
+    const verdict = assess(
+      { health: healthy({ status: 'ok' }), metrics: { status: 200, ms: 1, body: metrics(100, 0, 10) } },
+      undefined,
+      T,
+      limits,
+    );
+    expect(verdict.traffic?.p95_seconds).toBeGreaterThan(1);
+    expect(verdict.reasons[0]).toMatch(/^p95 latency 1\.\d+ s/);
+  });
+
+  it('calls an unreachable or failing /health down', () => {
+    const refused = assess(
+      { health: { ms: 2, error: 'connection refused' }, metrics: { ms: 2, error: 'connection refused' } },
+      undefined,
+      T,
+      limits,
+    );
+    expect(refused.status).toBe('down');
+    expect(refused.reasons[0]).toBe('/health did not answer: connection refused');
+    const failing = assess(
+      { health: healthy({ status: 'down' }, 503), metrics: { status: 200, ms: 1, body: '' } },
+      undefined,
+      T,
+      limits,
+    );
+    expect(failing.status).toBe('down');
+  });
+});

@@ -1,0 +1,121 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLokiDouble, type LokiDouble } from '../../doubles/loki/index.ts';
+import { connect, textOf, type Connected } from '../../support/mcp.ts';
+import { freePort } from '../../support/ports.ts';
+import { startPredictor } from '../../support/predictor.ts';
+
+let loki: LokiDouble;
+let mcp: Connected;
+let dir: string;
+
+async function predict(url: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await (await fetch(`${url}/predict?symbol=ACME`)).text();
+}
+
+beforeAll(async () => {
+  loki = await startLokiDouble();
+  // The real predictor ships its own logs: 20 good requests, then 30 failing ones.
+  const predictor = await startPredictor({ admin: true, lokiUrl: loki.url });
+  await predict(predictor.url, 20);
+  predictor.setFaults({ error_rate: 1 });
+  await predict(predictor.url, 30);
+  await predictor.close(); // flushes the shipper
+  mcp = await connect({ LOKI_URL: loki.url });
+  dir = await mkdtemp(join(tmpdir(), 'devops-mcp-loki-'));
+});
+
+afterAll(async () => {
+  await mcp.close();
+  await loki.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const structured = (result: Awaited<ReturnType<Connected['call']>>) => {
+  expect(result.isError, textOf(result)).toBeFalsy();
+  return result.structuredContent as any;
+};
+
+describe('search_loki against the Loki double fed by the real predictor', () => {
+  it('collapses repeated error lines into one group with a count and first/last time', async () => {
+    const out = structured(await mcp.call('search_loki', { query: '{service="market-predictor", level="error"} |= "prediction failed"' }));
+    expect(out.kind).toBe('logs');
+    expect(out.lines).toBe(30);
+    expect(out.truncated).toBe(false);
+    const groups = out.streams.flatMap((s: any) => s.groups);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]).toMatchObject({ count: 30 });
+    expect(groups[0].text).toContain('prediction failed');
+    expect(groups[0].first <= groups[0].last).toBe(true);
+    expect(Buffer.byteLength(textOf(await mcp.call('search_loki', { query: '{service="market-predictor"}' })))).toBeLessThanOrEqual(8192);
+  });
+
+  it('says when more lines matched than the limit, and where to read on', async () => {
+    const out = structured(await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5 }));
+    expect(out.lines).toBe(5);
+    expect(out.truncated).toBe(true);
+    expect(out.note).toMatch(/More lines matched than the 5 returned: older ones were not read\. .* move end to \d{4}-/);
+    // One more than the limit is asked of Loki, to know whether more exist.
+    expect(loki.requests.at(-1)?.query.get('limit')).toBe('6');
+  });
+
+  it('summarizes metric queries like query_prometheus', async () => {
+    const out = structured(
+      await mcp.call('search_loki', { query: 'sum by (level) (count_over_time({service="market-predictor"}[5m]))', start: 'now-10m' }),
+    );
+    expect(out.kind).toBe('metric');
+    expect(out.step).toBe('5s');
+    const levels = out.series.map((s: any) => s.labels.level ?? out.common_labels?.level).sort();
+    expect(levels).toContain('error');
+    const errors = out.series.find((s: any) => s.labels.level === 'error');
+    expect(errors.max).toBe(30);
+  });
+
+  it('points at the column of bad LogQL, before asking Loki', async () => {
+    const before = loki.requests.length;
+    const result = await mcp.call('search_loki', { query: 'sum(count_over_time({service="market-predictor"}[5minutes]))' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: LogQL syntax error at column \d+/);
+    expect(textOf(await mcp.call('search_loki', { query: '{level=~".*"}' }))).toMatch(/matches every stream/);
+    expect(loki.requests.length).toBe(before);
+  });
+
+  it('refuses a query that would scan more than the budget, with the figures', async () => {
+    const config = join(dir, 'tight.json');
+    await writeFile(config, JSON.stringify({ loki: { url: loki.url, maxBytesScanned: 1024 } }));
+    const tight = await connect({ DEVOPS_MCP_CONFIG: config });
+    const result = await tight.call('search_loki', { query: '{service="market-predictor"} |= "x"' });
+    await tight.close();
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^QUERY_TOO_EXPENSIVE: This query would scan about [\d.]+ KiB in \d streams over 1h; the limit is 1\.0 KiB/);
+    expect(textOf(result)).toContain('Hint: Add labels to the stream selector');
+  });
+
+  it('explains Loki\'s own limits instead of hitting them', async () => {
+    const long = await mcp.call('search_loki', { query: '{service="market-predictor"}', start: 'now-40d' });
+    expect(textOf(long)).toMatch(/^INVALID_ARGUMENT: The range .* is longer than Loki allows \(4w2d1h\)/);
+    const many = structured(await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5000 }));
+    expect(many.limit).toBe(1000);
+    expect(many.note).toContain('limit lowered to 1000');
+  });
+
+  it('passes on Loki\'s own errors and survives Loki being down', async () => {
+    loki.setFault({ status: 500, body: 'rpc error: code = Unavailable' });
+    const failing = await mcp.call('search_loki', { query: '{service="market-predictor"}' });
+    loki.setFault(null);
+    expect(textOf(failing)).toMatch(/^BACKEND_ERROR: Loki rejected the query \(HTTP 500\): rpc error: code = Unavailable/);
+    const down = await connect({ LOKI_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(textOf(await down.call('search_loki', { query: '{app="x"}' }))).toMatch(/^BACKEND_UNREACHABLE: Loki is unreachable/);
+    await down.close();
+  });
+});
+
+describe('explore_loki', () => {
+  it('lists stream labels and values', async () => {
+    expect(structured(await mcp.call('explore_loki', {})).values).toEqual(['level', 'service']);
+    const levels = structured(await mcp.call('explore_loki', { list: 'values', label: 'level', match: '{service="market-predictor"}' }));
+    expect(levels.values).toEqual(['error', 'info', 'warn']);
+  });
+});

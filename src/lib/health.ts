@@ -42,7 +42,9 @@ const DURATION_BUCKET = 'http_request_duration_seconds_bucket';
 const PROBE_ROUTES = new Set(['/health', '/metrics']);
 
 const text = (value: unknown): string | undefined =>
-  typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+  typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? String(value)
+    : undefined;
 
 /** A service's checks, whether it lists them ([{name, status}]) or keys them by name ({name: {status}}). */
 function readChecks(value: unknown): Check[] {
@@ -52,7 +54,10 @@ function readChecks(value: unknown): Check[] {
       ? Object.entries(value)
       : [];
   return entries.map(([name, raw]) => {
-    const check = (typeof raw === 'object' && raw !== null ? raw : { status: raw }) as Record<string, unknown>;
+    const check = (typeof raw === 'object' && raw !== null ? raw : { status: raw }) as Record<
+      string,
+      unknown
+    >;
     const status = (text(check.status) ?? text(check.ok) ?? '').toLowerCase();
     const ok = ['ok', 'pass', 'passing', 'up', 'healthy', 'true'].includes(status);
     const detail = text(check.detail) ?? text(check.message) ?? text(check.error);

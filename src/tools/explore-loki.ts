@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
-import { checkLogQL } from '../lib/logql.ts';
 import { fitList } from '../lib/shape.ts';
 import { resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
@@ -43,7 +42,7 @@ export const exploreLoki = defineTool({
         'Give the label whose values you want, e.g. label "app".',
       );
     }
-    if (input.match !== undefined) checkLogQL(input.match);
+    if (input.match !== undefined) (await import('../lib/logql.ts')).checkLogQL(input.match);
     const { start, end } = resolveWindow(input, ctx.now(), WINDOW_SECONDS);
     const scope = { start, end, query: input.match, signal: ctx.signal };
     const all =

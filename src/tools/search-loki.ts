@@ -3,7 +3,6 @@ import { fromNanos, type LokiClient } from '../clients/loki.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
 import { shapeLogs } from '../lib/logs.ts';
-import { checkLogQL } from '../lib/logql.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
 import { chooseStep } from '../lib/step.ts';
 import { formatDuration, resolveWindow, toRfc3339 } from '../lib/time.ts';
@@ -72,6 +71,8 @@ export const searchLoki = defineTool({
     const loki = ctx.loki;
     const settings = ctx.config.loki;
     if (!loki || !settings) throw notConfigured('Loki', 'LOKI_URL');
+    // The LogQL grammar loads on first use, so that `serve` starts without it.
+    const { checkLogQL } = await import('../lib/logql.ts');
     const parsed = checkLogQL(input.query);
     const { start, end } = resolveWindow(input, ctx.now(), DEFAULT_RANGE_SECONDS);
     const maxSeconds = settings.maxQueryLengthHours * 3600;

@@ -1,66 +1,110 @@
-// Ships log lines to Loki's push API in batches; never blocks or breaks the service when Loki is away.
+// Ships log lines to Loki's push API in batches. It never blocks the service and never throws at it: while
+// Loki is down or slow, lines wait in a bounded buffer that drops (and counts) the oldest.
+// `dropped` counts every line Loki will never get: pushed out of the full buffer, or refused by Loki.
 
-const FLUSH_MS = 1000;
-const MAX_BATCH = 500;
-const MAX_BUFFER = 10_000;
-const TIMEOUT_MS = 2000;
+const PUSH_PATH = '/loki/api/v1/push';
 
-/** Unix milliseconds as Loki's nanosecond epoch string. */
-const nanos = ms => `${BigInt(Math.floor(ms)) * 1_000_000n + BigInt(Math.round((ms % 1) * 1e6))}`;
-
-export function createLokiShipper({ url, labels, onError = () => {} }) {
+/**
+ * `labels` must be low-cardinality (service, environment): each distinct set is a Loki stream. The
+ * level is added per line. `onStatus(error)` is told when pushing starts failing (with the error) and
+ * when it works again (with undefined).
+ */
+export function createLokiShipper({
+  url,
+  labels,
+  onStatus = () => {},
+  flushMs = 1000,
+  maxBatch = 500,
+  maxBuffer = 10_000,
+  timeoutMs = 2000,
+}) {
+  const endpoint = `${url.replace(/\/+$/, '')}${PUSH_PATH}`;
   let buffer = [];
   let dropped = 0;
-  let sending = Promise.resolve();
+  let failing = false;
+  let inFlight;
+  let lastNs = 0n;
 
-  async function send(batch) {
-    const streams = new Map();
-    for (const entry of batch) {
-      const stream = { ...labels, level: entry.level };
-      const id = JSON.stringify(stream);
-      const s = streams.get(id) ?? { stream, values: [] };
-      s.values.push([nanos(entry.ms), entry.line]);
-      streams.set(id, s);
+  /** Unix nanoseconds as a string, strictly increasing so that lines of one millisecond keep their order. */
+  function timestamp(unixMs) {
+    const ns = BigInt(unixMs) * 1_000_000n;
+    lastNs = ns > lastNs ? ns : lastNs + 1n;
+    return String(lastNs);
+  }
+
+  /** Puts a batch Loki did not take back in front, keeping the newest lines when that is too many. */
+  function requeue(batch) {
+    buffer = [...batch, ...buffer];
+    const excess = buffer.length - maxBuffer;
+    if (excess > 0) {
+      buffer = buffer.slice(excess);
+      dropped += excess;
     }
+  }
+
+  function body(batch) {
+    const streams = new Map();
+    for (const { level, ts, line } of batch) {
+      if (!streams.has(level)) streams.set(level, { stream: { ...labels, level }, values: [] });
+      streams.get(level).values.push([ts, line]);
+    }
+    return JSON.stringify({ streams: [...streams.values()] });
+  }
+
+  /** Pushes one batch; true when Loki took it. */
+  async function pushBatch() {
+    const batch = buffer.slice(0, maxBatch);
+    buffer = buffer.slice(batch.length);
+    let error;
     try {
-      const response = await fetch(new URL('/loki/api/v1/push', url), {
+      const response = await fetch(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ streams: [...streams.values()] }),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        body: body(batch),
+        signal: AbortSignal.timeout(timeoutMs),
       });
-      if (!response.ok) onError(new Error(`Loki answered HTTP ${response.status}`));
-    } catch (error) {
-      onError(error);
+      await response.body?.cancel();
+      if (!response.ok) error = new Error(`Loki answered HTTP ${response.status}`);
+      // Loki refuses a malformed or too old batch for good (4xx); anything else may pass later.
+      if (response.status >= 500 || response.status === 429) requeue(batch);
+      else if (!response.ok) dropped += batch.length;
+    } catch (cause) {
+      error = cause;
+      requeue(batch);
     }
+    if (Boolean(error) !== failing) {
+      failing = Boolean(error);
+      onStatus(error);
+    }
+    return !error;
   }
 
+  /** At most one push at a time: a slow Loki holds lines in the bounded buffer, not in pending requests. */
   function flush() {
-    if (buffer.length === 0) return sending;
-    const batch = buffer.splice(0, MAX_BATCH);
-    sending = sending.then(() => send(batch));
-    return sending;
+    if (!inFlight && buffer.length > 0) inFlight = pushBatch().finally(() => (inFlight = undefined));
+    return inFlight;
   }
 
-  const timer = setInterval(flush, FLUSH_MS);
+  const timer = setInterval(flush, flushMs);
   timer.unref();
 
   return {
-    push(level, line) {
-      if (buffer.length >= MAX_BUFFER) {
+    push(unixMs, level, line) {
+      buffer.push({ level, ts: timestamp(unixMs), line });
+      if (buffer.length > maxBuffer) {
         buffer.shift();
         dropped++;
       }
-      buffer.push({ ms: Date.now(), level, line });
-      if (buffer.length >= MAX_BATCH) void flush();
+      if (buffer.length >= maxBatch) void flush();
     },
     get dropped() {
       return dropped;
     },
+    /** Sends what is left, stopping at the first failure so that a dead Loki cannot hold up shutdown. */
     async close() {
       clearInterval(timer);
-      while (buffer.length > 0) await flush();
-      await sending;
+      let delivered = (await inFlight) ?? true;
+      while (delivered && buffer.length > 0) delivered = await flush();
     },
   };
 }

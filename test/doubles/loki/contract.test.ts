@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLokiDouble, type LokiDouble } from './index.ts';
 
-const docs = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'loki-http-api-examples.json'), 'utf8'));
+const docs = JSON.parse(
+  readFileSync(join(import.meta.dirname, 'fixtures', 'loki-http-api-examples.json'), 'utf8'),
+);
 
 const kind = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
 
@@ -66,9 +68,15 @@ beforeAll(async () => {
       streams: [
         {
           stream: { job: 'varlogs', level: 'info', filename: '/var/log/myproject.log', foo: 'cat' },
-          values: [[String(now - 2_000_000_000n), 'foo'], [String(now - 1_000_000_000n), 'bar']],
+          values: [
+            [String(now - 2_000_000_000n), 'foo'],
+            [String(now - 1_000_000_000n), 'bar'],
+          ],
         },
-        { stream: { job: 'varlogs', level: 'warn', foo: 'dog' }, values: [[String(now - 1_500_000_000n), 'warned']] },
+        {
+          stream: { job: 'varlogs', level: 'warn', foo: 'dog' },
+          values: [[String(now - 1_500_000_000n), 'warned']],
+        },
       ],
     }),
   });
@@ -81,7 +89,7 @@ afterAll(async () => {
 
 const withStats = (example: any) => ({ ...example, data: { ...example.data, stats: docs.statistics } });
 
-describe('the Loki double against the examples of Loki\'s HTTP API reference', () => {
+describe("the Loki double against the examples of Loki's HTTP API reference", () => {
   it('accepts the documented push body', async () => {
     const response = await fetch(`${loki.url}/loki/api/v1/push`, {
       method: 'POST',
@@ -97,7 +105,10 @@ describe('the Loki double against the examples of Loki\'s HTTP API reference', (
   });
 
   it('answers a metric range query in the documented matrix shape', async () => {
-    const body = await get('/loki/api/v1/query_range', { query: 'sum(rate({job="varlogs"}[10m])) by (level)', step: '300' });
+    const body = await get('/loki/api/v1/query_range', {
+      query: 'sum(rate({job="varlogs"}[10m])) by (level)',
+      step: '300',
+    });
     expect(shapeMismatches(withStats(docs.query_range_matrix), body)).toEqual([]);
   });
 
@@ -110,14 +121,23 @@ describe('the Loki double against the examples of Loki\'s HTTP API reference', (
     expect(shapeMismatches(docs.labels, await get('/loki/api/v1/labels', {}))).toEqual([]);
     expect(shapeMismatches(docs.label_values, await get('/loki/api/v1/label/foo/values', {}))).toEqual([]);
     expect(
-      shapeMismatches(docs.series, await get('/loki/api/v1/series', { 'match[]': '{job="varlogs"}' }), '$series'),
+      shapeMismatches(
+        docs.series,
+        await get('/loki/api/v1/series', { 'match[]': '{job="varlogs"}' }),
+        '$series',
+      ),
     ).toEqual([]);
-    expect(shapeMismatches(docs.index_stats, await get('/loki/api/v1/index/stats', { query: '{job="varlogs"}' }))).toEqual([]);
+    expect(
+      shapeMismatches(docs.index_stats, await get('/loki/api/v1/index/stats', { query: '{job="varlogs"}' })),
+    ).toEqual([]);
   });
 
   it('would notice a drift: the helper flags a wrong shape', () => {
-    expect(shapeMismatches(docs.query_range_streams, { status: 'success', data: { resultType: 'streams', result: [{ stream: {}, values: [[1569266497, 'foo']] }] } })).toEqual([
-      '$.data.result[0].values[0][0]: expected string, got number',
-    ]);
+    expect(
+      shapeMismatches(docs.query_range_streams, {
+        status: 'success',
+        data: { resultType: 'streams', result: [{ stream: {}, values: [[1569266497, 'foo']] }] },
+      }),
+    ).toEqual(['$.data.result[0].values[0][0]: expected string, got number']);
   });
 });

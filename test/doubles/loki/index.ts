@@ -53,7 +53,8 @@ export function parseLokiTime(value: string | null, fallback: bigint): bigint {
   if (/^\d+$/.test(value)) return value.length <= 10 ? BigInt(value) * NS : BigInt(value);
   if (/^\d+\.\d+$/.test(value)) return BigInt(Math.round(Number(value) * 1e9));
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new LokiHttpError(400, `invalid parameter: cannot parse "${value}" to a valid timestamp`);
+  if (Number.isNaN(ms))
+    throw new LokiHttpError(400, `invalid parameter: cannot parse "${value}" to a valid timestamp`);
   return BigInt(ms) * 1_000_000n;
 }
 
@@ -151,7 +152,8 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
         sample.value += expr.op.startsWith('bytes') ? Buffer.byteLength(entry.line) : 1;
         result.set(key, sample);
       }
-      if (expr.op === 'rate' || expr.op === 'bytes_rate') for (const s of result.values()) s.value /= expr.range;
+      if (expr.op === 'rate' || expr.op === 'bytes_rate')
+        for (const s of result.values()) s.value /= expr.range;
       return result;
     }
     const inner = evaluate(expr.inner, at);
@@ -168,7 +170,13 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     }
     for (const [key, { labels, values }] of groups) {
       const sum = values.reduce((a, b) => a + b, 0);
-      const value = { sum, count: values.length, max: Math.max(...values), min: Math.min(...values), avg: sum / values.length }[expr.op];
+      const value = {
+        sum,
+        count: values.length,
+        max: Math.max(...values),
+        min: Math.min(...values),
+        avg: sum / values.length,
+      }[expr.op];
       result.set(key, { labels, value });
     }
     return result;
@@ -189,15 +197,19 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
       );
     }
     const limit = Number(params.get('limit') ?? 100);
-    if (!Number.isInteger(limit) || limit <= 0) throw new LokiHttpError(400, 'limit must be a positive value');
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new LokiHttpError(400, 'limit must be a positive value');
     if (limit > maxEntries) {
-      throw new LokiHttpError(400, `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${maxEntries})`);
+      throw new LokiHttpError(
+        400,
+        `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${maxEntries})`,
+      );
     }
     const parsed = parseQuery(query);
     if (parsed.kind === 'logs') {
       const { out, scannedLines, scannedBytes } = select(parsed.selection, start, end);
       const backward = (params.get('direction') ?? 'backward') === 'backward';
-      out.sort((a, b) => (a.entry.ns === b.entry.ns ? 0 : (a.entry.ns < b.entry.ns) === backward ? 1 : -1));
+      out.sort((a, b) => (a.entry.ns === b.entry.ns ? 0 : a.entry.ns < b.entry.ns === backward ? 1 : -1));
       const kept = out.slice(0, limit);
       const grouped = new Map<string, { stream: Labels; values: Array<[string, string]> }>();
       for (const { labels, entry } of kept) {
@@ -208,7 +220,11 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
       }
       return {
         status: 'success',
-        data: { resultType: 'streams', result: [...grouped.values()], stats: emptyStats(scannedLines, scannedBytes, kept.length) },
+        data: {
+          resultType: 'streams',
+          result: [...grouped.values()],
+          stats: emptyStats(scannedLines, scannedBytes, kept.length),
+        },
       };
     }
     const stepParam = params.get('step');
@@ -218,7 +234,10 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
         : durationSeconds(stepParam)
       : Math.max(Math.floor(lengthSeconds / 250), 1);
     if (lengthSeconds / step > MAX_POINTS) {
-      throw new LokiHttpError(400, 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+      throw new LokiHttpError(
+        400,
+        'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)',
+      );
     }
     counters.lines = 0;
     counters.bytes = 0;
@@ -233,7 +252,11 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     }
     return {
       status: 'success',
-      data: { resultType: 'matrix', result: [...series.values()], stats: emptyStats(counters.lines, counters.bytes, 0) },
+      data: {
+        resultType: 'matrix',
+        result: [...series.values()],
+        stats: emptyStats(counters.lines, counters.bytes, 0),
+      },
     };
   }
 
@@ -242,7 +265,10 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     if (!query) throw new LokiHttpError(400, 'query parameter is required');
     const parsed = parseQuery(query);
     if (parsed.kind === 'logs') {
-      throw new LokiHttpError(400, 'log queries are not supported as an instant query type, please change your query to a range query type');
+      throw new LokiHttpError(
+        400,
+        'log queries are not supported as an instant query type, please change your query to a range query type',
+      );
     }
     const at = parseLokiTime(params.get('time'), BigInt(Date.now()) * 1_000_000n);
     counters.lines = 0;
@@ -251,7 +277,10 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
       metric: labels,
       value: [Number(at / 1_000_000n) / 1000, String(value)],
     }));
-    return { status: 'success', data: { resultType: 'vector', result, stats: emptyStats(counters.lines, counters.bytes, 0) } };
+    return {
+      status: 'success',
+      data: { resultType: 'vector', result, stats: emptyStats(counters.lines, counters.bytes, 0) },
+    };
   }
 
   function matching(params: URLSearchParams, key: 'query' | 'match[]') {
@@ -261,7 +290,8 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     const selectors = params.getAll(key).filter(Boolean);
     const parsed = selectors.map(s => {
       const q = parseQuery(s);
-      if (q.kind !== 'logs' || q.selection.stages.length > 0) throw new LokiHttpError(400, `parse error : only stream selectors are accepted here: ${s}`);
+      if (q.kind !== 'logs' || q.selection.stages.length > 0)
+        throw new LokiHttpError(400, `parse error : only stream selectors are accepted here: ${s}`);
       return q.selection.matchers;
     });
     return [...streams.values()].filter(
@@ -291,12 +321,21 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     return { streams: found.length, chunks: chunks.size, entries, bytes };
   }
 
-  function route(method: string, path: string, params: URLSearchParams, body: Buffer, headers: IncomingMessage['headers']) {
+  function route(
+    method: string,
+    path: string,
+    params: URLSearchParams,
+    body: Buffer,
+    headers: IncomingMessage['headers'],
+  ) {
     if (path === '/ready') return { status: 200, text: 'ready\n' };
     if (path === '/loki/api/v1/push') {
       if (method !== 'POST') throw new LokiHttpError(405, 'method not allowed');
       if (!String(headers['content-type'] ?? '').startsWith('application/json')) {
-        throw new LokiHttpError(415, 'the Loki test double accepts only JSON pushes (Content-Type: application/json), not protobuf');
+        throw new LokiHttpError(
+          415,
+          'the Loki test double accepts only JSON pushes (Content-Type: application/json), not protobuf',
+        );
       }
       const raw = headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
       let parsed: { streams?: unknown };
@@ -305,12 +344,22 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
       } catch {
         throw new LokiHttpError(400, 'loghttp.PushRequest: invalid JSON');
       }
-      if (!Array.isArray(parsed.streams)) throw new LokiHttpError(400, 'loghttp.PushRequest: streams is required');
+      if (!Array.isArray(parsed.streams))
+        throw new LokiHttpError(400, 'loghttp.PushRequest: streams is required');
       for (const s of parsed.streams as PushStream[]) {
-        if (typeof s.stream !== 'object' || !Array.isArray(s.values)) throw new LokiHttpError(400, 'loghttp.PushRequest: malformed stream');
+        if (typeof s.stream !== 'object' || !Array.isArray(s.values))
+          throw new LokiHttpError(400, 'loghttp.PushRequest: malformed stream');
         for (const value of s.values) {
-          if (!Array.isArray(value) || typeof value[0] !== 'string' || !/^\d+$/.test(value[0]) || typeof value[1] !== 'string') {
-            throw new LokiHttpError(400, 'loghttp.PushRequest: each value must be ["<unix epoch in nanoseconds as a string>", "<log line>"]');
+          if (
+            !Array.isArray(value) ||
+            typeof value[0] !== 'string' ||
+            !/^\d+$/.test(value[0]) ||
+            typeof value[1] !== 'string'
+          ) {
+            throw new LokiHttpError(
+              400,
+              'loghttp.PushRequest: each value must be ["<unix epoch in nanoseconds as a string>", "<log line>"]',
+            );
           }
         }
       }
@@ -327,12 +376,20 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     const values = /^\/loki\/api\/v1\/label\/([^/]+)\/values$/.exec(path);
     if (values) {
       const name = decodeURIComponent(values[1] ?? '');
-      const found = new Set(matching(params, 'query').map(s => s.labels[name]).filter((v): v is string => v !== undefined));
+      const found = new Set(
+        matching(params, 'query')
+          .map(s => s.labels[name])
+          .filter((v): v is string => v !== undefined),
+      );
       return { status: 200, json: { status: 'success', data: [...found].sort() } };
     }
     if (path === '/loki/api/v1/series') {
-      if (params.getAll('match[]').length === 0) throw new LokiHttpError(400, 'at least one match[] argument is required');
-      return { status: 200, json: { status: 'success', data: matching(params, 'match[]').map(s => s.labels) } };
+      if (params.getAll('match[]').length === 0)
+        throw new LokiHttpError(400, 'at least one match[] argument is required');
+      return {
+        status: 200,
+        json: { status: 'success', data: matching(params, 'match[]').map(s => s.labels) },
+      };
     }
     if (path === '/loki/api/v1/index/stats') return { status: 200, json: indexStats(params) };
     throw new LokiHttpError(404, '404 page not found');
@@ -344,7 +401,10 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
     const body = Buffer.concat(chunks);
     const params = new URLSearchParams(url.search);
-    if (req.method === 'POST' && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+    if (
+      req.method === 'POST' &&
+      String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
+    ) {
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
     }
     requests.push({ method: req.method ?? 'GET', path: url.pathname, query: params });
@@ -357,8 +417,12 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     }
     try {
       const answer = route(req.method ?? 'GET', url.pathname, params, body, req.headers);
-      if ('json' in answer) res.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer.json));
-      else res.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8' }).end(answer.text ?? '');
+      if ('json' in answer)
+        res
+          .writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8' })
+          .end(JSON.stringify(answer.json));
+      else
+        res.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8' }).end(answer.text ?? '');
     } catch (error) {
       const status = error instanceof LokiHttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);

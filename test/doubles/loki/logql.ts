@@ -13,7 +13,8 @@ export class LokiHttpError extends Error {
   }
 }
 
-const unsupported = (what: string) => new LokiHttpError(400, `not supported by the Loki test double: ${what}`);
+const unsupported = (what: string) =>
+  new LokiHttpError(400, `not supported by the Loki test double: ${what}`);
 
 export type Labels = Record<string, string>;
 type Op = '=' | '!=' | '=~' | '!~';
@@ -33,8 +34,19 @@ export interface LogSelection {
   stages: Stage[];
 }
 export type MetricExpr =
-  | { type: 'range'; op: 'count_over_time' | 'rate' | 'bytes_over_time' | 'bytes_rate'; selection: LogSelection; range: number }
-  | { type: 'vector'; op: 'sum' | 'count' | 'max' | 'min' | 'avg'; by?: string[]; without?: string[]; inner: MetricExpr };
+  | {
+      type: 'range';
+      op: 'count_over_time' | 'rate' | 'bytes_over_time' | 'bytes_rate';
+      selection: LogSelection;
+      range: number;
+    }
+  | {
+      type: 'vector';
+      op: 'sum' | 'count' | 'max' | 'min' | 'avg';
+      by?: string[];
+      without?: string[];
+      inner: MetricExpr;
+    };
 export type Query = { kind: 'logs'; selection: LogSelection } | { kind: 'metric'; expr: MetricExpr };
 
 function text(query: string, node: SyntaxNode): string {
@@ -52,7 +64,15 @@ function child(node: SyntaxNode, name: string): SyntaxNode {
 }
 
 const DURATION = /^(\d+)(ms|s|m|h|d|w|y)$/;
-const UNIT: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
+const UNIT: Record<string, number> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86_400,
+  w: 604_800,
+  y: 31_536_000,
+};
 export function durationSeconds(value: string): number {
   const match = DURATION.exec(value);
   if (!match) throw new LokiHttpError(400, `parse error : not a valid duration string: "${value}"`);
@@ -63,7 +83,9 @@ function matcher(query: string, node: SyntaxNode): Matcher {
   const name = text(query, child(node, 'Identifier'));
   const opNode = node.getChild('Eq') ?? node.getChild('Neq') ?? node.getChild('Re') ?? node.getChild('Nre');
   if (!opNode) throw unsupported('this matcher');
-  const op = ({ Eq: '=', Neq: '!=', Re: '=~', Nre: '!~' } as const)[opNode.name as 'Eq' | 'Neq' | 'Re' | 'Nre'];
+  const op = ({ Eq: '=', Neq: '!=', Re: '=~', Nre: '!~' } as const)[
+    opNode.name as 'Eq' | 'Neq' | 'Re' | 'Nre'
+  ];
   return { name, op, value: unquote(text(query, child(node, 'String'))) };
 }
 
@@ -74,7 +96,9 @@ function selection(query: string, selector: SyntaxNode, pipeline: SyntaxNode | n
     for (const nested of node.getChildren('Matchers')) collect(nested);
   };
   collect(child(selector, 'Matchers'));
-  const positive = matchers.some(m => (m.op === '=' && m.value !== '') || (m.op === '=~' && !new RegExp(`^(?:${m.value})$`).test('')));
+  const positive = matchers.some(
+    m => (m.op === '=' && m.value !== '') || (m.op === '=~' && !new RegExp(`^(?:${m.value})$`).test('')),
+  );
   if (!positive) {
     throw new LokiHttpError(
       400,
@@ -103,7 +127,11 @@ function selection(query: string, selector: SyntaxNode, pipeline: SyntaxNode | n
         const op = child(filter, 'Filter').firstChild?.name;
         const ops = { PipeExact: '|=', Neq: '!=', PipeMatch: '|~', Nre: '!~' } as const;
         if (!op || !(op in ops)) throw unsupported('this line filter');
-        stages.push({ type: 'line', op: ops[op as keyof typeof ops], value: unquote(text(query, child(filter, 'String'))) });
+        stages.push({
+          type: 'line',
+          op: ops[op as keyof typeof ops],
+          value: unquote(text(query, child(filter, 'String'))),
+        });
       }
       return;
     }
@@ -125,7 +153,12 @@ function selection(query: string, selector: SyntaxNode, pipeline: SyntaxNode | n
         const opNode = n.getChild('Identifier')?.nextSibling;
         const value = Number(text(query, child(n, 'LiteralExpr')));
         if (!opNode || Number.isNaN(value)) throw unsupported('this number filter');
-        stages.push({ type: 'number', name: text(query, child(n, 'Identifier')), op: text(query, opNode), value });
+        stages.push({
+          type: 'number',
+          name: text(query, child(n, 'Identifier')),
+          op: text(query, opNode),
+          value,
+        });
       } else throw unsupported(`the label filter ${text(query, labelFilter)}`);
       return;
     }
@@ -148,7 +181,12 @@ function metric(query: string, node: SyntaxNode): MetricExpr {
     }
     const logRange = child(node, 'LogRangeExpr');
     const range = durationSeconds(text(query, child(child(logRange, 'Range'), 'Duration')));
-    return { type: 'range', op, selection: selection(query, child(logRange, 'Selector'), logRange.getChild('PipelineExpr')), range };
+    return {
+      type: 'range',
+      op,
+      selection: selection(query, child(logRange, 'Selector'), logRange.getChild('PipelineExpr')),
+      range,
+    };
   }
   if (node.name === 'VectorAggregationExpr') {
     const op = text(query, child(node, 'VectorOp'));
@@ -156,7 +194,12 @@ function metric(query: string, node: SyntaxNode): MetricExpr {
       throw unsupported(`the aggregation ${op}`);
     }
     const grouping = node.getChild('Grouping');
-    const labels = grouping ? grouping.getChild('Labels')?.getChildren('Identifier').map(n => text(query, n)) ?? [] : undefined;
+    const labels = grouping
+      ? (grouping
+          .getChild('Labels')
+          ?.getChildren('Identifier')
+          .map(n => text(query, n)) ?? [])
+      : undefined;
     const inner = metric(query, child(node, 'MetricExpr'));
     if (grouping?.getChild('Without')) return { type: 'vector', op, without: labels ?? [], inner };
     return { type: 'vector', op, ...(labels ? { by: labels } : {}), inner };
@@ -184,7 +227,10 @@ export function parseQuery(query: string): Query {
   const expr = tree.topNode.firstChild?.firstChild;
   if (!expr) throw new LokiHttpError(400, 'parse error : empty query');
   if (expr.name === 'LogExpr') {
-    return { kind: 'logs', selection: selection(query, child(expr, 'Selector'), expr.getChild('PipelineExpr')) };
+    return {
+      kind: 'logs',
+      selection: selection(query, child(expr, 'Selector'), expr.getChild('PipelineExpr')),
+    };
   }
   return { kind: 'metric', expr: metric(query, expr) };
 }
@@ -230,7 +276,10 @@ export function runPipeline(stages: readonly Stage[], labels: Labels, line: stri
   for (const stage of stages) {
     switch (stage.type) {
       case 'line': {
-        const hit = stage.op === '|=' || stage.op === '!=' ? line.includes(stage.value) : new RegExp(stage.value).test(line);
+        const hit =
+          stage.op === '|=' || stage.op === '!='
+            ? line.includes(stage.value)
+            : new RegExp(stage.value).test(line);
         if ((stage.op === '|=' || stage.op === '|~') !== hit) return undefined;
         break;
       }
@@ -252,7 +301,14 @@ export function runPipeline(stages: readonly Stage[], labels: Labels, line: stri
       case 'number': {
         const value = Number(current[stage.name]);
         if (Number.isNaN(value)) return undefined;
-        const ok = { '>': value > stage.value, '>=': value >= stage.value, '<': value < stage.value, '<=': value <= stage.value, '==': value === stage.value, '!=': value !== stage.value }[stage.op];
+        const ok = {
+          '>': value > stage.value,
+          '>=': value >= stage.value,
+          '<': value < stage.value,
+          '<=': value <= stage.value,
+          '==': value === stage.value,
+          '!=': value !== stage.value,
+        }[stage.op];
         if (!ok) return undefined;
         break;
       }

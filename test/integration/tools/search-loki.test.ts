@@ -40,7 +40,11 @@ const structured = (result: Awaited<ReturnType<Connected['call']>>) => {
 
 describe('search_loki against the Loki double fed by the real predictor', () => {
   it('collapses repeated error lines into one group with a count and first/last time', async () => {
-    const out = structured(await mcp.call('search_loki', { query: '{service="market-predictor", level="error"} |= "prediction failed"' }));
+    const out = structured(
+      await mcp.call('search_loki', {
+        query: '{service="market-predictor", level="error"} |= "prediction failed"',
+      }),
+    );
     expect(out.kind).toBe('logs');
     expect(out.lines).toBe(30);
     expect(out.truncated).toBe(false);
@@ -49,21 +53,30 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
     expect(groups[0]).toMatchObject({ count: 30 });
     expect(groups[0].text).toContain('prediction failed');
     expect(groups[0].first <= groups[0].last).toBe(true);
-    expect(Buffer.byteLength(textOf(await mcp.call('search_loki', { query: '{service="market-predictor"}' })))).toBeLessThanOrEqual(8192);
+    expect(
+      Buffer.byteLength(textOf(await mcp.call('search_loki', { query: '{service="market-predictor"}' }))),
+    ).toBeLessThanOrEqual(8192);
   });
 
   it('says when more lines matched than the limit, and where to read on', async () => {
-    const out = structured(await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5 }));
+    const out = structured(
+      await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5 }),
+    );
     expect(out.lines).toBe(5);
     expect(out.truncated).toBe(true);
-    expect(out.note).toMatch(/More lines matched than the 5 returned: older ones were not read\. .* move end to \d{4}-/);
+    expect(out.note).toMatch(
+      /More lines matched than the 5 returned: older ones were not read\. .* move end to \d{4}-/,
+    );
     // One more than the limit is asked of Loki, to know whether more exist.
     expect(loki.requests.at(-1)?.query.get('limit')).toBe('6');
   });
 
   it('summarizes metric queries like query_prometheus', async () => {
     const out = structured(
-      await mcp.call('search_loki', { query: 'sum by (level) (count_over_time({service="market-predictor"}[5m]))', start: 'now-10m' }),
+      await mcp.call('search_loki', {
+        query: 'sum by (level) (count_over_time({service="market-predictor"}[5m]))',
+        start: 'now-10m',
+      }),
     );
     expect(out.kind).toBe('metric');
     expect(out.step).toBe('5s');
@@ -75,7 +88,9 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
 
   it('points at the column of bad LogQL, before asking Loki', async () => {
     const before = loki.requests.length;
-    const result = await mcp.call('search_loki', { query: 'sum(count_over_time({service="market-predictor"}[5minutes]))' });
+    const result = await mcp.call('search_loki', {
+      query: 'sum(count_over_time({service="market-predictor"}[5minutes]))',
+    });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: LogQL syntax error at column \d+/);
     expect(textOf(await mcp.call('search_loki', { query: '{level=~".*"}' }))).toMatch(/matches every stream/);
@@ -89,25 +104,33 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
     const result = await tight.call('search_loki', { query: '{service="market-predictor"} |= "x"' });
     await tight.close();
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/^QUERY_TOO_EXPENSIVE: This query would scan about [\d.]+ KiB in \d streams over 1h; the limit is 1\.0 KiB/);
+    expect(textOf(result)).toMatch(
+      /^QUERY_TOO_EXPENSIVE: This query would scan about [\d.]+ KiB in \d streams over 1h; the limit is 1\.0 KiB/,
+    );
     expect(textOf(result)).toContain('Hint: Add labels to the stream selector');
   });
 
-  it('explains Loki\'s own limits instead of hitting them', async () => {
+  it("explains Loki's own limits instead of hitting them", async () => {
     const long = await mcp.call('search_loki', { query: '{service="market-predictor"}', start: 'now-40d' });
     expect(textOf(long)).toMatch(/^INVALID_ARGUMENT: The range .* is longer than Loki allows \(4w2d1h\)/);
-    const many = structured(await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5000 }));
+    const many = structured(
+      await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5000 }),
+    );
     expect(many.limit).toBe(1000);
     expect(many.note).toContain('limit lowered to 1000');
   });
 
-  it('passes on Loki\'s own errors and survives Loki being down', async () => {
+  it("passes on Loki's own errors and survives Loki being down", async () => {
     loki.setFault({ status: 500, body: 'rpc error: code = Unavailable' });
     const failing = await mcp.call('search_loki', { query: '{service="market-predictor"}' });
     loki.setFault(null);
-    expect(textOf(failing)).toMatch(/^BACKEND_ERROR: Loki rejected the query \(HTTP 500\): rpc error: code = Unavailable/);
+    expect(textOf(failing)).toMatch(
+      /^BACKEND_ERROR: Loki rejected the query \(HTTP 500\): rpc error: code = Unavailable/,
+    );
     const down = await connect({ LOKI_URL: `http://127.0.0.1:${await freePort()}` });
-    expect(textOf(await down.call('search_loki', { query: '{app="x"}' }))).toMatch(/^BACKEND_UNREACHABLE: Loki is unreachable/);
+    expect(textOf(await down.call('search_loki', { query: '{app="x"}' }))).toMatch(
+      /^BACKEND_UNREACHABLE: Loki is unreachable/,
+    );
     await down.close();
   });
 });
@@ -115,7 +138,13 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
 describe('explore_loki', () => {
   it('lists stream labels and values', async () => {
     expect(structured(await mcp.call('explore_loki', {})).values).toEqual(['level', 'service']);
-    const levels = structured(await mcp.call('explore_loki', { list: 'values', label: 'level', match: '{service="market-predictor"}' }));
+    const levels = structured(
+      await mcp.call('explore_loki', {
+        list: 'values',
+        label: 'level',
+        match: '{service="market-predictor"}',
+      }),
+    );
     expect(levels.values).toEqual(['error', 'info', 'warn']);
   });
 });

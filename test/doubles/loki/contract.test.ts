@@ -54,7 +54,7 @@ let loki: LokiDouble;
 const now = BigInt(Date.now()) * 1_000_000n;
 
 async function get(path: string, params: Record<string, string>): Promise<unknown> {
-  const response = await fetch(`${loki.url}${path}?${new URLSearchParams(params)}`);
+  const response = await fetch(`${loki.url}${path}?${new URLSearchParams(params).toString()}`);
   expect(response.status).toBe(200);
   return response.json();
 }

@@ -6,7 +6,7 @@ const T = 1_764_000_000n * 1_000_000_000n; // 2025-11-24T16:00:00Z in nanosecond
 const s = (seconds: number) => String(T + BigInt(seconds) * 1_000_000_000n);
 
 async function get(path: string, params: Record<string, string>) {
-  const response = await fetch(`${loki.url}${path}?${new URLSearchParams(params)}`);
+  const response = await fetch(`${loki.url}${path}?${new URLSearchParams(params).toString()}`);
   const text = await response.text();
   return {
     status: response.status,

@@ -331,7 +331,7 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     if (path === '/ready') return { status: 200, text: 'ready\n' };
     if (path === '/loki/api/v1/push') {
       if (method !== 'POST') throw new LokiHttpError(405, 'method not allowed');
-      if (!String(headers['content-type'] ?? '').startsWith('application/json')) {
+      if (!(headers['content-type'] ?? '').startsWith('application/json')) {
         throw new LokiHttpError(
           415,
           'the Loki test double accepts only JSON pushes (Content-Type: application/json), not protobuf',
@@ -403,7 +403,7 @@ export async function startLokiDouble(options: LokiDoubleOptions = {}): Promise<
     const params = new URLSearchParams(url.search);
     if (
       req.method === 'POST' &&
-      String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
+      (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
     ) {
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
     }

@@ -256,7 +256,7 @@ export function selects(matchers: readonly Matcher[], labels: Labels): boolean {
 function flatten(value: unknown, prefix: string, out: Labels): void {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}_${k}` : k, out);
-  } else if (value !== null && value !== undefined && typeof value !== 'object') {
+  } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
     out[prefix.replace(/[^a-zA-Z0-9_]/g, '_')] = String(value);
   }
 }

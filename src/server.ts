@@ -8,9 +8,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Context } from './context.ts';
-import { registerTools } from './tools/register.ts';
-import { tools as allTools } from './tools/index.ts';
-import type { ToolDefinition } from './tools/define.ts';
+import { registerTools, type ToolSource } from './tools/register.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -28,7 +26,7 @@ const noValidator: jsonSchemaValidator = {
 };
 
 export interface ServerOptions {
-  tools?: readonly ToolDefinition[];
+  tools?: ToolSource;
 }
 
 export function createServer(ctx: Context, options: ServerOptions = {}): Server {
@@ -40,6 +38,6 @@ export function createServer(ctx: Context, options: ServerOptions = {}): Server 
       jsonSchemaValidator: noValidator,
     },
   );
-  registerTools(server, options.tools ?? allTools, ctx);
+  registerTools(server, options.tools ?? (async () => (await import('./tools/index.ts')).tools), ctx);
   return server;
 }

@@ -61,11 +61,19 @@ export function toMcpTool(tool: ToolDefinition): Tool {
   };
 }
 
-export function registerTools(server: Server, tools: readonly ToolDefinition[], ctx: Context): void {
-  const byName = new Map(tools.map(tool => [tool.name, tool]));
-  let listing: Tool[] | undefined;
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: (listing ??= tools.map(toMcpTool)) }));
+/** The tools, or a loader for them: loading on first use keeps their modules off the start-up path. */
+export type ToolSource = readonly ToolDefinition[] | (() => Promise<readonly ToolDefinition[]>);
+
+export function registerTools(server: Server, source: ToolSource, ctx: Context): void {
+  let loaded: Promise<{ byName: Map<string, ToolDefinition>; listing: Tool[] }> | undefined;
+  const load = () =>
+    (loaded ??= Promise.resolve(typeof source === 'function' ? source() : source).then(tools => ({
+      byName: new Map(tools.map(tool => [tool.name, tool])),
+      listing: tools.map(toMcpTool),
+    })));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (await load()).listing }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const { byName } = await load();
     const tool = byName.get(request.params.name);
     if (!tool) {
       throw new McpError(

@@ -1,0 +1,281 @@
+// Runs one command in a locked-down, throw-away container on the local Docker engine (dockerode). It knows
+// nothing of MCP, repositories or receipts: those are the sandbox tool's and its policy's business.
+
+import type Dockerode from 'dockerode';
+import { PassThrough, Writable } from 'node:stream';
+import { ToolError } from '../lib/errors.ts';
+
+/** Every sandbox container carries it, so that leftovers of a crashed server can be found and removed. */
+export const SANDBOX_LABEL = 'devops-mcp.sandbox';
+const SANDBOX_USER = '10001:10001';
+
+export interface SandboxLimits {
+  memoryBytes: number;
+  /** CPUs, fractional allowed. */
+  cpus: number;
+  pids: number;
+  timeoutMs: number;
+  /** Output kept: half from the start, half from the end. */
+  outputBytes: number;
+  /** Size of the tmpfs holding the work tree, and of /tmp. */
+  tmpfsBytes: number;
+}
+
+export interface SandboxFile {
+  /** Relative POSIX path inside the work tree, already checked by policy. */
+  path: string;
+  content: Buffer;
+  mode?: number;
+}
+
+export interface RunSpec {
+  image: string;
+  /** Shell command run in /work after the files are in place. */
+  command: string;
+  files: readonly SandboxFile[];
+  limits: SandboxLimits;
+  labels?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Called about once a second while the command runs. */
+  onProgress?: (elapsedMs: number) => void;
+}
+
+export interface CapturedOutput {
+  head: string;
+  tail: string;
+  totalBytes: number;
+  /** Bytes between head and tail that were read and dropped. */
+  omittedBytes: number;
+}
+
+export interface RunResult {
+  exitCode: number | null;
+  timedOut: boolean;
+  oomKilled: boolean;
+  cancelled: boolean;
+  durationMs: number;
+  output: CapturedOutput;
+}
+
+export interface DockerClient {
+  ping(): Promise<string>;
+  hasImage(image: string): Promise<boolean>;
+  run(spec: RunSpec): Promise<RunResult>;
+  /** Removes every sandbox container left behind (after a crash); returns how many. */
+  reap(): Promise<number>;
+}
+
+/** Keeps the first and the last bytes of a stream and counts the rest, without buffering it. */
+export function createOutputCapture(limitBytes: number): { sink: Writable; result(): CapturedOutput } {
+  const headLimit = Math.floor(limitBytes / 2);
+  const tailLimit = limitBytes - headLimit;
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let tail = Buffer.alloc(0);
+  let total = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      total += chunk.length;
+      let rest = chunk;
+      if (headBytes < headLimit) {
+        const take = rest.subarray(0, headLimit - headBytes);
+        head.push(take);
+        headBytes += take.length;
+        rest = rest.subarray(take.length);
+      }
+      if (rest.length > 0) {
+        tail =
+          rest.length >= tailLimit
+            ? Buffer.from(rest.subarray(rest.length - tailLimit))
+            : Buffer.concat([tail, rest]);
+        if (tail.length > tailLimit) tail = Buffer.from(tail.subarray(tail.length - tailLimit));
+      }
+      done();
+    },
+  });
+  return {
+    sink,
+    result: () => ({
+      head: Buffer.concat(head).toString('utf8'),
+      tail: tail.toString('utf8'),
+      totalBytes: total,
+      omittedBytes: Math.max(0, total - headBytes - tail.length),
+    }),
+  };
+}
+
+async function tarOf(files: readonly SandboxFile[]): Promise<Buffer> {
+  const { pack } = (await import('tar-stream')).default;
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  archive.on('data', (chunk: unknown) => {
+    chunks.push(chunk as Buffer);
+  });
+  const finished = new Promise<void>((resolve, reject) => {
+    archive.on('end', resolve);
+    archive.on('error', reject);
+  });
+  for (const file of files) {
+    archive.entry({ name: file.path, mode: file.mode ?? 0o644, uid: 10001, gid: 10001 }, file.content);
+  }
+  archive.finalize();
+  await finished;
+  return Buffer.concat(chunks);
+}
+
+export function createDockerClient(options: { socketPath?: string } = {}): DockerClient {
+  let engine: Promise<Dockerode> | undefined;
+  const docker = () =>
+    (engine ??= import('dockerode').then(
+      ({ default: Docker }) => new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' }),
+    ));
+
+  const unreachable = (error: unknown) =>
+    new ToolError(
+      'BACKEND_UNREACHABLE',
+      `The Docker engine is unreachable: ${(error as { code?: string }).code ?? (error as Error).message}.`,
+      'Start dockerd (see the README) and check that this process may use its socket.',
+    );
+
+  async function run(spec: RunSpec): Promise<RunResult> {
+    const d = await docker();
+    const archive = await tarOf(spec.files);
+    const { limits } = spec;
+    const tmpfs = `rw,nosuid,nodev,size=${limits.tmpfsBytes}`;
+    let container: Dockerode.Container;
+    try {
+      container = await d.createContainer({
+        Image: spec.image,
+        // The work tree arrives on stdin as a tar, because a read-only root cannot take files before start.
+        Cmd: ['sh', '-c', 'tar -x -C /work && exec sh -c "$DEVOPS_MCP_COMMAND"'],
+        Env: [`DEVOPS_MCP_COMMAND=${spec.command}`, 'HOME=/home/sandbox', 'CI=true'],
+        WorkingDir: '/work',
+        User: SANDBOX_USER,
+        OpenStdin: true,
+        StdinOnce: true,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        NetworkDisabled: true,
+        Labels: { [SANDBOX_LABEL]: '1', ...spec.labels },
+        HostConfig: {
+          NetworkMode: 'none',
+          Memory: limits.memoryBytes,
+          MemorySwap: limits.memoryBytes,
+          NanoCpus: Math.round(limits.cpus * 1e9),
+          PidsLimit: limits.pids,
+          ReadonlyRootfs: true,
+          Tmpfs: { '/work': `${tmpfs},uid=10001,gid=10001,mode=0755`, '/tmp': `${tmpfs},mode=1777` },
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          Privileged: false,
+          IpcMode: 'private',
+          Binds: [],
+          Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }],
+        },
+      });
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) {
+        throw new ToolError(
+          'NOT_CONFIGURED',
+          `The sandbox image ${spec.image} is not on this Docker engine.`,
+          'Build it with scripts/build-sandbox-image.sh.',
+        );
+      }
+      throw unreachable(error);
+    }
+
+    const capture = createOutputCapture(limits.outputBytes);
+    // Set from timer and abort callbacks, hence an object rather than two lets (flow analysis would narrow them).
+    const ended = { timedOut: false, cancelled: false };
+    const started = performance.now();
+    const kill = () => container.kill().catch(() => undefined);
+    const timer = setTimeout(() => {
+      ended.timedOut = true;
+      void kill();
+    }, limits.timeoutMs);
+    const onAbort = () => {
+      ended.cancelled = true;
+      void kill();
+    };
+    spec.signal?.addEventListener('abort', onAbort, { once: true });
+    const progress = spec.onProgress
+      ? setInterval(() => spec.onProgress?.(performance.now() - started), 1000)
+      : undefined;
+    try {
+      const stream = await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      });
+      const both = new PassThrough();
+      both.pipe(capture.sink);
+      d.modem.demuxStream(stream, both, both);
+      const drained = new Promise<void>(resolve => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', () => {
+          resolve();
+        });
+      });
+      await container.start();
+      if (spec.signal?.aborted) onAbort();
+      stream.end(archive);
+      const status = (await container.wait()) as { StatusCode: number };
+      await Promise.race([drained, new Promise(resolve => setTimeout(resolve, 2000))]);
+      both.end();
+      const state = (await container.inspect()).State;
+      return {
+        exitCode: ended.timedOut || ended.cancelled ? null : status.StatusCode,
+        timedOut: ended.timedOut,
+        oomKilled: state.OOMKilled,
+        cancelled: ended.cancelled,
+        durationMs: Math.round(performance.now() - started),
+        output: capture.result(),
+      };
+    } finally {
+      clearTimeout(timer);
+      if (progress) clearInterval(progress);
+      spec.signal?.removeEventListener('abort', onAbort);
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+
+  return {
+    async ping() {
+      try {
+        const d = await docker();
+        const version = await d.version();
+        return `Docker ${version.Version}`;
+      } catch (error) {
+        throw unreachable(error);
+      }
+    },
+    async hasImage(image) {
+      try {
+        await (await docker()).getImage(image).inspect();
+        return true;
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return false;
+        throw unreachable(error);
+      }
+    },
+    run,
+    async reap() {
+      const d = await docker();
+      const leftovers = await d.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
+      await Promise.all(
+        leftovers.map(c =>
+          d
+            .getContainer(c.Id)
+            .remove({ force: true, v: true })
+            .catch(() => undefined),
+        ),
+      );
+      return leftovers.length;
+    },
+  };
+}

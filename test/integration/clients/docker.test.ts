@@ -1,0 +1,146 @@
+// The sandbox runner against the real Docker engine and the locally built sandbox image: each hostile case
+// is contained and reported, and no container is left behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDockerClient, SANDBOX_LABEL, type SandboxLimits } from '../../../src/clients/docker.ts';
+
+const IMAGE = 'devops-mcp-sandbox:node24';
+const docker = createDockerClient();
+const limits: SandboxLimits = {
+  memoryBytes: 128 * 1024 * 1024,
+  cpus: 1,
+  pids: 64,
+  timeoutMs: 20_000,
+  outputBytes: 16 * 1024,
+  tmpfsBytes: 32 * 1024 * 1024,
+};
+const run = (
+  command: string,
+  extra: Partial<SandboxLimits> = {},
+  files = [] as Array<{ path: string; content: Buffer }>,
+) =>
+  docker.run({
+    image: IMAGE,
+    command,
+    files,
+    limits: { ...limits, ...extra },
+    labels: { 'devops-mcp.test': 'docker' },
+  });
+
+async function sandboxContainers(): Promise<number> {
+  const { default: Docker } = await import('dockerode');
+  return (await new Docker().listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } })).length;
+}
+
+beforeAll(async () => {
+  expect(await docker.ping()).toMatch(/^Docker /);
+  expect(await docker.hasImage(IMAGE), 'build it with scripts/build-sandbox-image.sh').toBe(true);
+});
+
+afterAll(async () => {
+  expect(await sandboxContainers()).toBe(0);
+});
+
+describe('the sandbox runner on a real Docker engine', () => {
+  it('runs a command on the files it was given, as an unprivileged user', async () => {
+    const result = await run('id -u && node check.mjs', {}, [
+      { path: 'check.mjs', content: Buffer.from('console.log("sum", [1, 2, 3].reduce((a, b) => a + b));') },
+    ]);
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false, oomKilled: false, cancelled: false });
+    expect(result.output.head).toBe('10001\nsum 6\n');
+  });
+
+  it('reports a failing exit code with the output', async () => {
+    const result = await run('echo failing >&2; exit 3');
+    expect(result.exitCode).toBe(3);
+    expect(result.output.head).toContain('failing');
+  });
+
+  it('has no network', async () => {
+    const result = await run(
+      "node -e \"require('node:net').connect(53, '8.8.8.8').on('error', e => { console.log(e.code); process.exit(7) })\"",
+    );
+    expect(result.exitCode).toBe(7);
+    expect(result.output.head).toMatch(/ENETUNREACH|EHOSTUNREACH|EACCES/);
+  });
+
+  it('cannot write outside the work tree, see the Docker socket, or gain privileges', async () => {
+    const result = await run(
+      'touch /etc/owned 2>&1; touch /usr/local/bin/node 2>&1; ls /var/run/docker.sock 2>&1; cat /proc/1/status | grep -E "^CapEff|^NoNewPrivs"; echo ok > /work/fine && cat /work/fine',
+    );
+    expect(result.output.head).toContain('/etc/owned: Read-only file system');
+    expect(result.output.head).toContain('/usr/local/bin/node: Read-only file system');
+    expect(result.output.head).toContain('/var/run/docker.sock: No such file or directory');
+    expect(result.output.head).toMatch(/CapEff:\s+0000000000000000/);
+    expect(result.output.head).toMatch(/NoNewPrivs:\s+1/);
+    expect(result.output.head).toContain('ok');
+  });
+
+  it('kills a memory hog and says so', async () => {
+    const result = await run('node -e "const a = []; for (;;) a.push(Buffer.alloc(1e7, 1))"');
+    expect(result.oomKilled).toBe(true);
+    expect(result.exitCode).not.toBe(0);
+  });
+
+  it('contains a fork bomb within the pids limit', async () => {
+    const result = await run('bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', { timeoutMs: 15_000 });
+    expect(result.timedOut || result.exitCode !== null).toBe(true);
+    expect(await docker.ping()).toMatch(/^Docker /);
+  });
+
+  it('kills a CPU spin at the wall-clock timeout', async () => {
+    const result = await run('node -e "for (;;) {}"', { timeoutMs: 1500 });
+    expect(result).toMatchObject({ timedOut: true, exitCode: null });
+  });
+
+  it('keeps the head and tail of an output flood of a gigabyte, and drops the middle', async () => {
+    const result = await run('head -c 1073741824 /dev/zero | tr "\\0" "x"; echo; echo THE-END', {
+      timeoutMs: 60_000,
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.output.totalBytes).toBeGreaterThan(1_073_741_824);
+    expect(result.output.head.length + result.output.tail.length).toBeLessThanOrEqual(limits.outputBytes);
+    expect(result.output.tail.endsWith('THE-END\n')).toBe(true);
+    expect(result.output.omittedBytes).toBeGreaterThan(1_000_000_000);
+  });
+
+  it('fails cleanly when the work tree tmpfs fills up', async () => {
+    const result = await run(
+      "node -e \"require('node:fs').writeFileSync('/work/big', Buffer.alloc(64e6))\"",
+      {
+        tmpfsBytes: 8 * 1024 * 1024,
+      },
+    );
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output.head).toContain('ENOSPC');
+  });
+
+  it('kills and removes the container when the caller cancels', async () => {
+    const controller = new AbortController();
+    setTimeout(() => {
+      controller.abort();
+    }, 800);
+    const result = await docker.run({
+      image: IMAGE,
+      command: 'sleep 60',
+      files: [],
+      limits,
+      signal: controller.signal,
+    });
+    expect(result).toMatchObject({ cancelled: true, exitCode: null });
+    expect(await sandboxContainers()).toBe(0);
+  });
+
+  it('reaps containers a crashed server left behind', async () => {
+    const { default: Docker } = await import('dockerode');
+    const engine = new Docker();
+    const leftover = await engine.createContainer({
+      Image: IMAGE,
+      Cmd: ['sleep', '60'],
+      Labels: { [SANDBOX_LABEL]: '1' },
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await leftover.start();
+    expect(await docker.reap()).toBeGreaterThanOrEqual(1);
+    expect(await sandboxContainers()).toBe(0);
+  });
+});

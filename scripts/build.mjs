@@ -35,6 +35,8 @@ await build({
   legalComments: 'linked',
   logLevel: 'warning',
   plugins: [withoutAjv],
+  // dockerode reaches native SSH modules through docker-modem; it loads from node_modules on first sandbox run.
+  external: ['dockerode'],
   // Some dependencies are CommonJS and call require(); give the ESM bundle one.
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

@@ -13,6 +13,32 @@ const repoPattern = z
     'must be owner/repo or owner/*',
   );
 
+const limitsSchema = z.strictObject({
+  memoryMb: z
+    .number()
+    .int()
+    .min(16)
+    .max(64 * 1024),
+  cpus: z.number().min(0.1).max(64),
+  pids: z.number().int().min(8).max(65_536),
+  timeoutSeconds: z.number().int().min(1).max(3600),
+  outputKb: z.number().int().min(1).max(1024),
+  tmpfsMb: z
+    .number()
+    .int()
+    .min(8)
+    .max(16 * 1024),
+});
+export type SandboxLimitsConfig = z.output<typeof limitsSchema>;
+const DEFAULT_LIMITS: SandboxLimitsConfig = {
+  memoryMb: 512,
+  cpus: 1,
+  pids: 256,
+  timeoutSeconds: 300,
+  outputKb: 16,
+  tmpfsMb: 256,
+};
+
 const backend = <T extends z.ZodRawShape>(extra: T) =>
   z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.default(15_000), ...extra });
 
@@ -77,8 +103,44 @@ export const configSchema = z.strictObject({
     })
     .default({ model: 'gpt-4o-mini' }),
   allowedRepos: z.array(repoPattern).default([]),
-  /** Per-repository policies, keyed by owner/repo; their shape is defined by the tools that use them. */
-  repos: z.record(z.string(), z.unknown()).default({}),
+  /** Per-repository policies, keyed by owner/repo. */
+  repos: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/, 'must be owner/repo'),
+      z.strictObject({
+        /** Where the sandbox takes the source from: a local checkout (its HEAD is the base commit). */
+        source: z.strictObject({ path: z.string().min(1) }),
+        /** Named test commands a caller may run, e.g. { "test": "node --test" }. */
+        commands: z.record(z.string().regex(/^[a-z0-9_-]+$/i), z.string().min(1)).default({}),
+        /** Whether a caller may run a command the policy does not name. */
+        allowFreeformCommand: z.boolean().default(false),
+        image: z.string().min(1).optional(),
+        limits: limitsSchema.partial().optional(),
+      }),
+    )
+    .default({}),
+  sandbox: z
+    .strictObject({
+      /** Images a sandbox may use; the first is the default. */
+      images: z.array(z.string().min(1)).min(1).default(['devops-mcp-sandbox:node24']),
+      /** What a run gets when nobody asks for less; callers may lower, never raise, these. */
+      limits: limitsSchema.default(DEFAULT_LIMITS),
+      /** Key for validation receipts (at least 32 characters). Without it a random key per process is used. */
+      receiptKey: z.string().min(32, 'must be at least 32 characters').optional(),
+      receiptTtlMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 24 * 60)
+        .default(120),
+      maxConcurrent: z.number().int().min(1).max(16).default(2),
+    })
+    .default({
+      images: ['devops-mcp-sandbox:node24'],
+      limits: DEFAULT_LIMITS,
+      receiptTtlMinutes: 120,
+      maxConcurrent: 2,
+    }),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
@@ -265,7 +327,7 @@ function getPath(target: unknown, path: readonly string[]): unknown {
 
 /** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
 export function secretsOf(config: Config): string[] {
-  const secrets = [config.github.token, config.http.token, config.openai.apiKey];
+  const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
   for (const section of [config.prometheus, config.loki, config.predictor]) {
     if (!section) continue;
     const password = new URL(section.url).password;

@@ -1,11 +1,13 @@
 // The composition root: configuration, logger, clients and clock, built once and handed to everything else.
 
 import { secretsOf, type Config } from './config.ts';
+import { createDockerClient, type DockerClient } from './clients/docker.ts';
 import { createLokiClient, type LokiClient } from './clients/loki.ts';
 import { createPredictorClient, type PredictorClient } from './clients/predictor.ts';
 import { createPrometheusClient, type PrometheusClient } from './clients/prometheus.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createRedactor, type Redactor } from './lib/redact.ts';
+import { createReceipts, type Receipts } from './policy/receipts.ts';
 import type pino from 'pino';
 
 export interface Context {
@@ -19,6 +21,9 @@ export interface Context {
   prometheus: PrometheusClient | undefined;
   loki: LokiClient | undefined;
   predictor: PredictorClient | undefined;
+  /** The local Docker engine, for sandbox runs (connected on first use). */
+  docker: DockerClient;
+  receipts: Receipts;
   close(): Promise<void>;
 }
 
@@ -53,14 +58,21 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
         timeoutMs: config.predictor.timeoutMs,
       })
     : undefined;
+  const now = options.now ?? (() => Date.now() / 1000);
   return {
     config,
     logger,
     redact,
-    now: options.now ?? (() => Date.now() / 1000),
+    now,
     prometheus,
     loki,
     predictor,
+    docker: createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent }),
+    receipts: createReceipts({
+      key: config.sandbox.receiptKey,
+      ttlSeconds: config.sandbox.receiptTtlMinutes * 60,
+      now,
+    }),
     async close() {
       await Promise.all([prometheus?.close(), loki?.close(), predictor?.close()]);
     },

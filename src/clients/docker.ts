@@ -123,7 +123,27 @@ async function tarOf(files: readonly SandboxFile[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export function createDockerClient(options: { socketPath?: string } = {}): DockerClient {
+/** At most `limit` tasks at once; the rest wait in order. */
+function createQueue(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async task => {
+    if (running >= limit) await new Promise<void>(resolve => waiting.push(resolve));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export function createDockerClient(
+  options: { socketPath?: string; maxConcurrent?: number } = {},
+): DockerClient {
+  // This machine has two cores: queue runs rather than oversubscribe them.
+  const queue = createQueue(options.maxConcurrent ?? 2);
   let engine: Promise<Dockerode> | undefined;
   const docker = () =>
     (engine ??= import('dockerode').then(
@@ -147,7 +167,12 @@ export function createDockerClient(options: { socketPath?: string } = {}): Docke
       container = await d.createContainer({
         Image: spec.image,
         // The work tree arrives on stdin as a tar, because a read-only root cannot take files before start.
-        Cmd: ['sh', '-c', 'tar -x -C /work && exec sh -c "$DEVOPS_MCP_COMMAND"'],
+        // `timeout -s KILL` is a backstop inside the container; the host timer below is the deadline.
+        Cmd: [
+          'sh',
+          '-c',
+          `tar -x -C /work && exec timeout -s KILL ${Math.ceil(limits.timeoutMs / 1000) + 5} sh -c "$DEVOPS_MCP_COMMAND"`,
+        ],
         Env: [`DEVOPS_MCP_COMMAND=${spec.command}`, 'HOME=/home/sandbox', 'CI=true'],
         WorkingDir: '/work',
         User: SANDBOX_USER,
@@ -160,6 +185,10 @@ export function createDockerClient(options: { socketPath?: string } = {}): Docke
         NetworkDisabled: true,
         Labels: { [SANDBOX_LABEL]: '1', ...spec.labels },
         HostConfig: {
+          // docker-init as PID 1 reaps every child, so nothing outlives the command.
+          Init: true,
+          // The engine's json-file log would grow unbounded on the host disk; the attached streams are read instead.
+          LogConfig: { Type: 'none', Config: {} },
           NetworkMode: 'none',
           Memory: limits.memoryBytes,
           MemorySwap: limits.memoryBytes,
@@ -221,17 +250,20 @@ export function createDockerClient(options: { socketPath?: string } = {}): Docke
           resolve();
         });
       });
+      // Waiting for the next exit before start cannot miss a command that ends at once.
+      const exited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
       await container.start();
       if (spec.signal?.aborted) onAbort();
       stream.end(archive);
-      const status = (await container.wait()) as { StatusCode: number };
+      const status = await exited;
       await Promise.race([drained, new Promise(resolve => setTimeout(resolve, 2000))]);
       both.end();
       const state = (await container.inspect()).State;
       return {
         exitCode: ended.timedOut || ended.cancelled ? null : status.StatusCode,
         timedOut: ended.timedOut,
-        oomKilled: state.OOMKilled,
+        // Some engines do not set OOMKilled: a SIGKILL we did not send is the memory limit's.
+        oomKilled: state.OOMKilled || (status.StatusCode === 137 && !ended.timedOut && !ended.cancelled),
         cancelled: ended.cancelled,
         durationMs: Math.round(performance.now() - started),
         output: capture.result(),
@@ -263,7 +295,7 @@ export function createDockerClient(options: { socketPath?: string } = {}): Docke
         throw unreachable(error);
       }
     },
-    run,
+    run: spec => queue(() => run(spec)),
     async reap() {
       const d = await docker();
       const leftovers = await d.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });

@@ -5,6 +5,7 @@ import { exploreLoki } from './explore-loki.ts';
 import { explorePrometheus } from './explore-prometheus.ts';
 import { predictorHealth } from './predictor-health.ts';
 import { queryPrometheus } from './query-prometheus.ts';
+import { runSandboxTest } from './run-sandbox-test.ts';
 import { searchLoki } from './search-loki.ts';
 
 export const tools: readonly ToolDefinition[] = [
@@ -13,4 +14,5 @@ export const tools: readonly ToolDefinition[] = [
   searchLoki,
   exploreLoki,
   predictorHealth,
+  runSandboxTest,
 ];

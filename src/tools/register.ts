@@ -20,7 +20,7 @@ const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 
 /**
  * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
- * `propertyNames: {type: string}` (always true in JSON), and, for results, descriptions,
+ * `propertyNames: {type: string}` (always true in JSON), size bounds (still enforced), and, for results, descriptions,
  * `additionalProperties: false`, and the properties of objects inside arrays (series, streams, groups): the
  * published result schema names each field of a result and the required keys of its list items, while the
  * full zod schema still checks every result before it is sent. Tool definitions are paid for on every LLM
@@ -39,6 +39,8 @@ function compact(node: unknown, io: 'input' | 'output', inArray = false): unknow
     if ((key === 'minimum' && value === -SAFE_INTEGER) || (key === 'maximum' && value === SAFE_INTEGER))
       continue;
     if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
+    // Size bounds guard the server, which enforces them; the model needs no reminder of them.
+    if (key === 'maxLength' || key === 'maxItems' || (key === 'minLength' && value === 1)) continue;
     if (io === 'output' && (key === 'description' || (key === 'additionalProperties' && value === false)))
       continue;
     out[key] = compact(value, io, inArray || key === 'items');

@@ -1,0 +1,110 @@
+// A change set (files to create, update or delete) and the checks every change passes before anything runs.
+
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { invalidArgument, ToolError } from '../lib/errors.ts';
+
+export const changeSchema = z.strictObject({
+  path: z.string().min(1).max(1024).describe('relative POSIX path'),
+  action: z.enum(['create', 'update', 'delete']),
+  content: z
+    .string()
+    .max(2 * 1024 * 1024)
+    .optional(),
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+});
+export type Change = z.output<typeof changeSchema>;
+
+export interface ChangeLimits {
+  maxFiles: number;
+  maxFileBytes: number;
+  maxTotalBytes: number;
+}
+
+/** The change's path if it stays inside the work tree; throws PATH_INVALID otherwise. */
+export function checkPath(path: string): string {
+  const bad = (why: string) =>
+    new ToolError(
+      'PATH_INVALID',
+      `Path "${path}" ${why}.`,
+      'Use a relative POSIX path inside the repository, like src/config.mjs.',
+    );
+  if (path !== path.normalize('NFC')) throw bad('is not NFC-normalised');
+  if (
+    Array.from({ length: path.length }, (_, i) => path.charCodeAt(i)).some(
+      code => code < 0x20 || code === 0x7f,
+    )
+  ) {
+    throw bad('contains control characters');
+  }
+  if (path.includes('\\')) throw bad('uses backslashes');
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) throw bad('is absolute');
+  const parts = path.split('/');
+  if (parts.some(part => part === '' || part === '.' || part === '..'))
+    throw bad('has an empty, "." or ".." segment');
+  if (parts.some(part => part.toLowerCase() === '.git')) throw bad('is inside .git');
+  return path;
+}
+
+export function contentOf(change: Change): Buffer {
+  if (change.content === undefined) return Buffer.alloc(0);
+  return change.encoding === 'base64'
+    ? Buffer.from(change.content, 'base64')
+    : Buffer.from(change.content, 'utf8');
+}
+
+/** Checks the set as a whole: paths, duplicates and case collisions, content presence, and size caps. */
+export function checkChanges(changes: readonly Change[], limits: ChangeLimits): void {
+  if (changes.length === 0)
+    throw invalidArgument('changes is empty.', 'Give at least one file to create, update or delete.');
+  if (changes.length > limits.maxFiles) {
+    throw new ToolError(
+      'TOO_LARGE',
+      `${changes.length} changed files; at most ${limits.maxFiles} are allowed.`,
+      'Split the change.',
+    );
+  }
+  const seen = new Map<string, string>();
+  let total = 0;
+  for (const change of changes) {
+    checkPath(change.path);
+    const folded = change.path.toLowerCase();
+    const other = seen.get(folded);
+    if (other !== undefined) {
+      throw new ToolError(
+        'PATH_INVALID',
+        `"${change.path}" and "${other}" name the same file (case-insensitively).`,
+        'List each file once.',
+      );
+    }
+    seen.set(folded, change.path);
+    if (change.action !== 'delete' && change.content === undefined) {
+      throw invalidArgument(`${change.action} of "${change.path}" has no content.`);
+    }
+    const size = contentOf(change).length;
+    if (size > limits.maxFileBytes) {
+      throw new ToolError(
+        'TOO_LARGE',
+        `"${change.path}" is ${size} bytes; at most ${limits.maxFileBytes} per file.`,
+      );
+    }
+    total += size;
+  }
+  if (total > limits.maxTotalBytes) {
+    throw new ToolError(
+      'TOO_LARGE',
+      `The changes hold ${total} bytes; at most ${limits.maxTotalBytes} in all.`,
+    );
+  }
+}
+
+/** A digest of the exact change set, independent of the order the files were listed in. */
+export function hashChanges(changes: readonly Change[]): string {
+  const hash = createHash('sha256');
+  for (const change of changes.toSorted((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    hash.update(`${change.action}\0${change.path}\0`);
+    hash.update(createHash('sha256').update(contentOf(change)).digest('hex'));
+    hash.update('\0');
+  }
+  return `sha256:${hash.digest('hex')}`;
+}

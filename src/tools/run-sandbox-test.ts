@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import type { SandboxLimits } from '../clients/docker.ts';
+import type { SandboxLimitsConfig as LimitsConfig } from '../config.ts';
+import { readLocalSource } from '../clients/source.ts';
+import { invalidArgument, ToolError } from '../lib/errors.ts';
+import { changeSchema, checkChanges, contentOf, hashChanges } from '../policy/changes.ts';
+import { repoAllowed } from '../policy/repos.ts';
+import { defineTool } from './define.ts';
+
+const CHANGE_LIMITS = { maxFiles: 100, maxFileBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 };
+const SOURCE_LIMITS = { maxFiles: 5000, maxBytes: 64 * 1024 * 1024 };
+
+const limitsInput = z
+  .strictObject({
+    memoryMb: z.number().int().positive().optional(),
+    cpus: z.number().positive().optional(),
+    pids: z.number().int().positive().optional(),
+    timeoutSeconds: z.number().int().positive().optional(),
+  })
+  .describe('lower limits only');
+
+export const runSandboxTest = defineTool({
+  name: 'run_sandbox_test',
+  title: 'Test a change in the sandbox',
+  description:
+    "Run one of an allow-listed repository's test commands on its source with `changes` applied, in a locked-down container (no network, read-only root, memory/CPU/pids/time limits). Returns pass/fail, exit code, the head and tail of the output, and — only when it passed — a validation receipt that open_pr requires for the same change.",
+  input: z.strictObject({
+    repo: z.string().min(3).max(141).describe('owner/repo, on the allow-list'),
+    ref: z.string().max(255).optional(),
+    changes: z.array(changeSchema).max(CHANGE_LIMITS.maxFiles),
+    command: z.string().min(1).max(2000).describe('a command named by the repo policy, e.g. test'),
+    limits: limitsInput.optional(),
+  }),
+  output: z.object({
+    repo: z.string(),
+    command: z.string(),
+    base_commit: z.string(),
+    changes_hash: z.string(),
+    passed: z.boolean(),
+    exit_code: z.number().int().nullable(),
+    duration_ms: z.number(),
+    timed_out: z.boolean(),
+    oom_killed: z.boolean(),
+    output_head: z.string(),
+    output_tail: z.string(),
+    output_omitted_bytes: z.number(),
+    receipt: z.string().optional(),
+    note: z.string().optional(),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+
+  async run(input, ctx) {
+    const { config } = ctx;
+    // Policy first: nothing is read or started for a repository that is not allowed.
+    if (!repoAllowed(input.repo, config.allowedRepos)) {
+      throw new ToolError(
+        'REPO_NOT_ALLOWED',
+        `${input.repo} is not on the allow-list.`,
+        'Only repositories in DEVOPS_MCP_ALLOWED_REPOS can be tested.',
+      );
+    }
+    const policy = Object.entries(config.repos).find(
+      ([name]) => name.toLowerCase() === input.repo.toLowerCase(),
+    )?.[1];
+    if (!policy) {
+      throw new ToolError(
+        'NOT_CONFIGURED',
+        `${input.repo} has no sandbox policy.`,
+        'Add repos["owner/repo"] with source and commands to the config file.',
+      );
+    }
+    const named = policy.commands[input.command];
+    if (named === undefined && !policy.allowFreeformCommand) {
+      throw invalidArgument(
+        `"${input.command}" is not one of ${input.repo}'s commands.`,
+        `Use one of: ${Object.keys(policy.commands).join(', ') || '(none configured)'}.`,
+      );
+    }
+    const command = named ?? input.command;
+    checkChanges(input.changes, CHANGE_LIMITS);
+    const image = policy.image ?? config.sandbox.images[0] ?? '';
+    if (!config.sandbox.images.includes(image)) {
+      throw new ToolError(
+        'NOT_CONFIGURED',
+        `The image ${image} is not on sandbox.images.`,
+        'Name it in sandbox.images.',
+      );
+    }
+    const limits = clampLimits(config.sandbox.limits, policy.limits, input.limits);
+
+    const source = await readLocalSource(policy.source.path, SOURCE_LIMITS);
+    for (const change of input.changes) {
+      const prefixes = change.path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+      if (prefixes.some(prefix => source.symlinks.has(prefix))) {
+        throw new ToolError(
+          'PATH_INVALID',
+          `"${change.path}" goes through a symbolic link.`,
+          'Change the file the link points to instead.',
+        );
+      }
+      const exists = source.files.has(change.path);
+      if (change.action === 'create' && exists)
+        throw invalidArgument(`"${change.path}" already exists; use update.`);
+      if (change.action !== 'create' && !exists)
+        throw invalidArgument(`"${change.path}" does not exist; use create.`);
+    }
+    const files = new Map(source.files);
+    for (const change of input.changes) {
+      if (change.action === 'delete') files.delete(change.path);
+      else files.set(change.path, contentOf(change));
+    }
+
+    const changesHash = hashChanges(input.changes);
+    await ctx.progress(0, limits.timeoutMs / 1000, 'starting the sandbox');
+    const result = await ctx.docker.run({
+      image,
+      command,
+      files: [...files].map(([path, content]) => ({ path, content })),
+      limits,
+      labels: { 'devops-mcp.repo': input.repo },
+      signal: ctx.signal,
+      onProgress: elapsed =>
+        void ctx.progress(Math.round(elapsed / 1000), limits.timeoutMs / 1000, 'running'),
+    });
+    if (result.cancelled)
+      throw new ToolError('CANCELLED', 'The run was cancelled; its container was removed.');
+    const passed = result.exitCode === 0;
+    const base = {
+      repo: input.repo,
+      command,
+      base_commit: source.baseCommit,
+      changes_hash: changesHash,
+      passed,
+      exit_code: result.exitCode,
+      duration_ms: result.durationMs,
+      timed_out: result.timedOut,
+      oom_killed: result.oomKilled,
+      output_head: result.output.head,
+      output_tail: result.output.tail,
+      output_omitted_bytes: result.output.omittedBytes,
+    };
+    if (passed) {
+      const receipt = ctx.receipts.issue({
+        repo: input.repo,
+        baseCommit: source.baseCommit,
+        changesHash,
+        command,
+      });
+      return { ...base, receipt };
+    }
+    const why = result.timedOut
+      ? `timed out after ${limits.timeoutMs / 1000} s`
+      : result.oomKilled
+        ? `was killed at the ${Math.round(limits.memoryBytes / 1048576)} MiB memory limit`
+        : `exited with ${result.exitCode ?? '?'}`;
+    return {
+      ...base,
+      note: `The command ${why}; no receipt. The failing part is usually at the end of output_tail.`,
+    };
+  },
+});
+
+/** The configured limits, lowered by the repository's policy and then by the caller — never raised. */
+function clampLimits(
+  configured: LimitsConfig,
+  repo: Partial<LimitsConfig> | undefined,
+  requested: z.output<typeof limitsInput> | undefined,
+): SandboxLimits {
+  const pick = (key: 'memoryMb' | 'cpus' | 'pids' | 'timeoutSeconds'): number =>
+    Math.min(configured[key], repo?.[key] ?? configured[key], requested?.[key] ?? configured[key]);
+  return {
+    memoryBytes: pick('memoryMb') * 1024 * 1024,
+    cpus: pick('cpus'),
+    pids: pick('pids'),
+    timeoutMs: pick('timeoutSeconds') * 1000,
+    outputBytes: configured.outputKb * 1024,
+    tmpfsBytes: Math.min(configured.tmpfsMb, repo?.tmpfsMb ?? configured.tmpfsMb) * 1024 * 1024,
+  };
+}

@@ -42,18 +42,24 @@ describe('change paths', () => {
   });
 
   it('refuses duplicates, case collisions, missing content and oversize sets', () => {
-    expect(() => checkChanges([change('a'), change('A')], limits)).toThrow(/name the same file/);
-    expect(() => checkChanges([{ path: 'a', action: 'update', encoding: 'utf8' }], limits)).toThrow(
-      /has no content/,
-    );
-    expect(() => checkChanges([change('a'), change('b'), change('c'), change('d')], limits)).toThrow(
-      /at most 3/,
-    );
-    expect(() => checkChanges([change('a', 'x'.repeat(11))], limits)).toThrow(/at most 10 per file/);
-    expect(() => checkChanges([change('a', 'x'.repeat(8)), change('b', 'x'.repeat(8))], limits)).toThrow(
-      /at most 15 in all/,
-    );
-    expect(() => checkChanges([], limits)).toThrow(/empty/);
+    expect(() => {
+      checkChanges([change('a'), change('A')], limits);
+    }).toThrow(/name the same file/);
+    expect(() => {
+      checkChanges([{ path: 'a', action: 'update', encoding: 'utf8' }], limits);
+    }).toThrow(/has no content/);
+    expect(() => {
+      checkChanges([change('a'), change('b'), change('c'), change('d')], limits);
+    }).toThrow(/at most 3/);
+    expect(() => {
+      checkChanges([change('a', 'x'.repeat(11))], limits);
+    }).toThrow(/at most 10 per file/);
+    expect(() => {
+      checkChanges([change('a', 'x'.repeat(8)), change('b', 'x'.repeat(8))], limits);
+    }).toThrow(/at most 15 in all/);
+    expect(() => {
+      checkChanges([], limits);
+    }).toThrow(/empty/);
   });
 
   it('hashes the exact change set, whatever the order', () => {

@@ -1,5 +1,6 @@
 // Entry of the `devops-mcp` command: the only module that touches argv, env, signals and exit codes.
 
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
@@ -119,7 +120,8 @@ async function serve(config: Config, http: boolean): Promise<void> {
     );
     return;
   }
-  const ctx = createContext(config);
+  const ctx = createContext(config, { owner: `${hostname()}:${process.pid}` });
+  reapSandboxes(ctx);
   let stop: () => Promise<void>;
   if (http) {
     const { startHttpServer } = await import('./http.ts');
@@ -156,6 +158,31 @@ async function serve(config: Config, http: boolean): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void shutdown(ctx, stop, signal));
   }
+}
+
+/** Removes sandbox containers a crashed devops-mcp on this host left behind; never those of a live one. */
+function reapSandboxes(ctx: Context): void {
+  if (Object.keys(ctx.config.repos).length === 0) return;
+  const here = hostname();
+  const isAlive = (owner: string): boolean => {
+    const [host, pid] = owner.split(':');
+    // Containers of other hosts sharing this engine are theirs to reap.
+    if (host !== here) return true;
+    try {
+      process.kill(Number(pid), 0);
+      return true;
+    } catch (error) {
+      return (error as { code?: string }).code === 'EPERM';
+    }
+  };
+  ctx.docker
+    .reap(isAlive)
+    .then(count => {
+      if (count > 0) ctx.logger.info({ count }, 'removed sandbox containers left by a stopped server');
+    })
+    .catch((error: unknown) => {
+      ctx.logger.warn({ err: error }, 'could not look for leftover sandbox containers');
+    });
 }
 
 let stopping = false;

@@ -29,6 +29,8 @@ export interface Context {
 
 export interface ContextOptions {
   now?: () => number;
+  /** host:pid of this process, written on its sandbox containers (see clients/docker.ts). */
+  owner?: string;
   logDestination?: pino.DestinationStream;
 }
 
@@ -67,7 +69,7 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     prometheus,
     loki,
     predictor,
-    docker: createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent }),
+    docker: createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent, owner: options.owner }),
     receipts: createReceipts({
       key: config.sandbox.receiptKey,
       ttlSeconds: config.sandbox.receiptTtlMinutes * 60,

@@ -7,6 +7,8 @@ import { ToolError } from '../lib/errors.ts';
 
 /** Every sandbox container carries it, so that leftovers of a crashed server can be found and removed. */
 export const SANDBOX_LABEL = 'devops-mcp.sandbox';
+/** host:pid of the server that made a container: another live server's runs are never reaped. */
+export const OWNER_LABEL = 'devops-mcp.owner';
 const SANDBOX_USER = '10001:10001';
 
 export interface SandboxLimits {
@@ -61,8 +63,11 @@ export interface DockerClient {
   ping(): Promise<string>;
   hasImage(image: string): Promise<boolean>;
   run(spec: RunSpec): Promise<RunResult>;
-  /** Removes every sandbox container left behind (after a crash); returns how many. */
-  reap(): Promise<number>;
+  /**
+   * Removes sandbox containers whose owner is gone — made by a server on this host that is no longer running,
+   * or carrying no owner; returns how many.
+   */
+  reap(isAlive: (owner: string) => boolean): Promise<number>;
 }
 
 /** Keeps the first and the last bytes of a stream and counts the rest, without buffering it. */
@@ -140,7 +145,7 @@ function createQueue(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
 }
 
 export function createDockerClient(
-  options: { socketPath?: string; maxConcurrent?: number } = {},
+  options: { socketPath?: string; maxConcurrent?: number; owner?: string | undefined } = {},
 ): DockerClient {
   // This machine has two cores: queue runs rather than oversubscribe them.
   const queue = createQueue(options.maxConcurrent ?? 2);
@@ -183,7 +188,11 @@ export function createDockerClient(
         AttachStderr: true,
         Tty: false,
         NetworkDisabled: true,
-        Labels: { [SANDBOX_LABEL]: '1', ...spec.labels },
+        Labels: {
+          ...spec.labels,
+          [SANDBOX_LABEL]: '1',
+          ...(options.owner ? { [OWNER_LABEL]: options.owner } : {}),
+        },
         HostConfig: {
           // docker-init as PID 1 reaps every child, so nothing outlives the command.
           Init: true,
@@ -296,18 +305,22 @@ export function createDockerClient(
       }
     },
     run: spec => queue(() => run(spec)),
-    async reap() {
+    async reap(isAlive) {
       const d = await docker();
-      const leftovers = await d.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
+      const found = await d.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });
+      const orphans = found.filter(c => {
+        const owner = c.Labels[OWNER_LABEL];
+        return owner === undefined || !isAlive(owner);
+      });
       await Promise.all(
-        leftovers.map(c =>
+        orphans.map(c =>
           d
             .getContainer(c.Id)
             .remove({ force: true, v: true })
             .catch(() => undefined),
         ),
       );
-      return leftovers.length;
+      return orphans.length;
     },
   };
 }

@@ -3,6 +3,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
@@ -29,7 +30,11 @@ export async function connect(
       done();
     },
   });
-  const ctx = createContext(config, { now, logDestination: destination });
+  const ctx = createContext(config, {
+    now,
+    logDestination: destination,
+    owner: `${hostname()}:${process.pid}`,
+  });
   const server = createServer(ctx);
   const client = new Client({ name: 'test', version: '1.0.0' });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();

@@ -1,10 +1,15 @@
 // The sandbox runner against the real Docker engine and the locally built sandbox image: each hostile case
 // is contained and reported, and no container is left behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDockerClient, SANDBOX_LABEL, type SandboxLimits } from '../../../src/clients/docker.ts';
+import {
+  createDockerClient,
+  OWNER_LABEL,
+  SANDBOX_LABEL,
+  type SandboxLimits,
+} from '../../../src/clients/docker.ts';
 
 const IMAGE = 'devops-mcp-sandbox:node24';
-const docker = createDockerClient();
+const docker = createDockerClient({ owner: `docker-test:${process.pid}` });
 const limits: SandboxLimits = {
   memoryBytes: 128 * 1024 * 1024,
   cpus: 1,
@@ -130,17 +135,25 @@ describe('the sandbox runner on a real Docker engine', () => {
     expect(await sandboxContainers()).toBe(0);
   });
 
-  it('reaps containers a crashed server left behind', async () => {
+  it('reaps containers a crashed server left behind, and never those of a live one', async () => {
     const { default: Docker } = await import('dockerode');
     const engine = new Docker();
-    const leftover = await engine.createContainer({
-      Image: IMAGE,
-      Cmd: ['sleep', '60'],
-      Labels: { [SANDBOX_LABEL]: '1' },
-      HostConfig: { NetworkMode: 'none' },
-    });
-    await leftover.start();
-    expect(await docker.reap()).toBeGreaterThanOrEqual(1);
-    expect(await sandboxContainers()).toBe(0);
+    const make = async (owner: string) => {
+      const container = await engine.createContainer({
+        Image: IMAGE,
+        Cmd: ['sleep', '60'],
+        Labels: { [SANDBOX_LABEL]: '1', [OWNER_LABEL]: owner },
+        HostConfig: { NetworkMode: 'none' },
+      });
+      await container.start();
+      return container;
+    };
+    const live = await make('here:1');
+    const dead = await make('here:2');
+    // Only 'here:2' is gone; everything else (other suites' runs included) is alive.
+    expect(await docker.reap(owner => owner !== 'here:2')).toBeGreaterThanOrEqual(1);
+    await expect(dead.inspect()).rejects.toThrow(/no such container/i);
+    expect((await live.inspect()).State.Running).toBe(true);
+    await live.remove({ force: true });
   });
 });

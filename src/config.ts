@@ -312,8 +312,16 @@ function describeIssue(
   let message = issue.message;
   if (value === undefined && missingFrom) message = `required (set ${missingFrom.env})`;
   else if (issue.code === 'unrecognized_keys') message = `unknown setting(s): ${issue.keys.join(', ')}`;
-  const shown = value === undefined || SECRET_PATHS.has(dotted) ? '' : ` (got ${JSON.stringify(value)})`;
+  // Only a plain value at a non-secret path is echoed: an object (the enclosing section of an unknown key)
+  // would carry whatever secrets sit beside it.
+  const plain = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  const shown = !plain || SECRET_PATHS.has(dotted) || secretValue(dotted) ? '' : ` (got ${JSON.stringify(value)})`;
   return `${where}: ${message}${shown}`;
+}
+
+/** Paths of the file-only secrets (not env-backed), whose values must not be echoed either. */
+function secretValue(dotted: string): boolean {
+  return /(^|\.)(token|apiKey|password|receiptKey)$/.test(dotted) || /\.headers\./.test(dotted);
 }
 
 function getPath(target: unknown, path: readonly string[]): unknown {

@@ -315,7 +315,8 @@ function describeIssue(
   // Only a plain value at a non-secret path is echoed: an object (the enclosing section of an unknown key)
   // would carry whatever secrets sit beside it.
   const plain = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
-  const shown = !plain || SECRET_PATHS.has(dotted) || secretValue(dotted) ? '' : ` (got ${JSON.stringify(value)})`;
+  const shown =
+    !plain || SECRET_PATHS.has(dotted) || secretValue(dotted) ? '' : ` (got ${JSON.stringify(value)})`;
   return `${where}: ${message}${shown}`;
 }
 

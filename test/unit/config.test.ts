@@ -107,7 +107,11 @@ describe('loadConfig', () => {
   it('never prints secrets that sit beside an unknown key, from the file or the environment', async () => {
     const message = await configError(
       loadConfig({
-        env: { DEVOPS_MCP_CONFIG: 'c.yaml', GITHUB_TOKEN: 'ghp_envSecret0123456789', OPENAI_API_KEY: 'sk-envSecret0123' },
+        env: {
+          DEVOPS_MCP_CONFIG: 'c.yaml',
+          GITHUB_TOKEN: 'ghp_envSecret0123456789',
+          OPENAI_API_KEY: 'sk-envSecret0123',
+        },
         readFile: files({
           'c.yaml':
             'http:\n  token: file-http-token-0123456789\n  prot: 1\nprometheus_url: http://x\nsandbox:\n  receiptKey: short\nprometheus:\n  url: http://127.0.0.1:9090\n  headers: { Authorization: 7 }\n',
@@ -117,7 +121,12 @@ describe('loadConfig', () => {
     expect(message).toContain('unknown setting(s): prometheus_url');
     expect(message).toContain('unknown setting(s): prot');
     expect(message).toContain('sandbox.receiptKey in c.yaml: must be at least 32 characters');
-    for (const secret of ['ghp_envSecret0123456789', 'sk-envSecret0123', 'file-http-token-0123456789', 'short']) {
+    for (const secret of [
+      'ghp_envSecret0123456789',
+      'sk-envSecret0123',
+      'file-http-token-0123456789',
+      'short',
+    ]) {
       expect(message).not.toContain(secret);
     }
   });

@@ -9,7 +9,8 @@ import {
 } from '../../../src/clients/docker.ts';
 
 const IMAGE = 'devops-mcp-sandbox:node24';
-const docker = createDockerClient({ owner: `docker-test:${process.pid}` });
+const OWNER = `docker-test:${process.pid}`;
+const docker = createDockerClient({ owner: OWNER });
 const limits: SandboxLimits = {
   memoryBytes: 128 * 1024 * 1024,
   cpus: 1,
@@ -31,9 +32,11 @@ const run = (
     labels: { 'devops-mcp.test': 'docker' },
   });
 
+/** This suite's sandbox containers; other suites run beside it (the global teardown checks the whole run). */
 async function sandboxContainers(): Promise<number> {
   const { default: Docker } = await import('dockerode');
-  return (await new Docker().listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } })).length;
+  const filters = { label: [SANDBOX_LABEL, `${OWNER_LABEL}=${OWNER}`] };
+  return (await new Docker().listContainers({ all: true, filters })).length;
 }
 
 beforeAll(async () => {

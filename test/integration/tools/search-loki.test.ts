@@ -68,7 +68,7 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
       /More lines matched than the 5 returned: older ones were not read\. .* move end to \d{4}-/,
     );
     // One more than the limit is asked of Loki, to know whether more exist.
-    expect(loki.requests.at(-1)?.query.get('limit')).toBe('6');
+    expect(loki.requests.at(-1)?.query.limit).toBe('6');
   });
 
   it('summarizes metric queries like query_prometheus', async () => {

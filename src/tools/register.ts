@@ -12,7 +12,7 @@ import {
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { ToolError } from '../lib/errors.ts';
-import type { ToolContext, ToolDefinition } from './define.ts';
+import type { ToolAnnotations, ToolContext, ToolDefinition } from './define.ts';
 
 type JsonObject = Record<string, unknown>;
 
@@ -20,18 +20,20 @@ const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 
 /**
  * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
- * `propertyNames: {type: string}` (always true in JSON), size bounds (still enforced), and, for results, descriptions,
- * `additionalProperties: false`, and the properties of objects inside arrays (series, streams, groups): the
- * published result schema names each field of a result and the required keys of its list items, while the
- * full zod schema still checks every result before it is sent. Tool definitions are paid for on every LLM
- * turn, and the whole tools/list must stay under 12 KB.
+ * `propertyNames: {type: string}` (always true in JSON), size bounds (still enforced), and, for results,
+ * descriptions, `required`, `additionalProperties: false`, and the properties of objects inside arrays (series,
+ * streams, groups): the published result schema names each field of a result and its type, while the full zod
+ * schema still checks every result before it is sent. A nullable result field is written `type: [T, "null"]`.
+ * Tool definitions are paid for on every LLM turn, and the whole tools/list must stay under 12 KB.
  */
 function compact(node: unknown, io: 'input' | 'output', inArray = false): unknown {
   if (Array.isArray(node)) return node.map(item => compact(item, io, inArray));
   if (typeof node !== 'object' || node === null) return node;
   const source = node as JsonObject;
-  if (io === 'output' && inArray && source.type === 'object') {
-    return source.required === undefined ? { type: 'object' } : { type: 'object', required: source.required };
+  if (io === 'output' && inArray && source.type === 'object') return { type: 'object' };
+  if (io === 'output' && Array.isArray(source.anyOf)) {
+    const nullable = nullableType(source.anyOf.map(option => compact(option, io, inArray)));
+    if (nullable) return nullable;
   }
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(source)) {
@@ -41,9 +43,48 @@ function compact(node: unknown, io: 'input' | 'output', inArray = false): unknow
     if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
     // Size bounds guard the server, which enforces them; the model needs no reminder of them.
     if (key === 'maxLength' || key === 'maxItems' || (key === 'minLength' && value === 1)) continue;
-    if (io === 'output' && (key === 'description' || (key === 'additionalProperties' && value === false)))
+    if (
+      io === 'output' &&
+      (key === 'description' || key === 'required' || (key === 'additionalProperties' && value === false))
+    )
       continue;
     out[key] = compact(value, io, inArray || key === 'items');
+  }
+  return out;
+}
+
+/** The (compacted) options `[{type: T}, {type: "null"}]` of an anyOf as `{type: [T, "null"]}`, T a plain scalar. */
+function nullableType(options: unknown[]): JsonObject | undefined {
+  if (options.length !== 2) return undefined;
+  const types = options.map(option =>
+    typeof option === 'object' && option !== null && Object.keys(option).length === 1
+      ? (option as JsonObject).type
+      : undefined,
+  );
+  const [first, second] = types;
+  if (typeof first !== 'string' || second !== 'null' || first === 'object' || first === 'array')
+    return undefined;
+  return { type: [first, 'null'] };
+}
+
+// The MCP specification's defaults for tool annotations; a hint equal to its default is not sent.
+const ANNOTATION_DEFAULTS: ToolAnnotations = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: false,
+  openWorldHint: true,
+};
+
+/**
+ * The annotations a client needs, and no more: a hint equal to the specification's default is left out, and so
+ * are `destructiveHint` and `idempotentHint` of a read-only tool, which the specification says are meaningful
+ * only when `readOnlyHint` is false.
+ */
+function publishedAnnotations(annotations: ToolAnnotations): Partial<ToolAnnotations> {
+  const out: Partial<ToolAnnotations> = {};
+  for (const key of Object.keys(ANNOTATION_DEFAULTS) as Array<keyof ToolAnnotations>) {
+    if (annotations.readOnlyHint && (key === 'destructiveHint' || key === 'idempotentHint')) continue;
+    if (annotations[key] !== ANNOTATION_DEFAULTS[key]) out[key] = annotations[key];
   }
   return out;
 }
@@ -59,7 +100,7 @@ export function toMcpTool(tool: ToolDefinition): Tool {
     description: tool.description,
     inputSchema: jsonSchema(tool.input, 'input'),
     outputSchema: jsonSchema(tool.output, 'output'),
-    annotations: tool.annotations,
+    annotations: publishedAnnotations(tool.annotations),
   };
 }
 

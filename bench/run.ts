@@ -23,7 +23,7 @@ const median = (values: number[]): number => {
   const sorted = values.toSorted((a, b) => a - b);
   return sorted[sorted.length >> 1] ?? Number.NaN;
 };
-const ms = (value: number) => `${value.toFixed(1)} ms`;
+const ms = (value: number) => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 const INIT = `${JSON.stringify({
@@ -151,6 +151,15 @@ try {
     }
   }
 
+  // The floor of any stdio MCP server: one JSON-RPC round trip over the pipes that does no work (ping). A
+  // tool call can never be faster than that plus the backend's own answer.
+  const pingTimes: number[] = [];
+  for (let i = 0; i < CALLS; i++) {
+    const t = performance.now();
+    await rpc.request('ping', {});
+    pingTimes.push(performance.now() - t);
+  }
+
   const rangeArgs = { query: 'fleet_load', start: data.fleetStart, end: data.fleetEnd, step: 1 };
   const range = await rpc.request('tools/call', { name: 'query_prometheus', arguments: rangeArgs });
   const rangeText: string = range.result.content[0].text;
@@ -161,6 +170,20 @@ try {
   for (let i = 0; i < 20; i++)
     await rpc.request('tools/call', { name: 'query_prometheus', arguments: rangeArgs });
   const rss = peakRssBytes(server.pid ?? 0);
+
+  // The memory reference: the minimal SDK server (one echo tool, no backend) after as many calls as ours got.
+  const peer = spawn(process.execPath, [join(root, 'bench', 'peers', 'minimal-sdk-server.mjs')], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const peerRpc = driver(peer);
+  await peerRpc.request('initialize', JSON.parse(INIT).params);
+  peerRpc.notify('notifications/initialized');
+  for (let i = 0; i < WARMUP + CALLS + 21; i++) {
+    await peerRpc.request('tools/call', { name: 'echo', arguments: { text: 'bench_up' } });
+  }
+  const peerRss = peakRssBytes(peer.pid ?? 0);
+  peer.kill();
   const tools = await rpc.request('tools/list', {});
   const toolsBytes = Buffer.byteLength(JSON.stringify(tools.result));
   server.kill();
@@ -179,7 +202,18 @@ try {
       `raw HTTP GET: ${ms(median(rawTimes))}`,
       `${(median(callTimes) / median(rawTimes)).toFixed(2)}× raw (target ≤ 1.25×)`,
     ],
-    ['peak RSS of the server', `${(rss / 1024 / 1024).toFixed(1)} MB`, '', 'target ≤ 80 MB'],
+    [
+      'stdio round trip (ping), median',
+      ms(median(pingTimes)),
+      `floor of a call: ping + raw GET = ${((median(pingTimes) + median(rawTimes)) / median(rawTimes)).toFixed(2)}× raw`,
+      `server work per call: ${ms(median(callTimes) - median(pingTimes) - median(rawTimes))}`,
+    ],
+    [
+      'peak RSS of the server',
+      `${(rss / 1024 / 1024).toFixed(1)} MB`,
+      `minimal SDK server, same number of calls: ${(peerRss / 1024 / 1024).toFixed(1)} MB`,
+      `${(rss / peerRss).toFixed(2)}× minimal SDK (target ≤ 80 MB)`,
+    ],
     [
       '10 min × 1 s × 40 series, text',
       kb(Buffer.byteLength(rangeText)),

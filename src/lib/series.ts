@@ -6,6 +6,27 @@ export interface Point {
   v: number;
 }
 
+/**
+ * A series' samples as two parallel columns: times (unix seconds) and values (NaN and ±Inf included). A range
+ * answer holds tens of thousands of samples; as typed arrays they are two allocations outside the JS heap
+ * instead of an object per point.
+ */
+export interface Columns {
+  t: Float64Array;
+  v: Float64Array;
+}
+
+/** Columns of [time, "value"] pairs, as the Prometheus and Loki APIs write them. */
+export function columnsOf(samples: ReadonlyArray<readonly [number, string]>): Columns {
+  const t = new Float64Array(samples.length);
+  const v = new Float64Array(samples.length);
+  samples.forEach(([time, value], i) => {
+    t[i] = time;
+    v[i] = parseSampleValue(value);
+  });
+  return { t, v };
+}
+
 export interface SeriesStats {
   samples: number;
   /** Samples that were NaN or ±Inf (left out of the figures). */
@@ -33,28 +54,34 @@ export function parseSampleValue(value: string): number {
 }
 
 /** `undefined` when the series has no finite value. */
-export function seriesStats(points: readonly Point[], step: number): SeriesStats | undefined {
-  const finite = points.filter(p => Number.isFinite(p.v));
-  const first = finite[0];
-  const last = finite.at(-1);
-  if (first === undefined || last === undefined) return undefined;
-  let min = first;
-  let max = first;
+export function seriesStats(samples: Columns, step: number): SeriesStats | undefined {
+  const finite = finiteOnly(samples);
+  const { t, v } = finite;
+  const n = t.length;
+  if (n === 0) return undefined;
+  let minAt = 0;
+  let maxAt = 0;
   let sum = 0;
-  for (const p of finite) {
-    if (p.v < min.v) min = p;
-    if (p.v > max.v) max = p;
-    sum += p.v;
+  for (let i = 0; i < n; i++) {
+    const value = v[i] ?? 0;
+    if (value < (v[minAt] ?? 0)) minAt = i;
+    if (value > (v[maxAt] ?? 0)) maxAt = i;
+    sum += value;
   }
-  const mean = sum / finite.length;
+  const point = (i: number): Point => ({ t: t[i] ?? 0, v: v[i] ?? 0 });
+  const min = point(minAt);
+  const max = point(maxAt);
+  const first = point(0);
+  const last = point(n - 1);
+  const mean = sum / n;
   const { slope, intercept } = linearFit(finite);
   const duration = last.t - first.t;
   const scale = Math.max(Math.abs(mean), max.v - min.v);
   const change = slope * duration;
   const trend = scale === 0 || Math.abs(change) < 0.05 * scale ? 'flat' : change > 0 ? 'rising' : 'falling';
   return {
-    samples: points.length,
-    nonFinite: points.length - finite.length,
+    samples: samples.t.length,
+    nonFinite: samples.t.length - n,
     first,
     last,
     min,
@@ -65,19 +92,38 @@ export function seriesStats(points: readonly Point[], step: number): SeriesStats
   };
 }
 
-function linearFit(points: readonly Point[]): { slope: number; intercept: number } {
-  const n = points.length;
-  const origin = points[0]?.t ?? 0;
+/** The samples whose value is finite (the same columns when all are). */
+function finiteOnly(samples: Columns): Columns {
+  const { t, v } = samples;
+  let count = 0;
+  for (const value of v) if (Number.isFinite(value)) count++;
+  if (count === v.length) return samples;
+  const out = { t: new Float64Array(count), v: new Float64Array(count) };
+  let j = 0;
+  for (let i = 0; i < v.length; i++) {
+    const value = v[i] ?? Number.NaN;
+    if (!Number.isFinite(value)) continue;
+    out.t[j] = t[i] ?? 0;
+    out.v[j] = value;
+    j++;
+  }
+  return out;
+}
+
+function linearFit({ t, v }: Columns): { slope: number; intercept: number } {
+  const n = t.length;
+  const origin = t[0] ?? 0;
   let sx = 0;
   let sy = 0;
   let sxx = 0;
   let sxy = 0;
-  for (const p of points) {
-    const x = p.t - origin;
+  for (let i = 0; i < n; i++) {
+    const x = (t[i] ?? 0) - origin;
+    const y = v[i] ?? 0;
     sx += x;
-    sy += p.v;
+    sy += y;
     sxx += x * x;
-    sxy += x * p.v;
+    sxy += x * y;
   }
   const denominator = n * sxx - sx * sx;
   const slope = denominator === 0 ? 0 : (n * sxy - sx * sy) / denominator;
@@ -96,40 +142,42 @@ function median(values: Float64Array): number {
 /**
  * Points whose distance from the series' linear trend is extreme by a robust measure (median absolute
  * deviation), so that a steady climb is not reported as a spike but a sudden burst is. Neighbouring
- * outliers form one spike, reported at its peak.
+ * outliers form one spike, reported at its peak. `samples` are finite.
  */
 function findSpikes(
-  points: readonly Point[],
+  samples: Columns,
   slope: number,
   intercept: number,
   step: number,
   range: number,
 ): Point[] {
-  if (points.length < MIN_POINTS_FOR_SPIKES || range === 0) return [];
-  const residuals = Float64Array.from(points, p => p.v - (intercept + slope * p.t));
+  const { t, v } = samples;
+  if (t.length < MIN_POINTS_FOR_SPIKES || range === 0) return [];
+  const residuals = v.map((value, i) => value - (intercept + slope * (t[i] ?? 0)));
   const center = median(residuals);
   const mad = median(residuals.map(r => Math.abs(r - center)));
   // A flat series with a few outliers has MAD 0; any clear departure from it is then a spike.
   const threshold = mad > 0 ? (SPIKE_Z * mad) / 0.6745 : 0.1 * range;
-  const events: Array<{ peak: Point; size: number }> = [];
-  let previous: { t: number; event: { peak: Point; size: number } } | undefined;
-  points.forEach((p, i) => {
+  const events: Array<{ peak: number; size: number }> = [];
+  let previous: { t: number; event: { peak: number; size: number } } | undefined;
+  for (let i = 0; i < t.length; i++) {
     const size = Math.abs((residuals[i] ?? 0) - center);
-    if (size <= threshold) return;
-    if (previous && p.t - previous.t <= step * 1.5) {
-      if (size > previous.event.size) previous.event.peak = p;
+    if (size <= threshold) continue;
+    const time = t[i] ?? 0;
+    if (previous && time - previous.t <= step * 1.5) {
+      if (size > previous.event.size) previous.event.peak = i;
       previous.event.size = Math.max(previous.event.size, size);
-      previous.t = p.t;
-      return;
+      previous.t = time;
+      continue;
     }
-    const event = { peak: p, size };
+    const event = { peak: i, size };
     events.push(event);
-    previous = { t: p.t, event };
-  });
+    previous = { t: time, event };
+  }
   return events
     .sort((a, b) => b.size - a.size)
     .slice(0, MAX_SPIKES)
-    .map(e => e.peak);
+    .map(e => ({ t: t[e.peak] ?? 0, v: v[e.peak] ?? 0 }));
 }
 
 /**
@@ -137,22 +185,24 @@ function findSpikes(
  * Keeps the outline of a series in a few numbers; extremes are reported separately (min, max, spikes).
  */
 export function downsample(
-  points: readonly Point[],
+  samples: Columns,
   start: number,
   end: number,
   buckets: number,
 ): Array<number | null> {
   if (buckets <= 0) return [];
-  const sums = new Array<number>(buckets).fill(0);
-  const counts = new Array<number>(buckets).fill(0);
+  const sums = new Float64Array(buckets);
+  const counts = new Uint32Array(buckets);
   const width = Math.max(end - start, 1e-9) / buckets;
-  for (const p of points) {
-    if (!Number.isFinite(p.v)) continue;
-    const index = Math.min(buckets - 1, Math.max(0, Math.floor((p.t - start) / width)));
-    sums[index] = (sums[index] ?? 0) + p.v;
+  const { t, v } = samples;
+  for (let i = 0; i < t.length; i++) {
+    const value = v[i] ?? Number.NaN;
+    if (!Number.isFinite(value)) continue;
+    const index = Math.min(buckets - 1, Math.max(0, Math.floor(((t[i] ?? 0) - start) / width)));
+    sums[index] = (sums[index] ?? 0) + value;
     counts[index] = (counts[index] ?? 0) + 1;
   }
-  return sums.map((sum, i) => (counts[i] ? sum / (counts[i] ?? 1) : null));
+  return Array.from(sums, (sum, i) => (counts[i] ? sum / (counts[i] ?? 1) : null));
 }
 
 /** Rounds to `digits` significant digits; keeps integers exact up to that precision. */

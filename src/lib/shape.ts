@@ -1,7 +1,7 @@
 // Shaping of metric query results for an LLM: summaries that fit a byte budget and say what was left out.
 
 import { z } from 'zod';
-import { downsample, parseSampleValue, round, seriesStats, type Point } from './series.ts';
+import { downsample, parseSampleValue, round, seriesStats, type Columns } from './series.ts';
 import { formatBytes } from './http.ts';
 import { formatDuration, toRfc3339 } from './time.ts';
 
@@ -9,7 +9,7 @@ export type Labels = Record<string, string>;
 
 export interface RawSeries {
   labels: Labels;
-  samples: ReadonlyArray<readonly [number, string]>;
+  samples: Columns;
 }
 
 export type ShapeFormat = 'summary' | 'full';
@@ -101,18 +101,18 @@ interface RangeContext {
 }
 
 interface Analyzed {
-  points: Point[];
+  samples: Columns;
   /** The entry without shape or values, which depend on the resolution chosen. */
   summary: RangeSeries;
   max: number;
 }
 
 function analyze(series: RawSeries, common: Labels, ctx: RangeContext): Analyzed {
-  const points: Point[] = series.samples.map(([t, v]) => ({ t, v: parseSampleValue(v) }));
-  const stats = seriesStats(points, ctx.step);
-  const summary: RangeSeries = { labels: without(series.labels, common), samples: points.length };
-  const firstT = points[0]?.t;
-  const lastT = points.at(-1)?.t;
+  const { samples } = series;
+  const stats = seriesStats(samples, ctx.step);
+  const summary: RangeSeries = { labels: without(series.labels, common), samples: samples.t.length };
+  const firstT = samples.t[0];
+  const lastT = samples.t.at(-1);
   if (firstT !== undefined && firstT > ctx.start + ctx.step) summary.from = toRfc3339(firstT);
   if (lastT !== undefined && lastT < ctx.end - ctx.step) summary.to = toRfc3339(lastT);
   if (stats) {
@@ -127,14 +127,18 @@ function analyze(series: RawSeries, common: Labels, ctx: RangeContext): Analyzed
       summary.spikes = stats.spikes.map(p => ({ at: toRfc3339(p.t), value: round(p.v) }));
     if (stats.nonFinite > 0) summary.non_finite = stats.nonFinite;
   }
-  return { points, summary, max: stats?.max.v ?? Number.NEGATIVE_INFINITY };
+  return { samples, summary, max: stats?.max.v ?? Number.NEGATIVE_INFINITY };
 }
 
 function render(series: Analyzed, ctx: RangeContext, level: number | 'values'): RangeSeries {
-  const { points, summary } = series;
-  if (level === 'values') return { ...summary, values: points.map(p => [p.t, encodeValue(round(p.v, 8))]) };
-  if (level === 0 || points.length <= 2) return summary;
-  const shape = downsample(points, ctx.start, ctx.end, Math.min(level, points.length));
+  const { samples, summary } = series;
+  const count = samples.t.length;
+  if (level === 'values') {
+    const values = Array.from(samples.t, (t, i) => [t, encodeValue(round(samples.v[i] ?? Number.NaN, 8))]);
+    return { ...summary, values };
+  }
+  if (level === 0 || count <= 2) return summary;
+  const shape = downsample(samples, ctx.start, ctx.end, Math.min(level, count));
   return { ...summary, shape: shape.map(v => (v === null ? null : round(v, 4))) };
 }
 

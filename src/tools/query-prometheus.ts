@@ -81,11 +81,11 @@ export const queryPrometheus = defineTool({
       if (data.resultType === 'matrix') {
         // A range-vector selector at an instant (rate's argument, `up[5m]`): shape it like a range.
         const end = time;
-        const start = Math.min(end, ...data.result.map(s => s.values[0]?.[0] ?? end));
+        const start = Math.min(end, ...data.result.map(s => s.samples.t[0] ?? end));
         return {
           ...base,
           ...shapeRange(
-            data.result.map(s => ({ labels: s.metric, samples: s.values })),
+            data.result.map(s => ({ labels: s.metric, samples: s.samples })),
             { start, end, step: 1 },
             { ...shapeOptions, format, base },
           ),
@@ -140,7 +140,7 @@ export const queryPrometheus = defineTool({
       };
     }
     const shaped = shapeRange(
-      data.result.map(s => ({ labels: s.metric, samples: s.values })),
+      data.result.map(s => ({ labels: s.metric, samples: s.samples })),
       { start, end, step: choice.step },
       { ...shapeOptions, format, base },
     );

@@ -3,6 +3,7 @@ import { fromNanos, type LokiClient } from '../clients/loki.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
 import { shapeLogs } from '../lib/logs.ts';
+import { columnsOf } from '../lib/series.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
 import { chooseStep } from '../lib/step.ts';
 import { formatDuration, resolveWindow, toRfc3339 } from '../lib/time.ts';
@@ -105,7 +106,7 @@ export const searchLoki = defineTool({
         throw new ToolError('BACKEND_ERROR', 'Loki answered a metric query with log lines.');
       const base = { ...echo, step: formatDuration(choice.step) };
       const shaped = shapeRange(
-        data.result.map(s => ({ labels: s.metric, samples: s.values })),
+        data.result.map(s => ({ labels: s.metric, samples: columnsOf(s.values) })),
         { start, end, step: choice.step },
         {
           maxBytes: ctx.config.output.maxBytes,

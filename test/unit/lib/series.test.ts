@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { downsample, round, seriesStats, type Point } from '../../../src/lib/series.ts';
+import { downsample, round, seriesStats, type Columns } from '../../../src/lib/series.ts';
 
 const T0 = 1_764_000_000;
-const series = (values: number[], step = 15): Point[] => values.map((v, i) => ({ t: T0 + i * step, v }));
+const series = (values: number[], step = 15): Columns => ({
+  t: Float64Array.from(values, (_, i) => T0 + i * step),
+  v: Float64Array.from(values),
+});
 
 describe('seriesStats', () => {
   it('reports min, max (with its time), mean, first and last', () => {

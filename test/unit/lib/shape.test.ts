@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { columnsOf } from '../../../src/lib/series.ts';
 import { commonLabels, shapeInstant, shapeRange, type RawSeries } from '../../../src/lib/shape.ts';
 
 const START = 1_764_000_000;
@@ -11,10 +12,12 @@ const options = { maxBytes: 8192, fullBytes: 32_768, format: 'summary' as const,
 function makeSeries(count: number, spikeAt?: number): RawSeries[] {
   return Array.from({ length: count }, (_, i) => ({
     labels: { __name__: 'http_requests', job: 'api', instance: `host-${i}:9100` },
-    samples: Array.from({ length: 601 }, (_, k) => {
-      const value = spikeAt === k && i === 7 ? 500 : i + Math.sin(k / 20);
-      return [START + k * STEP, String(value)] as const;
-    }),
+    samples: columnsOf(
+      Array.from({ length: 601 }, (_, k) => {
+        const value = spikeAt === k && i === 7 ? 500 : i + Math.sin(k / 20);
+        return [START + k * STEP, String(value)] as const;
+      }),
+    ),
   }));
 }
 
@@ -77,7 +80,7 @@ describe('shapeRange', () => {
   it('marks series that start late or stop early', () => {
     const partial: RawSeries = {
       labels: { job: 'x' },
-      samples: Array.from({ length: 100 }, (_, k) => [START + 200 + k, '1'] as const),
+      samples: columnsOf(Array.from({ length: 100 }, (_, k) => [START + 200 + k, '1'] as const)),
     };
     const [entry] = shapeRange([partial], ctx, options).series;
     expect(entry?.from).toBe('2025-11-24T16:03:20Z');

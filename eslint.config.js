@@ -25,7 +25,13 @@ export default defineConfig(
   // The low-level SDK Server is used on purpose (see src/server.ts): the SDK marks it deprecated for
   // casual use only.
   {
-    files: ['src/server.ts', 'src/http.ts', 'src/tools/register.ts'],
+    files: [
+      'src/server.ts',
+      'src/http.ts',
+      'src/tools/register.ts',
+      'src/resources/*.ts',
+      'src/prompts/*.ts',
+    ],
     rules: { '@typescript-eslint/no-deprecated': 'off' },
   },
   // Tests read tool results as untyped JSON, as a client does.

@@ -3,7 +3,8 @@
 //   node bench/run.ts            (after `npm run build`)
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, get } from 'node:http';
 import { makeBackfill } from '../test/support/backfill.ts';
@@ -96,7 +97,14 @@ for (let i = 0; i < 100; i++) {
   if (body.data.result.length > 0) break;
   await new Promise(resolve => setTimeout(resolve, 100));
 }
-const env = { ...process.env, PROMETHEUS_URL: prometheus.url, LOG_LEVEL: 'warn' };
+// A store file of its own (the audit log is written on every call), not the user's state directory.
+const storeDir = mkdtempSync(join(tmpdir(), 'devops-mcp-bench-'));
+const env = {
+  ...process.env,
+  PROMETHEUS_URL: prometheus.url,
+  LOG_LEVEL: 'warn',
+  DEVOPS_MCP_DB: join(storeDir, 'devops-mcp.db'),
+};
 
 try {
   // (a) cold start
@@ -230,4 +238,5 @@ try {
 } finally {
   await prometheus.stop();
   await target.close();
+  rmSync(storeDir, { recursive: true, force: true });
 }

@@ -1,19 +1,24 @@
 // Entry of the `devops-mcp` command: the only module that touches argv, env, signals and exit codes.
 
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { isLoopbackHost } from './lib/net.ts';
 import { VERSION } from './server.ts';
+import { defaultDbPath } from './store/paths.ts';
 
 const USAGE = `devops-mcp ${VERSION}: safe, fast DevOps tools over MCP
 
 Usage:
   devops-mcp serve                          MCP over stdio (Claude Desktop, IDEs, the Inspector)
   devops-mcp serve --http [--host H] [--port P]
-                                            MCP over Streamable HTTP at /mcp, plus /healthz
+                                            MCP over Streamable HTTP at /mcp, plus /healthz and
+                                            the Alertmanager webhook POST /alerts
+  devops-mcp serve --watch [--http …]       also turn Prometheus's firing alerts into incidents
   devops-mcp check                          probe every configured backend
+  devops-mcp audit verify                   check the audit log's hash chain (exit 1 if altered)
+  devops-mcp audit tail [-n N]              print the last N audit rows (default 20)
   devops-mcp --version | --help
 
 Settings come from environment variables and the optional DEVOPS_MCP_CONFIG file; see the README.`;
@@ -34,6 +39,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       allowPositionals: true,
       options: {
         http: { type: 'boolean', default: false },
+        watch: { type: 'boolean', default: false },
+        lines: { type: 'string', short: 'n' },
         host: { type: 'string' },
         port: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -55,8 +62,16 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     if (command === undefined && !values.help) process.exitCode = 2;
     return;
   }
-  if (positionals.length > 1) {
-    fail(`unexpected argument ${positionals[1] ?? ''}\n\n${USAGE}`, 2);
+  if (positionals.length > (command === 'audit' ? 2 : 1)) {
+    fail(`unexpected argument ${positionals.at(-1) ?? ''}\n\n${USAGE}`, 2);
+    return;
+  }
+  if (values.watch && command !== 'serve') {
+    fail('--watch applies to `serve` only', 2);
+    return;
+  }
+  if (values.lines !== undefined && command !== 'audit') {
+    fail('-n applies to `audit tail` only', 2);
     return;
   }
   if ((values.http || values.host !== undefined || values.port !== undefined) && command !== 'serve') {
@@ -91,7 +106,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   switch (command) {
     case 'serve':
-      await serve(config, values.http);
+      await serve(config, values.http, values.watch);
+      return;
+    case 'audit':
+      await audit(config, positionals[1], values.lines);
       return;
     case 'check':
       await check(config);
@@ -113,14 +131,72 @@ async function check(config: Config): Promise<void> {
   if (results.some(r => r.status === 'failing')) process.exitCode = 1;
 }
 
-async function serve(config: Config, http: boolean): Promise<void> {
+const storeOptions = () => ({ dbPath: defaultDbPath(process.env, homedir()) });
+
+/** A store that cannot be opened stops the process with its message (no stack trace). */
+function storeFailed(ctx: Context, error: unknown): void {
+  const message = (error as Error).name === 'StoreError' ? (error as Error).message : String(error);
+  fail(message);
+  void ctx.close().finally(() => process.exit(1));
+}
+
+async function audit(config: Config, action: string | undefined, lines: string | undefined): Promise<void> {
+  if (action !== 'verify' && action !== 'tail') {
+    fail(`audit needs verify or tail\n\n${USAGE}`, 2);
+    return;
+  }
+  const count = lines === undefined ? 20 : Number(lines);
+  if (!Number.isInteger(count) || count < 1) {
+    fail(`-n must be a positive whole number (got ${lines ?? ''})`, 2);
+    return;
+  }
+  const ctx = createContext({ ...config, logLevel: 'warn' }, storeOptions());
+  let store;
+  try {
+    store = await ctx.store();
+  } catch (error) {
+    fail((error as Error).name === 'StoreError' ? (error as Error).message : String(error));
+    await ctx.close();
+    return;
+  }
+  const { formatAuditRows } = await import('./store/format.ts');
+  if (action === 'tail') {
+    process.stdout.write(formatAuditRows(store.audit.tail(count)));
+  } else {
+    const verdict = store.audit.verify();
+    if (verdict.ok) {
+      process.stdout.write(
+        `audit log intact: ${verdict.rows} rows in ${store.path}${verdict.rows > 0 ? `; head ${verdict.head}` : ''}\n`,
+      );
+    } else {
+      process.stdout.write(`audit log ALTERED at row ${verdict.row}: ${verdict.problem} (${store.path})\n`);
+      process.exitCode = 1;
+    }
+  }
+  await ctx.close();
+}
+
+async function serve(config: Config, http: boolean, watch: boolean): Promise<void> {
   if (http && !isLoopbackHost(config.http.host) && config.http.token === undefined) {
     fail(
       `DEVOPS_MCP_HTTP_TOKEN: required when serving HTTP on a non-loopback host (${config.http.host}); set it to a long random secret`,
     );
     return;
   }
-  const ctx = createContext(config, { owner: `${hostname()}:${process.pid}` });
+  if (watch && !config.prometheus) {
+    fail('PROMETHEUS_URL: required by serve --watch (the alerts are read from Prometheus)');
+    return;
+  }
+  const ctx = createContext(config, { owner: `${hostname()}:${process.pid}`, ...storeOptions() });
+  // HTTP and watch mode need the store at once: open it before listening, so a bad file stops the start.
+  if (http || watch) {
+    try {
+      await ctx.store();
+    } catch (error) {
+      storeFailed(ctx, error);
+      return;
+    }
+  }
   reapSandboxes(ctx);
   let stop: () => Promise<void>;
   if (http) {
@@ -149,11 +225,29 @@ async function serve(config: Config, http: boolean): Promise<void> {
       import('./server.ts'),
     ]);
     const server = createServer(ctx);
+    // A plain `serve` opens the store right after the handshake: off the cold-start path the client waits on,
+    // and still at start, so a bad file ends the process with its message instead of failing later calls.
+    server.oninitialized = () => {
+      ctx.store().catch((error: unknown) => {
+        storeFailed(ctx, error);
+      });
+    };
     await server.connect(new StdioServerTransport());
     ctx.logger.info({ version: VERSION }, 'serving MCP over stdio');
     stop = () => server.close();
     // The client closing our stdin is the normal end of a stdio session.
     process.stdin.once('end', () => void shutdown(ctx, stop, 'stdin closed'));
+  }
+  if (watch) {
+    const { createWatcher } = await import('./incidents/watcher.ts');
+    const watcher = createWatcher(ctx, { intervalMs: config.incidents.pollSeconds * 1000 });
+    watcher.start();
+    ctx.logger.info({ everySeconds: config.incidents.pollSeconds }, 'watching Prometheus alerts');
+    const stopServing = stop;
+    stop = async () => {
+      await watcher.stop();
+      await stopServing();
+    };
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void shutdown(ctx, stop, signal));

@@ -39,6 +39,68 @@ const DEFAULT_LIMITS: SandboxLimitsConfig = {
   tmpfsMb: 256,
 };
 
+/**
+ * Paths open_pr refuses unless a repository's `pr.allowPaths` lifts them: CI and repository settings, code owners,
+ * agent instructions, dependency manifests and lockfiles, and every top-level dot-directory.
+ */
+export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
+  '.github/**',
+  '.*/**',
+  '**/CODEOWNERS',
+  '**/AGENTS.md',
+  '**/CLAUDE.md',
+  '**/package.json',
+  '**/package-lock.json',
+  '**/npm-shrinkwrap.json',
+  '**/yarn.lock',
+  '**/pnpm-lock.yaml',
+  '**/go.mod',
+  '**/go.sum',
+  '**/Cargo.toml',
+  '**/Cargo.lock',
+  '**/requirements*.txt',
+  '**/pyproject.toml',
+  '**/poetry.lock',
+  '**/Pipfile.lock',
+  '**/Gemfile',
+  '**/Gemfile.lock',
+];
+
+const prPolicySchema = z.strictObject({
+  /** Base branches a PR may target; empty means the repository's default branch only. */
+  baseBranches: z.array(z.string().min(1).max(255)).default([]),
+  /** Every head branch is `<prefix><slug>`; the caller names only the slug. */
+  branchPrefix: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*\/$/i, 'must be letters, digits, ".", "_" or "-" ending in "/"')
+    .default('devops-mcp/'),
+  protectedPaths: z.array(z.string().min(1)).default([...DEFAULT_PROTECTED_PATHS]),
+  /** Globs lifting specific protected paths, e.g. ["package.json"]. */
+  allowPaths: z.array(z.string().min(1)).default([]),
+  maxFiles: z.number().int().min(1).max(100).default(20),
+  maxFileBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024)
+    .default(512 * 1024),
+  maxTotalBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(4 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
+  maxDeletions: z.number().int().min(0).max(100).default(5),
+  /** Only draft PRs (the caller cannot lift it); false lets a caller ask for a ready one with draft: false. */
+  draftOnly: z.boolean().default(true),
+  /** A passing run_sandbox_test receipt for exactly the change is required. */
+  requireReceipt: z.boolean().default(true),
+  maxPrsPerHour: z.number().int().min(0).max(1000).default(5),
+  /** Labels a caller may put on the PR. */
+  labels: z.array(z.string().min(1).max(50)).default([]),
+});
+export type PrPolicy = z.output<typeof prPolicySchema>;
+
 const backend = <T extends z.ZodRawShape>(extra: T) =>
   z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.default(15_000), ...extra });
 
@@ -93,8 +155,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       token: z.string().min(1).optional(),
       apiUrl: httpUrl.default('https://api.github.com'),
+      timeoutMs: timeoutMs.default(15_000),
+      /** Spacing of write requests (GitHub asks for at least 1 s; PR creation gets three times it); 0 turns it off. */
+      writeSpacingMs: z.number().int().min(0).max(60_000).default(1000),
     })
-    .default({ apiUrl: 'https://api.github.com' }),
+    .default({ apiUrl: 'https://api.github.com', timeoutMs: 15_000, writeSpacingMs: 1000 }),
   openai: z
     .strictObject({
       apiKey: z.string().min(1).optional(),
@@ -108,14 +173,22 @@ export const configSchema = z.strictObject({
     .record(
       z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/, 'must be owner/repo'),
       z.strictObject({
-        /** Where the sandbox takes the source from: a local checkout (its HEAD is the base commit). */
-        source: z.strictObject({ path: z.string().min(1) }),
+        /**
+         * Where the sandbox takes the source from: `{ path }`, a local checkout (its work tree, or a git ref of it
+         * when the call names one), or `{ github: {} }`, the GitHub tarball at the call's ref (default branch).
+         */
+        source: z.union([
+          z.strictObject({ path: z.string().min(1) }),
+          z.strictObject({ github: z.strictObject({}) }),
+        ]),
         /** Named test commands a caller may run, e.g. { "test": "node --test" }. */
         commands: z.record(z.string().regex(/^[a-z0-9_-]+$/i), z.string().min(1)).default({}),
         /** Whether a caller may run a command the policy does not name. */
         allowFreeformCommand: z.boolean().default(false),
         image: z.string().min(1).optional(),
         limits: limitsSchema.partial().optional(),
+        /** What open_pr may do in this repository. */
+        pr: prPolicySchema.prefault({}),
       }),
     )
     .default({}),
@@ -183,10 +256,51 @@ export const configSchema = z.strictObject({
         .default(32_768),
     })
     .default({ maxBytes: 8192, maxBytesFull: 32_768 }),
+  /** The local SQLite store: incidents, their timelines, the audit log. */
+  store: z
+    .strictObject({
+      /** A file path or `:memory:`; unset, a file under the user's state directory (see store/paths.ts). */
+      path: z.string().min(1).optional(),
+      /** How long a write waits for another process's lock before the start fails. */
+      busyTimeoutMs: z.number().int().min(0).max(600_000).default(5000),
+      /** How often a process with subscribers looks for changes another process made. */
+      changePollMs: z.number().int().min(50).max(60_000).default(1000),
+    })
+    .prefault({}),
+  /** How alerts become incidents (src/incidents/). */
+  incidents: z
+    .strictObject({
+      /** Labels that put alerts into one incident: the first one an alert carries decides. */
+      groupBy: z
+        .array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/))
+        .min(1)
+        .default(['service', 'job']),
+      /** Flap guard: all alerts must stay resolved this long before the incident resolves. */
+      quietSeconds: z.number().min(0).max(86_400).default(300),
+      /** A group alerting again this soon after its incident resolved reopens that incident. */
+      windowSeconds: z
+        .number()
+        .min(0)
+        .max(7 * 86_400)
+        .default(1800),
+      /** `serve --watch`: how often Prometheus's /api/v1/alerts is read. */
+      pollSeconds: z.number().min(0.05).max(3600).default(15),
+      /** Events kept per incident; older ones are dropped and counted. */
+      timelineMax: z.number().int().min(10).max(100_000).default(500),
+      /** Largest Alertmanager webhook body accepted by POST /alerts. */
+      webhookMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1024 * 1024)
+        .default(1024 * 1024),
+    })
+    .prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.output<typeof configSchema>;
+export type RepoPolicy = Config['repos'][string];
 
 type EnvKind = 'string' | 'list' | 'number';
 
@@ -208,6 +322,7 @@ export const ENV_SETTINGS: ReadonlyArray<{
   { env: 'OPENAI_BASE_URL', path: ['openai', 'baseUrl'] },
   { env: 'DEVOPS_MCP_MODEL', path: ['openai', 'model'] },
   { env: 'LOG_LEVEL', path: ['logLevel'] },
+  { env: 'DEVOPS_MCP_DB', path: ['store', 'path'] },
 ];
 
 const SECRET_PATHS = new Set(ENV_SETTINGS.filter(s => s.secret).map(s => s.path.join('.')));

@@ -2,12 +2,17 @@
 
 import { secretsOf, type Config } from './config.ts';
 import { createDockerClient, type DockerClient } from './clients/docker.ts';
+import { createGithubClient, type GithubClient } from './clients/github.ts';
 import { createLokiClient, type LokiClient } from './clients/loki.ts';
 import { createPredictorClient, type PredictorClient } from './clients/predictor.ts';
 import { createPrometheusClient, type PrometheusClient } from './clients/prometheus.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createRedactor, type Redactor } from './lib/redact.ts';
+import { createMemoryPrQuota, type PrQuota } from './policy/pr-quota.ts';
 import { createReceipts, type Receipts } from './policy/receipts.ts';
+import { createChangeFeed, type ChangeFeed } from './incidents/feed.ts';
+import type { Store } from './store/index.ts';
+import { createAuditRecorder, type AuditRecorder } from './store/recorder.ts';
 import type pino from 'pino';
 
 export interface Context {
@@ -21,13 +26,25 @@ export interface Context {
   prometheus: PrometheusClient | undefined;
   loki: LokiClient | undefined;
   predictor: PredictorClient | undefined;
+  /** Present when GITHUB_TOKEN is set (Octokit loads on first use). */
+  github: GithubClient | undefined;
+  /** PRs opened per repository in the last hour (open_pr's pacing). */
+  prQuota: PrQuota;
   /** The local Docker engine, for sandbox runs (connected on first use). */
   docker: DockerClient;
   receipts: Receipts;
+  /** The SQLite store (incidents, audit log), opened on first use: a plain `serve` starts without it. */
+  store(): Promise<Store>;
+  /** Incident changes for this process's subscribers, including those other processes made to the same file. */
+  changes: ChangeFeed;
+  /** Every tool call's audit row (written right after the result is sent). */
+  audit: AuditRecorder;
   close(): Promise<void>;
 }
 
 export interface ContextOptions {
+  /** The store file when `store.path` is unset (the CLI passes the state-directory default); else `:memory:`. */
+  dbPath?: string;
   now?: () => number;
   /** host:pid of this process, written on its sandbox containers (see clients/docker.ts). */
   owner?: string;
@@ -61,6 +78,43 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
       })
     : undefined;
   const now = options.now ?? (() => Date.now() / 1000);
+  const githubLog = logger.child({ backend: 'github' });
+  const github = config.github.token
+    ? createGithubClient({
+        token: config.github.token,
+        apiUrl: config.github.apiUrl,
+        timeoutMs: config.github.timeoutMs,
+        writeSpacingMs: config.github.writeSpacingMs,
+        now,
+        log: {
+          debug: msg => {
+            githubLog.debug(msg);
+          },
+          warn: msg => {
+            githubLog.warn(msg);
+          },
+          error: msg => {
+            githubLog.error(msg);
+          },
+        },
+      })
+    : undefined;
+  // The store opens on first use (an audit row, a resource read, an intake), not at start: opening and migrating
+  // a file costs ~15 ms, and `serve`'s cold start is benchmarked. `serve` still opens it right after the
+  // handshake, so a bad file stops the start with its message (cli.ts).
+  let opened: Store | undefined;
+  let opening: Promise<Store> | undefined;
+  const store = (): Promise<Store> =>
+    (opening ??= import('./store/index.ts').then(({ openStore }) => {
+      opened = openStore({
+        path: config.store.path ?? options.dbPath ?? ':memory:',
+        busyTimeoutMs: config.store.busyTimeoutMs,
+        ...config.incidents,
+      });
+      return opened;
+    }));
+  const changes = createChangeFeed({ store: () => opened, pollMs: config.store.changePollMs, logger });
+  const audit = createAuditRecorder({ store, redact, now, logger });
   return {
     config,
     logger,
@@ -69,13 +123,21 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     prometheus,
     loki,
     predictor,
+    github,
+    prQuota: createMemoryPrQuota(),
     docker: createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent, owner: options.owner }),
     receipts: createReceipts({
       key: config.sandbox.receiptKey,
       ttlSeconds: config.sandbox.receiptTtlMinutes * 60,
       now,
     }),
+    store,
+    changes,
+    audit,
     async close() {
+      await audit.flush();
+      changes.close();
+      opened?.close();
       await Promise.all([prometheus?.close(), loki?.close(), predictor?.close()]);
     },
   };

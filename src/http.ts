@@ -159,6 +159,53 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     refuse(res, 405, 'Method not allowed', { allow: 'GET, POST, DELETE' });
   }
 
+  /** The Alertmanager webhook receiver (payload version 4). Host/Origin and token rules are those of /mcp. */
+  let stopSweeper: (() => void) | undefined;
+  async function handleAlerts(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const answer = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'POST') {
+      answer(
+        405,
+        { status: 'error', error: 'Method not allowed: POST an Alertmanager webhook payload' },
+        { allow: 'POST' },
+      );
+      return;
+    }
+    const limit = ctx.config.incidents.webhookMaxBytes;
+    const body = await readText(req, limit);
+    if (body === undefined) {
+      answer(400, {
+        status: 'error',
+        error: `Bad Request: the body is larger than ${limit} bytes (incidents.webhookMaxBytes); nothing was stored`,
+      });
+      return;
+    }
+    const [{ parseWebhook }, { ingest, startSweeper }] = await Promise.all([
+      import('./incidents/webhook.ts'),
+      import('./incidents/intake.ts'),
+    ]);
+    const parsed = parseWebhook(body);
+    if (!parsed.ok) {
+      answer(400, { status: 'error', error: `Bad Request: ${parsed.problem}; nothing was stored` });
+      return;
+    }
+    const changes = await ingest(ctx, parsed.alerts);
+    // Incidents fed only by the webhook resolve after their quiet period too.
+    stopSweeper ??= startSweeper(
+      ctx,
+      Math.max(1000, Math.min(15_000, ctx.config.incidents.quietSeconds * 250)),
+    );
+    if (parsed.truncatedAlerts > 0)
+      log.warn(
+        { groupKey: parsed.groupKey, truncated: parsed.truncatedAlerts },
+        'Alertmanager truncated alerts from a webhook',
+      );
+    answer(200, { status: 'ok', alerts: parsed.alerts.length, incidents: changes.map(c => c.id) });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const hostProblem = checkHost(req);
@@ -186,7 +233,11 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       await handleMcp(req, res);
       return;
     }
-    refuse(res, 404, 'Not found: the MCP endpoint is /mcp');
+    if (path === '/alerts') {
+      await handleAlerts(req, res);
+      return;
+    }
+    refuse(res, 404, 'Not found: the MCP endpoint is /mcp (and the Alertmanager webhook POST /alerts)');
   }
 
   const httpServer = createHttpServer((req, res) => {
@@ -227,6 +278,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     port,
     async close() {
       clearInterval(reaper);
+      stopSweeper?.();
       await Promise.allSettled([...sessions.values()].map(s => s.transport.close()));
       await new Promise<void>(resolve => {
         httpServer.close(() => {
@@ -247,6 +299,24 @@ function isInitialize(body: unknown): boolean {
   return messages.some(
     m => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize',
   );
+}
+
+// Past this the connection is closed rather than drained.
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/** The body as text, or undefined when it exceeds `limit` (the rest is read and dropped, so the 400 arrives). */
+async function readText(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_DRAIN_BYTES) {
+      req.destroy();
+      return undefined;
+    }
+    if (size <= limit) chunks.push(chunk);
+  }
+  return size > limit ? undefined : Buffer.concat(chunks).toString('utf8');
 }
 
 type BodyResult = { ok: true; value: unknown } | { ok: false; status: number; message: string };

@@ -8,12 +8,14 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Context } from './context.ts';
+import { registerPrompts } from './prompts/investigate-incident.ts';
+import { registerIncidentResources } from './resources/incidents.ts';
 import { registerTools, type ToolSource } from './tools/register.ts';
 
 export const VERSION: string = pkg.version;
 
 const INSTRUCTIONS =
-  'DevOps tools for the services you operate. Discover metric and label names with explore_prometheus, then query_prometheus. Results are bounded summaries: when one says truncated, follow its note.';
+  'DevOps tools for the services you operate. Discover metric and label names with explore_prometheus, then query_prometheus. Results are bounded summaries: when one says truncated, follow its note. Incidents (grouped alerts) are the resource incident://active and the tools list_incidents/get_incident.';
 
 // This server never asks the client to fill a form, so it needs no JSON Schema engine; skipping the SDK's
 // default (Ajv) keeps start-up fast.
@@ -33,11 +35,19 @@ export function createServer(ctx: Context, options: ServerOptions = {}): Server 
   const server = new Server(
     { name: 'devops-mcp', title: 'devops-mcp', version: VERSION },
     {
-      capabilities: { tools: { listChanged: false }, logging: {} },
+      capabilities: {
+        tools: { listChanged: false },
+        resources: { subscribe: true, listChanged: true },
+        prompts: { listChanged: false },
+        completions: {},
+        logging: {},
+      },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: noValidator,
     },
   );
   registerTools(server, options.tools ?? (async () => (await import('./tools/index.ts')).tools), ctx);
+  registerIncidentResources(server, ctx);
+  registerPrompts(server, ctx);
   return server;
 }

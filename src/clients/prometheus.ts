@@ -88,6 +88,27 @@ const metadataSchema = z.record(
 const readMetadata = withSchema(metadataSchema);
 const readBuildInfo = withSchema(z.object({ version: z.string() }).loose());
 const readStrings = withSchema(z.array(z.string()));
+const alertsSchema = z.object({
+  alerts: z.array(
+    z.object({
+      labels: z.record(z.string(), z.string()),
+      annotations: z.record(z.string(), z.string()).default({}),
+      state: z.string(),
+      activeAt: z.string().optional(),
+      value: z.string().optional(),
+    }),
+  ),
+});
+const readAlerts = withSchema(alertsSchema);
+const rulesSchema = z.object({
+  groups: z.array(
+    z.object({
+      rules: z.array(z.object({ type: z.string(), name: z.string(), query: z.string() }).loose()),
+    }),
+  ),
+});
+const readRules = withSchema(rulesSchema);
+export type PrometheusAlert = z.output<typeof alertsSchema>['alerts'][number];
 
 export interface ApiResult<T> {
   data: T;
@@ -117,6 +138,10 @@ export interface PrometheusClient {
   labelValues(label: string, scope?: SeriesScope): Promise<ApiResult<string[]>>;
   metadata(options?: CallOptions): Promise<ApiResult<z.output<typeof metadataSchema>>>;
   buildInfo(options?: CallOptions): Promise<{ version: string }>;
+  /** Active alerts (pending and firing) as Prometheus's own rule evaluation sees them. */
+  alerts(options?: CallOptions): Promise<PrometheusAlert[]>;
+  /** Alerting rule name → its PromQL, for links to the expression behind an alert. */
+  alertRules(options?: CallOptions): Promise<Map<string, string>>;
   describe(): string;
   close(): Promise<void>;
 }
@@ -188,6 +213,11 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
       ),
     metadata: opts => call('/api/v1/metadata', {}, readMetadata, opts?.signal),
     buildInfo: async opts => (await call('/api/v1/status/buildinfo', {}, readBuildInfo, opts?.signal)).data,
+    alerts: async opts => (await call('/api/v1/alerts', {}, readAlerts, opts?.signal)).data.alerts,
+    alertRules: async opts => {
+      const { data } = await call('/api/v1/rules', { type: 'alert' }, readRules, opts?.signal);
+      return new Map(data.groups.flatMap(g => g.rules.map(r => [r.name, r.query] as const)));
+    },
     describe: () => http.describe(),
     close: () => http.close(),
   };

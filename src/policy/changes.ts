@@ -5,13 +5,20 @@ import { z } from 'zod';
 import { invalidArgument, ToolError } from '../lib/errors.ts';
 
 export const changeSchema = z.strictObject({
-  path: z.string().min(1).max(1024).describe('relative POSIX path'),
+  // Relative POSIX paths (checkPath says so when one is not); no description: the schema is sent every turn.
+  path: z.string().min(1).max(1024),
   action: z.enum(['create', 'update', 'delete']),
   content: z
     .string()
     .max(2 * 1024 * 1024)
     .optional(),
-  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+  /** utf8 when absent. */
+  encoding: z.enum(['utf8', 'base64']).optional(),
+  // Checked by a refinement, not a pattern: the published schema stays short (it is sent on every turn).
+  sha: z
+    .string()
+    .refine(value => /^[0-9a-f]{40}$/i.test(value), 'must be a 40-hex blob sha')
+    .optional(),
 });
 export type Change = z.output<typeof changeSchema>;
 
@@ -98,7 +105,31 @@ export function checkChanges(changes: readonly Change[], limits: ChangeLimits): 
   }
 }
 
-/** A digest of the exact change set, independent of the order the files were listed in. */
+/** Whether `ref` can only be read as a ref name (no option-like "-", no whitespace or control characters). */
+export function plainRef(ref: string): boolean {
+  return (
+    ref.length > 0 &&
+    ref.length <= 255 &&
+    !ref.startsWith('-') &&
+    !Array.from(ref).some(char => {
+      const code = char.codePointAt(0) ?? 0;
+      return code <= 0x20 || code === 0x7f || /\s/u.test(char);
+    })
+  );
+}
+
+/** Git's id of a blob with this content (`git hash-object`), as GitHub reports it for files. */
+export function gitBlobSha(content: Buffer): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
+/**
+ * A digest of the exact change set, independent of the order the files were listed in.
+ *
+ * `sha` (the expected blob at base) is left out on purpose: a receipt also binds the base commit, which fixes every
+ * blob at base, so the sha adds nothing to what was tested; and leaving it out lets run_sandbox_test be called
+ * without it and open_pr with it for the same change. open_pr checks the sha against the base commit instead.
+ */
 export function hashChanges(changes: readonly Change[]): string {
   const hash = createHash('sha256');
   for (const change of changes.toSorted((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {

@@ -20,8 +20,14 @@ interface Payload extends ReceiptClaims {
 
 export interface Receipts {
   issue(claims: ReceiptClaims): string;
-  /** The claims of a valid receipt that matches `expected`; throws RECEIPT_MISMATCH otherwise. */
-  verify(token: string, expected: ReceiptClaims): ReceiptClaims;
+  /**
+   * The claims of a valid receipt that matches `expected`; throws RECEIPT_MISMATCH otherwise. A list of commands
+   * accepts a receipt for any one of them (open_pr: any command the repository's policy names).
+   */
+  verify(
+    token: string,
+    expected: Omit<ReceiptClaims, 'command'> & { command: string | readonly string[] },
+  ): ReceiptClaims;
 }
 
 export function createReceipts(options: {
@@ -54,9 +60,11 @@ export function createReceipts(options: {
         throw refuse('is not signed by this server');
       const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
       if (payload.exp < options.now()) throw refuse('has expired');
-      for (const field of ['repo', 'baseCommit', 'changesHash', 'command'] as const) {
+      for (const field of ['repo', 'baseCommit', 'changesHash'] as const) {
         if (payload[field] !== expected[field]) throw refuse(`was issued for another ${field}`);
       }
+      const commands = typeof expected.command === 'string' ? [expected.command] : expected.command;
+      if (!commands.includes(payload.command)) throw refuse('was issued for another command');
       return {
         repo: payload.repo,
         baseCommit: payload.baseCommit,

@@ -11,7 +11,7 @@ export const exploreLoki = defineTool({
   name: 'explore_loki',
   title: 'Explore Loki labels',
   description:
-    'Discover Loki stream labels before searching: label names (default) or one label\'s values (list "values" + label), seen in the window (default last 6 h), optionally only on streams matching the selector `match`.',
+    'Discover Loki stream labels before searching: label names (default) or one label\'s values (list "values" + label), seen in the window (default last 6 h) on streams matching `match`.',
   input: z.strictObject({
     list: z.enum(['labels', 'values']).default('labels'),
     label: z

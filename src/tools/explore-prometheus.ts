@@ -11,7 +11,7 @@ export const explorePrometheus = defineTool({
   name: 'explore_prometheus',
   title: 'Explore Prometheus',
   description:
-    'Discover what exists before querying: metric names with type and help (default), label names (list "labels"), or one label\'s values (list "values" + label). Only series seen in the window (default last hour), optionally matching `match`, filtered by the case-insensitive substring `search`.',
+    'Discover before querying: metric names with type and help (default), label names (list "labels") or one label\'s values (list "values" + label), of series seen in the window (default last hour) matching `match`, filtered by the substring `search`.',
   input: z.strictObject({
     list: z.enum(['metrics', 'labels', 'values']).default('metrics'),
     label: z

@@ -9,9 +9,9 @@ export const predictorHealth = defineTool({
   name: 'predictor_health',
   title: 'Check service health',
   description:
-    'Check a watched service (default: the market predictor) from its /health and /metrics: healthy, degraded or down, with reasons (HTTP status, response time, failing checks, 5xx ratio, p95 latency, model age). Rates cover the time since the previous check, else since the service started.',
+    'Check a watched service (default: the market predictor) from its /health and /metrics: healthy, degraded or down, with reasons (status, response time, failing checks, 5xx ratio, p95 latency, model age). Rates cover the time since the previous check.',
   input: z.strictObject({
-    target: z.string().min(1).max(100).optional().describe('configured target name (default: the predictor)'),
+    target: z.string().min(1).max(100).optional().describe('configured target name'),
   }),
   output: z.object({
     target: z.string(),

@@ -21,18 +21,19 @@ const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 /**
  * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
  * `propertyNames: {type: string}` (always true in JSON), size bounds (still enforced), and, for results,
- * descriptions, `required`, `additionalProperties: false`, and the properties of objects inside arrays (series,
- * streams, groups): the published result schema names each field of a result and its type, while the full zod
- * schema still checks every result before it is sent. A nullable result field is written `type: [T, "null"]`.
+ * descriptions, `required`, `additionalProperties: false`, and the properties of objects below the top level
+ * (series, streams, groups, label sets): the published result schema names each field of a result and its type,
+ * while the full zod schema still checks every result before it is sent. A nullable result field is written
+ * `type: [T, "null"]`.
  * Tool definitions are paid for on every LLM turn, and the whole tools/list must stay under 12 KB.
  */
-function compact(node: unknown, io: 'input' | 'output', inArray = false): unknown {
-  if (Array.isArray(node)) return node.map(item => compact(item, io, inArray));
+function compact(node: unknown, io: 'input' | 'output', nested = false): unknown {
+  if (Array.isArray(node)) return node.map(item => compact(item, io, nested));
   if (typeof node !== 'object' || node === null) return node;
   const source = node as JsonObject;
-  if (io === 'output' && inArray && source.type === 'object') return { type: 'object' };
+  if (io === 'output' && nested && source.type === 'object') return { type: 'object' };
   if (io === 'output' && Array.isArray(source.anyOf)) {
-    const nullable = nullableType(source.anyOf.map(option => compact(option, io, inArray)));
+    const nullable = nullableType(source.anyOf.map(option => compact(option, io, nested)));
     if (nullable) return nullable;
   }
   const out: JsonObject = {};
@@ -41,14 +42,20 @@ function compact(node: unknown, io: 'input' | 'output', inArray = false): unknow
     if ((key === 'minimum' && value === -SAFE_INTEGER) || (key === 'maximum' && value === SAFE_INTEGER))
       continue;
     if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
-    // Size bounds guard the server, which enforces them; the model needs no reminder of them.
-    if (key === 'maxLength' || key === 'maxItems' || (key === 'minLength' && value === 1)) continue;
+    // Size bounds and positivity guard the server, which enforces them; the model needs no reminder of them.
+    if (
+      key === 'maxLength' ||
+      key === 'maxItems' ||
+      (key === 'minLength' && value === 1) ||
+      (key === 'exclusiveMinimum' && value === 0)
+    )
+      continue;
     if (
       io === 'output' &&
       (key === 'description' || key === 'required' || (key === 'additionalProperties' && value === false))
     )
       continue;
-    out[key] = compact(value, io, inArray || key === 'items');
+    out[key] = compact(value, io, nested || key === 'items' || key === 'properties');
   }
   return out;
 }
@@ -118,7 +125,20 @@ export function registerTools(server: Server, source: ToolSource, ctx: Context):
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { byName } = await load();
     const tool = byName.get(request.params.name);
+    const clientInfo = server.getClientVersion();
+    const caller: Caller = {
+      client: clientInfo ? `${clientInfo.name}/${clientInfo.version}` : undefined,
+      session: extra.sessionId,
+    };
     if (!tool) {
+      ctx.audit.record({
+        tool: request.params.name,
+        args: request.params.arguments ?? {},
+        ...caller,
+        outcome: 'error',
+        code: 'UNKNOWN_TOOL',
+        ms: 0,
+      });
       throw new McpError(
         ErrorCode.InvalidParams,
         `Unknown tool: ${request.params.name}. Available: ${[...byName.keys()].join(', ')}`,
@@ -136,15 +156,27 @@ export function registerTools(server: Server, source: ToolSource, ctx: Context):
         });
       },
     };
-    return callTool(tool, request.params.arguments ?? {}, toolCtx);
+    return callTool(tool, request.params.arguments ?? {}, toolCtx, caller);
   });
 }
 
-/** Runs one tool call end to end; never throws, so every failure reaches the model as a readable result. */
+/** Who made a call, for the audit log. */
+export interface Caller {
+  /** `name/version` from the client's initialize. */
+  client?: string | undefined;
+  /** The Streamable HTTP session; none over stdio. */
+  session?: string | undefined;
+}
+
+/**
+ * Runs one tool call end to end; never throws, so every failure reaches the model as a readable result. Every call
+ * leaves an audit row (tool, caller, redacted arguments, outcome or error code, duration).
+ */
 export async function callTool(
   tool: ToolDefinition,
   args: unknown,
   ctx: ToolContext,
+  caller: Caller = {},
 ): Promise<CallToolResult> {
   const started = performance.now();
   const log = ctx.logger;
@@ -172,12 +204,21 @@ export async function callTool(
         'tool call ok',
       );
     }
+    ctx.audit.record({ tool: tool.name, args, ...caller, outcome: 'ok', ms: performance.now() - started });
     return {
       content: [{ type: 'text', text }],
       structuredContent: (text === raw ? checked.data : JSON.parse(text)) as JsonObject,
     };
   } catch (error) {
     const failure = error instanceof ToolError ? error : unexpected(tool, error, log);
+    ctx.audit.record({
+      tool: tool.name,
+      args,
+      ...caller,
+      outcome: 'error',
+      code: failure.code,
+      ms: performance.now() - started,
+    });
     log.info(
       { tool: tool.name, ms: Math.round(performance.now() - started), code: failure.code },
       'tool call failed',

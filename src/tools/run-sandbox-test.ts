@@ -1,11 +1,19 @@
 import { z } from 'zod';
 import type { SandboxLimits } from '../clients/docker.ts';
 import type { SandboxLimitsConfig as LimitsConfig } from '../config.ts';
-import { readLocalSource } from '../clients/source.ts';
-import { invalidArgument, ToolError } from '../lib/errors.ts';
-import { changeSchema, checkChanges, contentOf, hashChanges } from '../policy/changes.ts';
-import { repoAllowed } from '../policy/repos.ts';
-import { defineTool } from './define.ts';
+import { readGithubSource, readLocalSource, type SourceTree } from '../clients/source.ts';
+import type { RepoPolicy } from '../config.ts';
+import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
+import {
+  changeSchema,
+  checkChanges,
+  contentOf,
+  gitBlobSha,
+  hashChanges,
+  plainRef,
+} from '../policy/changes.ts';
+import { checkRepoAllowed, splitRepo } from '../policy/repos.ts';
+import { defineTool, type ToolContext } from './define.ts';
 
 const CHANGE_LIMITS = { maxFiles: 100, maxFileBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 };
 const SOURCE_LIMITS = { maxFiles: 5000, maxBytes: 64 * 1024 * 1024 };
@@ -21,14 +29,14 @@ const limitsInput = z
 
 export const runSandboxTest = defineTool({
   name: 'run_sandbox_test',
-  title: 'Test a change in the sandbox',
+  title: 'Sandbox test',
   description:
-    "Run one of an allow-listed repository's test commands on its source with `changes` applied, in a locked-down container (no network, read-only root, memory/CPU/pids/time limits). Returns pass/fail, exit code, the head and tail of the output, and — only when it passed — a validation receipt that open_pr requires for the same change.",
+    "Run a test command named by an allow-listed repo's policy on its source at `ref` plus `changes`, in a locked-down container (no network, read-only root, resource limits). Returns pass/fail, exit code, output head and tail and, if passed, the receipt open_pr needs.",
   input: z.strictObject({
-    repo: z.string().min(3).max(141).describe('owner/repo, on the allow-list'),
-    ref: z.string().max(255).optional(),
+    repo: z.string().min(1).max(141),
+    ref: z.string().min(1).max(255).optional(),
     changes: z.array(changeSchema).max(CHANGE_LIMITS.maxFiles),
-    command: z.string().min(1).max(2000).describe('a command named by the repo policy, e.g. test'),
+    command: z.string().min(1).max(2000).describe('a policy command name, e.g. test'),
     limits: limitsInput.optional(),
   }),
   output: z.object({
@@ -47,28 +55,24 @@ export const runSandboxTest = defineTool({
     receipt: z.string().optional(),
     note: z.string().optional(),
   }),
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  // Open world: the source may come from GitHub.
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 
   async run(input, ctx) {
     const { config } = ctx;
     // Policy first: nothing is read or started for a repository that is not allowed.
-    if (!repoAllowed(input.repo, config.allowedRepos)) {
-      throw new ToolError(
-        'REPO_NOT_ALLOWED',
-        `${input.repo} is not on the allow-list.`,
-        'Only repositories in DEVOPS_MCP_ALLOWED_REPOS can be tested.',
-      );
-    }
-    const policy = Object.entries(config.repos).find(
+    checkRepoAllowed(input.repo, config.allowedRepos, 'tested');
+    const found = Object.entries(config.repos).find(
       ([name]) => name.toLowerCase() === input.repo.toLowerCase(),
-    )?.[1];
-    if (!policy) {
+    );
+    if (!found) {
       throw new ToolError(
         'NOT_CONFIGURED',
         `${input.repo} has no sandbox policy.`,
         'Add repos["owner/repo"] with source and commands to the config file.',
       );
     }
+    const [policyName, policy] = found;
     const named = policy.commands[input.command];
     if (named === undefined && !policy.allowFreeformCommand) {
       throw invalidArgument(
@@ -88,7 +92,7 @@ export const runSandboxTest = defineTool({
     }
     const limits = clampLimits(config.sandbox.limits, policy.limits, input.limits);
 
-    const source = await readLocalSource(policy.source.path, SOURCE_LIMITS);
+    const source = await readSource(policyName, policy, input.ref, ctx);
     for (const change of input.changes) {
       const prefixes = change.path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
       if (prefixes.some(prefix => source.symlinks.has(prefix))) {
@@ -103,6 +107,14 @@ export const runSandboxTest = defineTool({
         throw invalidArgument(`"${change.path}" already exists; use update.`);
       if (change.action !== 'create' && !exists)
         throw invalidArgument(`"${change.path}" does not exist; use create.`);
+      const current = source.files.get(change.path);
+      if (change.sha !== undefined && current && gitBlobSha(current) !== change.sha.toLowerCase()) {
+        throw new ToolError(
+          'STALE_SHA',
+          `"${change.path}" is at blob ${gitBlobSha(current)} in the source, not ${change.sha}.`,
+          'Read it again with read_repo and redo the change.',
+        );
+      }
     }
     const files = new Map(source.files);
     for (const change of input.changes) {
@@ -115,9 +127,13 @@ export const runSandboxTest = defineTool({
     const result = await ctx.docker.run({
       image,
       command,
-      files: [...files].map(([path, content]) => ({ path, content })),
+      files: [...files].map(([path, content]) => ({
+        path,
+        content,
+        ...(source.executables?.has(path) ? { mode: 0o755 } : {}),
+      })),
       limits,
-      labels: { 'devops-mcp.repo': input.repo },
+      labels: { 'devops-mcp.repo': policyName },
       signal: ctx.signal,
       onProgress: elapsed =>
         void ctx.progress(Math.round(elapsed / 1000), limits.timeoutMs / 1000, 'running'),
@@ -126,7 +142,7 @@ export const runSandboxTest = defineTool({
       throw new ToolError('CANCELLED', 'The run was cancelled; its container was removed.');
     const passed = result.exitCode === 0;
     const base = {
-      repo: input.repo,
+      repo: policyName,
       command,
       base_commit: source.baseCommit,
       changes_hash: changesHash,
@@ -140,8 +156,9 @@ export const runSandboxTest = defineTool({
       output_omitted_bytes: result.output.omittedBytes,
     };
     if (passed) {
+      // The receipt names the repository as its policy does, which is how open_pr looks it up too.
       const receipt = ctx.receipts.issue({
-        repo: input.repo,
+        repo: policyName,
         baseCommit: source.baseCommit,
         changesHash,
         command,
@@ -159,6 +176,40 @@ export const runSandboxTest = defineTool({
     };
   },
 });
+
+/**
+ * The source the command runs on. A local checkout: its work tree (no ref) or a commit of it (`ref`, via git
+ * archive). GitHub: the tarball of the commit `ref` names (default branch), whose sha is the base commit, so the
+ * receipt matches what open_pr sees as the base tip.
+ */
+async function readSource(
+  name: string,
+  policy: RepoPolicy,
+  ref: string | undefined,
+  ctx: ToolContext,
+): Promise<SourceTree> {
+  if ('path' in policy.source) return readLocalSource(policy.source.path, SOURCE_LIMITS, ref);
+  const github = ctx.github;
+  if (!github) throw notConfigured('GitHub (the source of this repository)', 'GITHUB_TOKEN');
+  if (ref !== undefined && !plainRef(ref)) {
+    throw invalidArgument(`ref ${JSON.stringify(ref)} is not a branch, tag or commit sha.`);
+  }
+  const repo = splitRepo(name);
+  const info = await github.getRepo(repo);
+  if (!info) throw invalidArgument(`GitHub has no repository ${name}, or the token cannot see it.`);
+  if (info.fullName.toLowerCase() !== name.toLowerCase()) {
+    throw new ToolError('REPO_NOT_ALLOWED', `GitHub names ${name} ${info.fullName} (renamed or moved).`);
+  }
+  const at = ref ?? info.defaultBranch;
+  const sha = await github.resolveRef(repo, at);
+  if (sha === undefined) {
+    throw invalidArgument(
+      `ref ${JSON.stringify(at)} names no branch, tag or commit of ${name}.`,
+      'Leave ref out for the default branch.',
+    );
+  }
+  return readGithubSource(github, repo, sha, SOURCE_LIMITS);
+}
 
 /** The configured limits, lowered by the repository's policy and then by the caller — never raised. */
 function clampLimits(

@@ -18,10 +18,9 @@ export const searchLoki = defineTool({
   name: 'search_loki',
   title: 'Search Loki logs',
   description: [
-    'Run LogQL on Loki. Log queries return lines grouped by stream with repeats collapsed (count, first/last time);',
-    'metric queries (count_over_time, rate, sum by) return per-series summaries like query_prometheus.',
-    'The query is checked locally first; a query that would scan too much is refused with the figures.',
-    'Output is capped: when `truncated`, follow `note`. Times as in query_prometheus (default: the last hour).',
+    'Run LogQL on Loki: log lines grouped by stream, repeats collapsed (count, first/last time); metric queries',
+    '(count_over_time, rate, sum by) summarized per series. Checked locally first; a query that would scan too',
+    'much is refused with the figures. Capped: if `truncated`, follow `note`. Times as query_prometheus (default last hour).',
   ].join(' '),
   input: z.strictObject({
     query: z.string().trim().min(1).max(20_000).describe('LogQL, e.g. {app="api"} |= "error"'),

@@ -6,9 +6,17 @@ import { freePort } from './ports.ts';
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'devops-mcp.js');
 
-/** The environment of a child: PATH and HOME only, plus what the test gives — never the developer's settings. */
+/**
+ * The environment of a child: PATH and HOME only, plus what the test gives — never the developer's settings. The
+ * store is in memory unless the test names a file, so no suite writes to the user's state directory.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extra };
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    DEVOPS_MCP_DB: ':memory:',
+    ...extra,
+  };
 }
 
 export interface RunResult {

@@ -21,6 +21,8 @@ export interface PrometheusOptions {
   scrapeInterval?: string;
   /** OpenMetrics text (with `# EOF`) loaded as historical blocks with promtool before start. */
   backfill?: string;
+  /** A rule file (YAML: `groups: …`), evaluated every `scrapeInterval`. */
+  rules?: string;
   binary?: string;
 }
 
@@ -53,10 +55,16 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
           `      - targets: [${targets.map(t => `'${t}'`).join(', ')}]`,
         ]
       : ['scrape_configs: []'];
+  const ruleFiles: string[] = [];
+  if (options.rules !== undefined) {
+    await writeFile(join(dir, 'rules.yml'), options.rules);
+    ruleFiles.push('rule_files:', `  - ${join(dir, 'rules.yml')}`);
+  }
   const config = [
     'global:',
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,
+    ...ruleFiles,
     ...scrapeConfigs,
   ];
   await writeFile(join(dir, 'prometheus.yml'), `${config.join('\n')}\n`);

@@ -46,7 +46,12 @@ describe('loadConfig', () => {
     expect(config.prometheus?.url).toBe('http://127.0.0.1:9090');
     expect(config.loki?.url).toBe('http://127.0.0.1:3100');
     expect(config.predictor?.url).toBe('http://127.0.0.1:8080');
-    expect(config.github).toEqual({ token: 'ghp_secretsecret', apiUrl: 'https://ghe.example.com/api/v3' });
+    expect(config.github).toEqual({
+      token: 'ghp_secretsecret',
+      apiUrl: 'https://ghe.example.com/api/v3',
+      timeoutMs: 15_000,
+      writeSpacingMs: 1000,
+    });
     expect(config.allowedRepos).toEqual(['acme/predictor', 'acme/*']);
     expect(config.http.token).toBe('a-long-enough-http-token');
     expect(config.openai).toEqual({

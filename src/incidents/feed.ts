@@ -1,0 +1,118 @@
+// The change feed: who must hear that an incident changed. Writers in this process publish to it directly; changes
+// another process made to the same file are found by a cheap poll (PRAGMA data_version, which moves only when
+// another connection committed), run only while someone listens.
+
+import type { Logger } from '../lib/logger.ts';
+import type { Change, IncidentStatus } from '../store/incidents.ts';
+import type { Store } from '../store/index.ts';
+
+export type ChangeListener = (changes: readonly Change[]) => void;
+
+export interface ChangeFeed {
+  publish(changes: readonly Change[]): void;
+  /** Hears this process's changes; returns the function that stops listening. */
+  subscribe(listener: ChangeListener): () => void;
+  /** Also looks for other processes' changes until the returned function is called (reference-counted). */
+  watch(): () => void;
+  /** Looks for other processes' changes now (the timer does it every `pollMs`). */
+  poll(): void;
+  close(): void;
+}
+
+export function createChangeFeed(options: {
+  /** The store when it is open; the feed never opens it. */
+  store: () => Store | undefined;
+  pollMs: number;
+  logger: Logger;
+}): ChangeFeed {
+  const listeners = new Set<ChangeListener>();
+  let watchers = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let dataVersion: number | undefined;
+  let cursor: number | undefined;
+  const known = new Map<number, IncidentStatus>();
+
+  const emit = (changes: readonly Change[]) => {
+    if (changes.length === 0) return;
+    for (const listener of listeners) {
+      try {
+        listener(changes);
+      } catch (error) {
+        options.logger.warn({ err: error }, 'incident change listener failed');
+      }
+    }
+  };
+
+  function poll(): void {
+    const store = options.store();
+    if (!store?.db.isOpen) return;
+    const version = (store.db.prepare('PRAGMA data_version').get() as { data_version: number }).data_version;
+    if (cursor === undefined || dataVersion === undefined) {
+      dataVersion = version;
+      cursor = store.incidents.revision();
+      return;
+    }
+    if (version === dataVersion) return;
+    dataVersion = version;
+    const rows = store.incidents.changedSince(cursor);
+    const changes: Change[] = [];
+    for (const row of rows) {
+      cursor = Math.max(cursor, row.rev);
+      const before = known.get(row.id);
+      known.set(row.id, row.status);
+      const change: Change = { id: row.id };
+      if (row.status === 'resolved' && before !== 'resolved') change.closed = true;
+      if (row.status !== 'resolved' && (before === undefined || before === 'resolved')) change.opened = true;
+      changes.push(change);
+    }
+    emit(changes);
+  }
+
+  const tick = () => {
+    try {
+      poll();
+    } catch (error) {
+      options.logger.warn({ err: error }, 'could not look for incident changes');
+    }
+  };
+
+  return {
+    publish(changes) {
+      for (const change of changes) {
+        if (change.closed) known.set(change.id, 'resolved');
+        else if (change.opened) known.set(change.id, 'open');
+      }
+      emit(changes);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    watch() {
+      watchers++;
+      if (!timer) {
+        tick();
+        timer = setInterval(tick, options.pollMs);
+        timer.unref();
+      }
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        watchers--;
+        if (watchers === 0 && timer) {
+          clearInterval(timer);
+          timer = undefined;
+          cursor = undefined;
+          dataVersion = undefined;
+        }
+      };
+    },
+    poll: tick,
+    close() {
+      listeners.clear();
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+// The watcher of `serve --watch` (and the agent's monitor step): polls Prometheus's /api/v1/alerts, turns what it
+// reports into incidents, resolves the alerts it no longer reports, and puts health verdict changes of the
+// affected target on the incident's timeline.
+
+import { DEFAULT_TARGET } from '../clients/predictor.ts';
+import type { Counters } from '../clients/predictor.ts';
+import type { PrometheusAlert } from '../clients/prometheus.ts';
+import type { Context } from '../context.ts';
+import { assess } from '../lib/health.ts';
+import type { Change } from '../store/incidents.ts';
+import { fingerprintOf, type AlertInput } from './alerts.ts';
+import { ingest, sweep } from './intake.ts';
+
+export interface Watcher {
+  /** One round: read the alerts, apply them, check health. Never throws. */
+  poll(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export const PROMETHEUS_SOURCE = 'prometheus';
+
+export function createWatcher(ctx: Context, options: { intervalMs: number }): Watcher {
+  const log = ctx.logger.child({ component: 'watcher' });
+  const prometheus = ctx.prometheus;
+  const counters = new Map<string, Counters>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let failing = false;
+  let stopped = false;
+
+  const base = prometheus?.describe();
+  const graphLink = (query: string | undefined) =>
+    query === undefined || base === undefined
+      ? undefined
+      : `${base}/graph?g0.expr=${encodeURIComponent(query)}&g0.tab=1`;
+
+  function toInput(alert: PrometheusAlert, rules: Map<string, string>): AlertInput | undefined {
+    if (alert.state !== 'firing' && alert.state !== 'pending') return undefined;
+    const activeAt = alert.activeAt === undefined ? Number.NaN : Date.parse(alert.activeAt) / 1000;
+    return {
+      fingerprint: fingerprintOf(alert.labels),
+      labels: alert.labels,
+      annotations: alert.annotations,
+      state: alert.state,
+      startsAt: Number.isFinite(activeAt) ? activeAt : ctx.now(),
+      generatorURL: graphLink(rules.get(alert.labels.alertname ?? '')),
+      source: PROMETHEUS_SOURCE,
+    };
+  }
+
+  async function round(): Promise<void> {
+    if (!prometheus) return;
+    let reported: PrometheusAlert[];
+    let rules = new Map<string, string>();
+    try {
+      [reported, rules] = await Promise.all([
+        prometheus.alerts(),
+        prometheus.alertRules().catch(() => new Map<string, string>()),
+      ]);
+      if (failing) log.info('Prometheus answers again; watching alerts');
+      failing = false;
+    } catch (error) {
+      // Prometheus unreachable says nothing about the alerts: none is resolved for it.
+      if (!failing) log.warn({ err: error }, 'cannot read alerts from Prometheus; will retry');
+      failing = true;
+      return;
+    }
+    const inputs = reported.map(a => toInput(a, rules)).filter((a): a is AlertInput => a !== undefined);
+    const firingNow = new Set(inputs.filter(a => a.state === 'firing').map(a => a.fingerprint));
+    const store = await ctx.store();
+    const now = ctx.now();
+    for (const known of store.incidents.firing(PROMETHEUS_SOURCE)) {
+      if (firingNow.has(known.fingerprint)) continue;
+      inputs.push({
+        fingerprint: known.fingerprint,
+        labels: known.labels,
+        annotations: {},
+        state: 'resolved',
+        startsAt: now,
+        endsAt: now,
+        source: PROMETHEUS_SOURCE,
+      });
+    }
+    const pendingNow = new Set(inputs.filter(a => a.state === 'pending').map(a => a.fingerprint));
+    store.incidents.forgetPending(
+      store.incidents.pending().filter(f => !pendingNow.has(f) && !firingNow.has(f)),
+    );
+    await ingest(ctx, inputs);
+    await sweep(ctx);
+    await checkHealth();
+  }
+
+  /** The configured target an incident's alerts point at: by `instance` (host:port) or a `target` label. */
+  function targetsByInstance(): Map<string, string> {
+    const map = new Map<string, string>();
+    const settings = ctx.config.predictor;
+    if (!settings) return map;
+    for (const [name, url] of [
+      [DEFAULT_TARGET, settings.url],
+      ...Object.entries(settings.targets),
+    ] as const) {
+      map.set(new URL(url).host, name);
+      map.set(name, name);
+    }
+    return map;
+  }
+
+  async function checkHealth(): Promise<void> {
+    const predictor = ctx.predictor;
+    const settings = ctx.config.predictor;
+    if (!predictor || !settings) return;
+    const store = await ctx.store();
+    const targets = targetsByInstance();
+    const affected = new Map<string, number[]>();
+    for (const incident of store.incidents.active()) {
+      const names = new Set<string>();
+      for (const alert of store.incidents.alerts(incident.id)) {
+        const labels = JSON.parse(alert.labels) as Record<string, string>;
+        const name = targets.get(labels.instance ?? '') ?? targets.get(labels.target ?? '');
+        if (name !== undefined) names.add(name);
+      }
+      for (const name of names) affected.set(name, [...(affected.get(name) ?? []), incident.id]);
+    }
+    const changes: Change[] = [];
+    for (const [target, ids] of affected) {
+      const now = ctx.now();
+      const probe = await predictor.probe(target);
+      // The watcher keeps its own counters, so that predictor_health's windows stay the caller's.
+      const { counters: seen, status, reasons } = assess(probe, counters.get(target), now, settings);
+      if (seen) counters.set(target, seen);
+      for (const id of ids)
+        changes.push(...store.incidents.recordHealth(id, { target, status, reasons }, now));
+    }
+    ctx.changes.publish(changes);
+  }
+
+  async function poll(): Promise<void> {
+    // One round at a time: a slow Prometheus must not pile rounds up.
+    running ??= round()
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'watch round failed');
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  return {
+    poll,
+    start() {
+      if (timer || stopped) return;
+      void poll();
+      timer = setInterval(() => void poll(), options.intervalMs);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}

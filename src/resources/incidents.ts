@@ -1,0 +1,160 @@
+// Incident resources: `incident://active`, the template `incident://{id}` (listed, with completion of `id`),
+// subscriptions, and the notifications that go out when incidents change.
+
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CompleteRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Context } from '../context.ts';
+import { ACTIVE_URI, incidentUri, incidentView, listView } from '../incidents/view.ts';
+import { PROMPT_NAME } from '../prompts/investigate-incident.ts';
+
+export const INCIDENT_TEMPLATE = 'incident://{id}';
+const MIME = 'application/json';
+/** Incidents resources/list names besides incident://active. */
+const RECENT = 50;
+const COMPLETIONS = 100;
+// The MCP specification's code for an unknown resource.
+const RESOURCE_NOT_FOUND = -32002;
+
+type Target = { kind: 'active' } | { kind: 'incident'; id: number };
+
+function parseUri(uri: string): Target | undefined {
+  if (uri === ACTIVE_URI) return { kind: 'active' };
+  const match = /^incident:\/\/(\d{1,15})$/.exec(uri);
+  return match?.[1] === undefined ? undefined : { kind: 'incident', id: Number(match[1]) };
+}
+
+function notFound(uri: string): McpError {
+  return new McpError(
+    RESOURCE_NOT_FOUND,
+    `Resource not found: ${uri}. Incidents are incident://active and incident://{id}; resources/list names recent ones.`,
+    { uri },
+  );
+}
+
+/** The text of a resource, as read; undefined when it does not exist. */
+export async function readIncidentResource(ctx: Context, uri: string): Promise<string | undefined> {
+  const target = parseUri(uri);
+  if (!target) return undefined;
+  const store = await ctx.store();
+  const maxBytes = ctx.config.output.maxBytes;
+  const view =
+    target.kind === 'active'
+      ? listView(store.incidents.active(), maxBytes, 'active incidents', store.incidents.pendingAlerts(10))
+      : incidentView(store.incidents, target.id, maxBytes, ctx.config.incidents.quietSeconds);
+  return view === undefined ? undefined : ctx.redact(JSON.stringify(view));
+}
+
+export function registerIncidentResources(server: Server, ctx: Context): void {
+  const subscribed = new Set<string>();
+  let releaseWatch: (() => void) | undefined;
+  const log = ctx.logger.child({ component: 'resources' });
+
+  const send = (what: string, promise: Promise<void>) => {
+    promise.catch((error: unknown) => {
+      log.debug({ err: error }, 'could not send %s', what);
+    });
+  };
+  const stopListening = ctx.changes.subscribe(changes => {
+    if (changes.some(c => c.opened === true || c.closed === true))
+      send('list_changed', server.sendResourceListChanged());
+    if (subscribed.has(ACTIVE_URI)) send('updated', server.sendResourceUpdated({ uri: ACTIVE_URI }));
+    for (const id of new Set(changes.map(c => c.id))) {
+      const uri = incidentUri(id);
+      if (subscribed.has(uri)) send('updated', server.sendResourceUpdated({ uri }));
+    }
+  });
+  const previousOnClose = server.onclose;
+  server.onclose = () => {
+    stopListening();
+    releaseWatch?.();
+    previousOnClose?.();
+  };
+
+  server.setRequestHandler(ListResourcesRequestSchema, async () => {
+    const store = await ctx.store();
+    const recent = store.incidents.list({ status: 'all', limit: RECENT });
+    return {
+      resources: [
+        {
+          uri: ACTIVE_URI,
+          name: 'active-incidents',
+          title: 'Active incidents',
+          description:
+            'Open and acknowledged incidents: id, title, severity, status, alert counts, last event.',
+          mimeType: MIME,
+        },
+        ...recent.map(row => ({
+          uri: incidentUri(row.id),
+          name: `incident-${row.id}`,
+          title: `#${row.id} ${row.title} (${row.status})`,
+          mimeType: MIME,
+        })),
+      ],
+    };
+  });
+
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+    resourceTemplates: [
+      {
+        uriTemplate: INCIDENT_TEMPLATE,
+        name: 'incident',
+        title: 'Incident',
+        description:
+          'One incident: its alerts (labels, annotations, generator links), recent timeline, findings, actions and links.',
+        mimeType: MIME,
+      },
+    ],
+  }));
+
+  server.setRequestHandler(ReadResourceRequestSchema, async (request): Promise<ReadResourceResult> => {
+    const { uri } = request.params;
+    const text = await readIncidentResource(ctx, uri);
+    if (text === undefined) throw notFound(uri);
+    return { contents: [{ uri, mimeType: MIME, text }] };
+  });
+
+  server.setRequestHandler(SubscribeRequestSchema, async request => {
+    const { uri } = request.params;
+    const target = parseUri(uri);
+    if (!target) throw notFound(uri);
+    if (target.kind === 'incident' && !(await ctx.store()).incidents.get(target.id)) throw notFound(uri);
+    subscribed.add(uri);
+    releaseWatch ??= ctx.changes.watch();
+    return {};
+  });
+
+  server.setRequestHandler(UnsubscribeRequestSchema, request => {
+    subscribed.delete(request.params.uri);
+    if (subscribed.size === 0) {
+      releaseWatch?.();
+      releaseWatch = undefined;
+    }
+    return {};
+  });
+
+  server.setRequestHandler(CompleteRequestSchema, async request => {
+    const { ref, argument } = request.params;
+    const forId =
+      argument.name === 'id' &&
+      ((ref.type === 'ref/resource' && ref.uri === INCIDENT_TEMPLATE) ||
+        (ref.type === 'ref/prompt' && ref.name === PROMPT_NAME));
+    if (!forId) return { completion: { values: [], hasMore: false } };
+    if (!/^\d*$/.test(argument.value)) return { completion: { values: [], hasMore: false } };
+    const ids = (await ctx.store()).incidents.ids(argument.value, COMPLETIONS + 1);
+    return {
+      completion: {
+        values: ids.slice(0, COMPLETIONS).map(String),
+        hasMore: ids.length > COMPLETIONS,
+      },
+    };
+  });
+}

@@ -1,0 +1,185 @@
+// The audit log: one hash-chained row per tool call. Each row stores the hash of the row before it and a hash
+// over its own content and that previous hash, so an edited row, or a removed one, breaks the chain where it was.
+
+import { createHash } from 'node:crypto';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+export interface AuditEntry {
+  /** Unix seconds. */
+  at: number;
+  tool: string;
+  /** `name/version` of the MCP client, when it said. */
+  client?: string | undefined;
+  session?: string | undefined;
+  /** Arguments as recorded: secrets redacted, large values replaced by their hash. */
+  args: string;
+  outcome: 'ok' | 'error';
+  code?: string | undefined;
+  ms: number;
+}
+
+export interface AuditRow extends AuditEntry {
+  id: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export type Verdict =
+  { ok: true; rows: number; head: string } | { ok: false; rows: number; row: number; problem: string };
+
+export interface AuditLog {
+  append(entry: AuditEntry): void;
+  /** Several rows in one transaction. */
+  appendAll(entries: readonly AuditEntry[]): void;
+  tail(count: number): AuditRow[];
+  get(id: number): AuditRow | undefined;
+  verify(): Verdict;
+}
+
+/** The hash of a row: sha256 over the previous row's hash and the row's fields, in a fixed order. */
+export function rowHash(
+  prev: string,
+  id: number,
+  at: number,
+  tool: string,
+  client: string | null,
+  session: string | null,
+  args: string,
+  outcome: string,
+  code: string | null,
+  ms: number,
+): string {
+  return createHash('sha256')
+    .update(prev)
+    .update('\n')
+    .update(JSON.stringify([id, at, tool, client, session, args, outcome, code, ms]))
+    .digest('hex');
+}
+
+// A function, so that the check reads the connection's state now, not what the compiler last saw of it.
+const inTransaction = (db: DatabaseSync): boolean => db.isTransaction;
+
+export function createAuditLog(db: DatabaseSync): AuditLog {
+  const columns = 'id, at, tool, client, session, args, outcome, code, ms, prev_hash, hash';
+  let head: StatementSync | undefined;
+  let insert: StatementSync | undefined;
+  // Rows are chained inside one write transaction (BEGIN IMMEDIATE holds SQLite's write lock from the start), so
+  // two processes appending to one file keep one chain; each row is then one prepared INSERT, its hash computed
+  // here: a batch costs one commit, not one per row.
+  function appendAll(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
+    head ??= db.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1');
+    insert ??= db.prepare(`INSERT INTO audit (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const own = !db.isTransaction;
+    if (own) db.exec('BEGIN IMMEDIATE');
+    try {
+      const last = head.get() as { id: number; hash: string } | undefined;
+      let id = last?.id ?? 0;
+      let prev = last?.hash ?? '';
+      for (const entry of entries) {
+        id++;
+        const client = entry.client ?? null;
+        const session = entry.session ?? null;
+        const code = entry.code ?? null;
+        const ms = Math.round(entry.ms * 100) / 100;
+        const hash = rowHash(
+          prev,
+          id,
+          entry.at,
+          entry.tool,
+          client,
+          session,
+          entry.args,
+          entry.outcome,
+          code,
+          ms,
+        );
+        insert.run(
+          id,
+          entry.at,
+          entry.tool,
+          client,
+          session,
+          entry.args,
+          entry.outcome,
+          code,
+          ms,
+          prev,
+          hash,
+        );
+        prev = hash;
+      }
+      if (own) db.exec('COMMIT');
+    } catch (error) {
+      if (own && inTransaction(db)) db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+  return {
+    append: entry => {
+      appendAll([entry]);
+    },
+    appendAll,
+    tail: count =>
+      (
+        db
+          .prepare(`SELECT ${columns} FROM audit ORDER BY id DESC LIMIT ?`)
+          .all(count) as unknown as AuditRow[]
+      ).reverse(),
+    get: id => db.prepare(`SELECT ${columns} FROM audit WHERE id = ?`).get(id) as AuditRow | undefined,
+    verify() {
+      let prev = '';
+      let expectedId = 1;
+      let rows = 0;
+      for (const raw of db.prepare(`SELECT ${columns} FROM audit ORDER BY id`).iterate()) {
+        const row = raw as unknown as AuditRow & {
+          client: string | null;
+          session: string | null;
+          code: string | null;
+        };
+        rows++;
+        if (row.id !== expectedId) {
+          const gap =
+            row.id - 1 === expectedId ? `row ${expectedId} was` : `rows ${expectedId}–${row.id - 1} were`;
+          return {
+            ok: false,
+            rows,
+            row: expectedId,
+            problem: `${gap} removed (row ${row.id} follows row ${expectedId - 1})`,
+          };
+        }
+        if (row.prev_hash !== prev) {
+          return {
+            ok: false,
+            rows,
+            row: row.id - 1,
+            problem: `row ${row.id - 1} was altered or replaced: row ${row.id} no longer follows it`,
+          };
+        }
+        const hash = rowHash(
+          prev,
+          row.id,
+          row.at,
+          row.tool,
+          row.client,
+          row.session,
+          row.args,
+          row.outcome,
+          row.code,
+          row.ms,
+        );
+        if (hash !== row.hash) {
+          return {
+            ok: false,
+            rows,
+            row: row.id,
+            problem: `row ${row.id} was altered: its content no longer matches its hash`,
+          };
+        }
+        prev = row.hash;
+        expectedId++;
+      }
+      return { ok: true, rows, head: prev };
+    },
+  };
+}

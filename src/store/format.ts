@@ -1,0 +1,16 @@
+// `devops-mcp audit tail`: one line per audit row, for a terminal.
+
+import { toRfc3339 } from '../lib/time.ts';
+import type { AuditRow } from './audit.ts';
+
+export function formatAuditRows(rows: readonly AuditRow[]): string {
+  if (rows.length === 0) return 'the audit log is empty\n';
+  return rows
+    .map(row => {
+      const outcome = row.outcome === 'ok' ? 'ok' : `error ${row.code ?? ''}`.trim();
+      const who = [row.client ?? '-', row.session ?? '-'].join(' ');
+      return `#${row.id} ${toRfc3339(row.at)} ${row.tool} ${outcome} ${row.ms} ms ${who} ${row.args} ${row.hash.slice(0, 12)}`;
+    })
+    .join('\n')
+    .concat('\n');
+}

@@ -1,0 +1,507 @@
+// Incidents, their alerts and timelines in SQLite: grouping decisions are made inside one write transaction, and
+// the partial unique index on the group key (schema.ts) makes "one open incident per group" hold for every writer.
+
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { groupOf, highestSeverity, severityRank, type AlertInput, type Labels } from '../incidents/alerts.ts';
+import { transaction } from './db.ts';
+
+export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
+export type EventKind =
+  | 'opened'
+  | 'reopened'
+  | 'alert_firing'
+  | 'alert_resolved'
+  | 'quiet'
+  | 'resolved'
+  | 'status'
+  | 'health'
+  | 'note'
+  | 'finding'
+  | 'action';
+
+export interface GroupingOptions {
+  groupBy: readonly string[];
+  quietSeconds: number;
+  windowSeconds: number;
+  timelineMax: number;
+}
+
+export interface IncidentRow {
+  id: number;
+  group_key: string;
+  group_labels: string;
+  title: string;
+  severity: string;
+  status: IncidentStatus;
+  started_at: number;
+  updated_at: number;
+  resolved_at: number | null;
+  quiet_since: number | null;
+  events_kept: number;
+  events_dropped: number;
+}
+
+export interface AlertRow {
+  fingerprint: string;
+  name: string;
+  state: 'firing' | 'resolved';
+  severity: string | null;
+  labels: string;
+  annotations: string;
+  generator_url: string | null;
+  source: string;
+  starts_at: number;
+  ends_at: number | null;
+  last_seen: number;
+}
+
+export interface EventRow {
+  id: number;
+  incident_id: number;
+  at: number;
+  kind: EventKind;
+  summary: string;
+  data: string | null;
+}
+
+export interface ActiveRow extends IncidentRow {
+  alert_count: number;
+  firing_count: number;
+  last_kind: string | null;
+  last_summary: string | null;
+  last_at: number | null;
+}
+
+/** What one write changed: `opened`/`closed` when the incident entered or left the open set. */
+export interface Change {
+  id: number;
+  opened?: boolean;
+  closed?: boolean;
+}
+
+export interface NewEvent {
+  kind: EventKind;
+  summary: string;
+  data?: unknown;
+}
+
+export interface ListFilter {
+  status?: 'active' | IncidentStatus | 'all' | undefined;
+  /** Unix seconds: incidents updated at or after. */
+  since?: number | undefined;
+  limit: number;
+}
+
+export interface IncidentStore {
+  /** Applies alerts (any source) at `now`, in one transaction. */
+  apply(alerts: readonly AlertInput[], now: number): Change[];
+  /** Firing alerts of a source in incidents not resolved: what a poll compares its answer against. */
+  firing(source: string): Array<{ fingerprint: string; labels: Labels }>;
+  /** Fingerprints of the pending alerts noted. */
+  pending(): string[];
+  /** The pending alerts noted, oldest first: alerts whose rule holds but whose `for` has not yet passed. */
+  pendingAlerts(limit: number): Array<{ name: string; group_key: string; first_seen: number }>;
+  /** Forgets noted pending alerts that went away without firing. */
+  forgetPending(fingerprints: readonly string[]): void;
+  /** Resolves incidents whose quiet period has passed. */
+  sweep(now: number): Change[];
+  get(id: number): IncidentRow | undefined;
+  alerts(id: number): AlertRow[];
+  events(id: number, limit: number): EventRow[];
+  eventCount(id: number): number;
+  active(): ActiveRow[];
+  list(filter: ListFilter): ActiveRow[];
+  /** Incident ids starting with `prefix` (most recent first), for argument completion. */
+  ids(prefix: string, limit: number): number[];
+  addEvent(id: number, event: NewEvent, now: number): Change[];
+  setStatus(id: number, status: 'acknowledged' | 'resolved', now: number, why?: string): Change[];
+  /** Records a health verdict on the timeline when it differs from the last one recorded for that target. */
+  recordHealth(
+    id: number,
+    verdict: { target: string; status: string; reasons: readonly string[] },
+    now: number,
+  ): Change[];
+  /** The store-wide revision: it grows with every change any process makes. */
+  revision(): number;
+  /** Incidents changed after revision `rev`, with their status. */
+  changedSince(rev: number): Array<{ id: number; status: IncidentStatus; rev: number }>;
+}
+
+const OPEN = "status <> 'resolved'";
+
+export function createIncidentStore(db: DatabaseSync, options: GroupingOptions): IncidentStore {
+  const cache = new Map<string, StatementSync>();
+  const sql = (text: string): StatementSync => {
+    let statement = cache.get(text);
+    if (!statement) {
+      statement = db.prepare(text);
+      cache.set(text, statement);
+    }
+    return statement;
+  };
+
+  // One revision per transaction, taken on the first change in it.
+  let txRev: number | undefined;
+  const rev = (): number =>
+    (txRev ??= (
+      sql("UPDATE meta SET value = value + 1 WHERE key = 'rev' RETURNING value").get() as { value: number }
+    ).value);
+  const write = <T>(work: () => T): T =>
+    transaction(db, () => {
+      txRev = undefined;
+      try {
+        return work();
+      } finally {
+        txRev = undefined;
+      }
+    });
+
+  function event(id: number, now: number, e: NewEvent): void {
+    sql('INSERT INTO events (incident_id, at, kind, summary, data) VALUES (?, ?, ?, ?, ?)').run(
+      id,
+      now,
+      e.kind,
+      e.summary,
+      e.data === undefined ? null : JSON.stringify(e.data),
+    );
+    const { events_kept: kept } = sql(
+      'UPDATE incidents SET updated_at = ?, rev = ?, events_kept = events_kept + 1 WHERE id = ? RETURNING events_kept',
+    ).get(now, rev(), id) as { events_kept: number };
+    // Bounded timeline: beyond the cap the oldest events go, and the incident counts them.
+    const excess = kept - options.timelineMax;
+    if (excess > 0) {
+      sql(
+        'DELETE FROM events WHERE id IN (SELECT id FROM events WHERE incident_id = ? ORDER BY id LIMIT ?)',
+      ).run(id, excess);
+      sql(
+        'UPDATE incidents SET events_kept = events_kept - ?, events_dropped = events_dropped + ? WHERE id = ?',
+      ).run(excess, excess, id);
+    }
+  }
+
+  function openIncident(group: { key: string; labels: Labels }, alert: AlertInput, now: number): Change {
+    const current = sql(`SELECT id FROM incidents WHERE group_key = ? AND ${OPEN}`).get(group.key) as
+      { id: number } | undefined;
+    if (current) return { id: current.id };
+    const recent = sql(
+      "SELECT id, resolved_at FROM incidents WHERE group_key = ? AND status = 'resolved' ORDER BY id DESC LIMIT 1",
+    ).get(group.key) as { id: number; resolved_at: number } | undefined;
+    if (recent && now - recent.resolved_at <= options.windowSeconds) {
+      sql("UPDATE incidents SET status = 'open', resolved_at = NULL, quiet_since = NULL WHERE id = ?").run(
+        recent.id,
+      );
+      event(recent.id, now, {
+        kind: 'reopened',
+        summary: `reopened: ${alertName(alert)} fired ${Math.round(now - recent.resolved_at)} s after it resolved (window ${options.windowSeconds} s)`,
+      });
+      return { id: recent.id, opened: true };
+    }
+    const title = `${alertName(alert)} on ${Object.entries(group.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
+    // The partial unique index decides; a concurrent writer's incident is absorbed instead of duplicated.
+    const inserted = sql(
+      `INSERT INTO incidents (group_key, group_labels, title, severity, status, started_at, updated_at, rev)
+       VALUES (?, ?, ?, ?, 'open', ?, ?, ?)
+       ON CONFLICT (group_key) WHERE ${OPEN} DO NOTHING RETURNING id`,
+    ).get(
+      group.key,
+      JSON.stringify(group.labels),
+      title,
+      alert.labels.severity ?? 'none',
+      Math.min(alert.startsAt, now),
+      now,
+      rev(),
+    ) as { id: number } | undefined;
+    if (!inserted) {
+      const existing = sql(`SELECT id FROM incidents WHERE group_key = ? AND ${OPEN}`).get(group.key) as {
+        id: number;
+      };
+      return { id: existing.id };
+    }
+    event(inserted.id, now, { kind: 'opened', summary: `opened by ${alertName(alert)}` });
+    return { id: inserted.id, opened: true };
+  }
+
+  /** Severity only rises while an incident lasts: its worst moment is what it is remembered by. */
+  function raiseSeverity(id: number, current: string, severity: string | undefined): void {
+    const highest = highestSeverity([current, severity]);
+    if (severityRank(highest) > severityRank(current))
+      sql('UPDATE incidents SET severity = ? WHERE id = ?').run(highest, id);
+  }
+
+  function fire(alert: AlertInput, now: number, changes: Map<number, Change>): void {
+    const group = groupOf(alert.labels, options.groupBy);
+    sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(alert.fingerprint);
+    const change = openIncident(group, alert, now);
+    if (change.opened === true) merge(changes, change);
+    const existing = sql('SELECT state FROM alerts WHERE incident_id = ? AND fingerprint = ?').get(
+      change.id,
+      alert.fingerprint,
+    ) as { state: string } | undefined;
+    const labels = JSON.stringify(alert.labels);
+    const annotations = JSON.stringify(alert.annotations);
+    if (existing?.state === 'firing') {
+      sql('UPDATE alerts SET last_seen = ?, annotations = ? WHERE incident_id = ? AND fingerprint = ?').run(
+        now,
+        annotations,
+        change.id,
+        alert.fingerprint,
+      );
+      return;
+    }
+    sql(
+      `INSERT INTO alerts (incident_id, fingerprint, name, state, severity, labels, annotations, generator_url, source, starts_at, ends_at, last_seen)
+       VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?, NULL, ?)
+       ON CONFLICT (incident_id, fingerprint) DO UPDATE SET state = 'firing', ends_at = NULL, starts_at = excluded.starts_at,
+         last_seen = excluded.last_seen, annotations = excluded.annotations`,
+    ).run(
+      change.id,
+      alert.fingerprint,
+      alertName(alert),
+      alert.labels.severity ?? null,
+      labels,
+      annotations,
+      alert.generatorURL ?? null,
+      alert.source,
+      alert.startsAt,
+      now,
+    );
+    const incident = sql('SELECT quiet_since, severity FROM incidents WHERE id = ?').get(change.id) as {
+      quiet_since: number | null;
+      severity: string;
+    };
+    if (incident.quiet_since !== null) {
+      sql('UPDATE incidents SET quiet_since = NULL WHERE id = ?').run(change.id);
+    }
+    raiseSeverity(change.id, incident.severity, alert.labels.severity);
+    merge(changes, change);
+    const again = existing !== undefined || incident.quiet_since !== null;
+    event(change.id, now, {
+      kind: 'alert_firing',
+      summary: `${alertName(alert)} firing${again ? ' again' : ''}${incident.quiet_since === null ? '' : ' during the quiet period: resolution cancelled'}${summaryOf(alert)}`,
+      data: { fingerprint: alert.fingerprint, severity: alert.labels.severity },
+    });
+  }
+
+  function resolveAlert(alert: AlertInput, now: number, changes: Map<number, Change>): void {
+    sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(alert.fingerprint);
+    const group = groupOf(alert.labels, options.groupBy);
+    const row = sql(
+      `SELECT a.incident_id AS id FROM alerts a JOIN incidents i ON i.id = a.incident_id
+       WHERE i.group_key = ? AND i.${OPEN} AND a.fingerprint = ? AND a.state = 'firing'`,
+    ).get(group.key, alert.fingerprint) as { id: number } | undefined;
+    if (!row) return;
+    sql(
+      "UPDATE alerts SET state = 'resolved', ends_at = ?, last_seen = ? WHERE incident_id = ? AND fingerprint = ?",
+    ).run(alert.endsAt ?? now, now, row.id, alert.fingerprint);
+    merge(changes, { id: row.id });
+    event(row.id, now, {
+      kind: 'alert_resolved',
+      summary: `${alertName(alert)} resolved`,
+      data: { fingerprint: alert.fingerprint },
+    });
+    const firing = sql("SELECT count(*) AS n FROM alerts WHERE incident_id = ? AND state = 'firing'").get(
+      row.id,
+    ) as { n: number };
+    if (firing.n > 0) return;
+    sql('UPDATE incidents SET quiet_since = ? WHERE id = ?').run(now, row.id);
+    event(row.id, now, {
+      kind: 'quiet',
+      summary: `every alert resolved; resolves after ${options.quietSeconds} s unless one fires again`,
+    });
+  }
+
+  function notePending(alert: AlertInput, now: number): void {
+    const group = groupOf(alert.labels, options.groupBy);
+    sql(
+      `INSERT INTO pending_alerts (fingerprint, group_key, name, labels, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (fingerprint) DO UPDATE SET last_seen = excluded.last_seen`,
+    ).run(alert.fingerprint, group.key, alertName(alert), JSON.stringify(alert.labels), now, now);
+  }
+
+  function resolveIncident(id: number, now: number, summary: string): Change {
+    sql("UPDATE incidents SET status = 'resolved', resolved_at = ?, quiet_since = NULL WHERE id = ?").run(
+      now,
+      id,
+    );
+    event(id, now, { kind: 'resolved', summary });
+    return { id, closed: true };
+  }
+
+  const activeSelect = `SELECT i.*,
+      (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) AS alert_count,
+      (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id AND a.state = 'firing') AS firing_count,
+      e.kind AS last_kind, e.summary AS last_summary, e.at AS last_at
+    FROM incidents i
+    LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE incident_id = i.id)`;
+
+  return {
+    apply(alerts, now) {
+      if (alerts.length === 0) return [];
+      return write(() => {
+        const changes = new Map<number, Change>();
+        for (const alert of alerts) {
+          if (alert.state === 'firing') fire(alert, now, changes);
+          else if (alert.state === 'resolved') resolveAlert(alert, now, changes);
+          else notePending(alert, now);
+        }
+        if (options.quietSeconds === 0) for (const change of sweepNow(now)) merge(changes, change);
+        return [...changes.values()];
+      });
+    },
+    firing(source) {
+      return (
+        sql(
+          `SELECT a.fingerprint, a.labels FROM alerts a JOIN incidents i ON i.id = a.incident_id
+           WHERE a.state = 'firing' AND a.source = ? AND i.${OPEN}`,
+        ).all(source) as Array<{ fingerprint: string; labels: string }>
+      ).map(r => ({ fingerprint: r.fingerprint, labels: JSON.parse(r.labels) as Labels }));
+    },
+    pending() {
+      return (sql('SELECT fingerprint FROM pending_alerts').all() as Array<{ fingerprint: string }>).map(
+        r => r.fingerprint,
+      );
+    },
+    pendingAlerts: limit =>
+      sql('SELECT name, group_key, first_seen FROM pending_alerts ORDER BY first_seen LIMIT ?').all(
+        limit,
+      ) as Array<{ name: string; group_key: string; first_seen: number }>,
+    forgetPending(fingerprints) {
+      if (fingerprints.length === 0) return;
+      write(() => {
+        for (const fingerprint of fingerprints)
+          sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(fingerprint);
+      });
+    },
+    sweep(now) {
+      const due = sql(
+        `SELECT id FROM incidents WHERE ${OPEN} AND quiet_since IS NOT NULL AND quiet_since <= ? LIMIT 1`,
+      ).get(now - options.quietSeconds);
+      if (!due) return [];
+      return write(() => sweepNow(now));
+    },
+    get: id => sql('SELECT * FROM incidents WHERE id = ?').get(id) as IncidentRow | undefined,
+    alerts: id =>
+      sql(
+        "SELECT * FROM alerts WHERE incident_id = ? ORDER BY state = 'firing' DESC, starts_at DESC, rowid DESC",
+      ).all(id) as unknown as AlertRow[],
+    events: (id, limit) =>
+      (
+        sql('SELECT * FROM events WHERE incident_id = ? ORDER BY id DESC LIMIT ?').all(
+          id,
+          limit,
+        ) as unknown as EventRow[]
+      ).reverse(),
+    eventCount: id =>
+      (sql('SELECT events_kept AS n FROM incidents WHERE id = ?').get(id) as { n: number } | undefined)?.n ??
+      0,
+    active: () => sql(`${activeSelect} WHERE i.${OPEN} ORDER BY i.id DESC`).all() as unknown as ActiveRow[],
+    list(filter) {
+      const where: string[] = [];
+      const params: Array<string | number> = [];
+      if (filter.status === 'active' || filter.status === undefined) where.push(`i.${OPEN}`);
+      else if (filter.status !== 'all') {
+        where.push('i.status = ?');
+        params.push(filter.status);
+      }
+      if (filter.since !== undefined) {
+        where.push('i.updated_at >= ?');
+        params.push(filter.since);
+      }
+      params.push(filter.limit);
+      return sql(
+        `${activeSelect} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY i.id DESC LIMIT ?`,
+      ).all(...params) as unknown as ActiveRow[];
+    },
+    ids: (prefix, limit) =>
+      (
+        sql("SELECT id FROM incidents WHERE CAST(id AS TEXT) LIKE ? || '%' ORDER BY id DESC LIMIT ?").all(
+          prefix,
+          limit,
+        ) as Array<{ id: number }>
+      ).map(r => r.id),
+    addEvent(id, e, now) {
+      return write(() => {
+        event(id, now, e);
+        return [{ id }];
+      });
+    },
+    setStatus(id, status, now, why) {
+      return write(() => {
+        const row = sql('SELECT status FROM incidents WHERE id = ?').get(id) as
+          { status: IncidentStatus } | undefined;
+        if (!row || row.status === status) return [];
+        const reason = why === undefined ? '' : `: ${why}`;
+        if (status === 'resolved') return [resolveIncident(id, now, `resolved by hand${reason}`)];
+        if (row.status === 'resolved') {
+          // Acknowledging a resolved incident reopens it, unless its group already has another one open.
+          const group = sql('SELECT group_key FROM incidents WHERE id = ?').get(id) as { group_key: string };
+          const other = sql(`SELECT id FROM incidents WHERE group_key = ? AND ${OPEN}`).get(group.group_key);
+          if (other) return [];
+        }
+        sql("UPDATE incidents SET status = 'acknowledged', resolved_at = NULL WHERE id = ?").run(id);
+        event(id, now, { kind: 'status', summary: `${row.status} → acknowledged${reason}` });
+        return [{ id, opened: row.status === 'resolved' }];
+      });
+    },
+    recordHealth(id, verdict, now) {
+      const last = () => {
+        const row = sql(
+          "SELECT json_extract(data, '$.status') AS status FROM events WHERE incident_id = ? AND kind = 'health' AND json_extract(data, '$.target') = ? ORDER BY id DESC LIMIT 1",
+        ).get(id, verdict.target) as { status: string } | undefined;
+        return row?.status;
+      };
+      // Read outside the write lock first: most checks find the verdict unchanged and need no transaction.
+      if (last() === verdict.status) return [];
+      return write(() => {
+        if (last() === verdict.status) return [];
+        const why = verdict.reasons.length > 0 ? `: ${verdict.reasons.slice(0, 3).join('; ')}` : '';
+        event(id, now, {
+          kind: 'health',
+          summary: `${verdict.target} is ${verdict.status}${why}`,
+          data: { target: verdict.target, status: verdict.status, reasons: verdict.reasons },
+        });
+        return [{ id }];
+      });
+    },
+    revision: () => (sql("SELECT value FROM meta WHERE key = 'rev'").get() as { value: number }).value,
+    changedSince: rev =>
+      sql('SELECT id, status, rev FROM incidents WHERE rev > ? ORDER BY rev').all(rev) as Array<{
+        id: number;
+        status: IncidentStatus;
+        rev: number;
+      }>,
+  };
+
+  function sweepNow(now: number): Change[] {
+    const due = sql(
+      `SELECT id, quiet_since FROM incidents WHERE ${OPEN} AND quiet_since IS NOT NULL AND quiet_since <= ?`,
+    ).all(now - options.quietSeconds) as Array<{ id: number; quiet_since: number }>;
+    return due.map(row =>
+      resolveIncident(
+        row.id,
+        now,
+        `resolved: every alert stayed resolved for ${Math.round(now - row.quiet_since)} s`,
+      ),
+    );
+  }
+}
+
+function merge(changes: Map<number, Change>, change: Change): void {
+  const known = changes.get(change.id);
+  changes.set(change.id, {
+    id: change.id,
+    ...((known?.opened ?? change.opened) ? { opened: true } : {}),
+    ...((known?.closed ?? change.closed) ? { closed: true } : {}),
+  });
+}
+
+function alertName(alert: AlertInput): string {
+  return alert.labels.alertname ?? 'alert';
+}
+
+function summaryOf(alert: AlertInput): string {
+  const text = alert.annotations.summary ?? alert.annotations.description;
+  return text === undefined ? '' : `: ${text.slice(0, 200)}`;
+}

@@ -1,0 +1,561 @@
+// open_pr: one atomic, allow-listed, idempotent pull request. Every policy check runs before the first write; the
+// git objects are made first, the branch ref last (pointing at the finished commit), then the PR. Never a force.
+
+import { z } from 'zod';
+import pkg from '../../package.json' with { type: 'json' };
+import type { BranchInfo, GithubClient, NewTreeEntry, PullInfo, RepoRef } from '../clients/github.ts';
+import type { PrPolicy, RepoPolicy } from '../config.ts';
+import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
+import { treeSha, type Leaf } from '../lib/git-tree.ts';
+import { headBranch } from '../policy/branches.ts';
+import {
+  changeSchema,
+  checkChanges,
+  contentOf,
+  gitBlobSha,
+  hashChanges,
+  type Change,
+} from '../policy/changes.ts';
+import { isWorkflowPath, protectedPathsIn } from '../policy/paths.ts';
+import { checkRepoAllowed, splitRepo } from '../policy/repos.ts';
+import { cleanBody, cleanTitle, provenanceFooter, withFooter } from '../policy/text.ts';
+import { defineTool, type ToolContext } from './define.ts';
+
+/** Marks the commits open_pr makes: a branch whose tip lacks it was changed by someone else and is left alone. */
+const TRAILER = 'Generated-by: devops-mcp';
+
+const input = z.strictObject({
+  repo: z.string().min(1).max(141),
+  base: z.string().min(1).max(255).optional(),
+  branch: z.string().min(1).max(120).describe('slug, e.g. fix-x'),
+  title: z.string().min(1).max(1000),
+  body: z.string().max(100_000).optional(),
+  changes: z.array(changeSchema).max(100),
+  labels: z.array(z.string().min(1).max(50)).max(10).optional(),
+  draft: z.boolean().optional(),
+  receipt: z.string().max(4096).optional(),
+});
+
+const output = z.object({
+  status: z.enum(['created', 'existing', 'updated']),
+  number: z.number().int(),
+  url: z.string(),
+  branch: z.string(),
+  base: z.string(),
+  commit_sha: z.string(),
+  draft: z.boolean(),
+  files_changed: z.number().int(),
+  note: z.string().optional(),
+});
+type Output = z.output<typeof output>;
+
+export const openPr = defineTool({
+  name: 'open_pr',
+  title: 'Open a PR',
+  description:
+    'Open a draft PR on an allow-listed repo, branch `devops-mcp/<branch>`, with `changes` on `base` (default branch). Needs the run_sandbox_test receipt of these changes; update needs the blob sha (read_repo). Repeat calls return the same PR.',
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+
+  async run(input, ctx) {
+    const audit = (action: string, fields: Record<string, unknown> = {}) => {
+      ctx.logger.info(
+        { audit: true, tool: 'open_pr', repo: input.repo, action, ...fields },
+        `open_pr ${action}`,
+      );
+    };
+    const trail = { wrote: false };
+    try {
+      return await openPullRequest(input, ctx, audit, trail);
+    } catch (error) {
+      // A refusal wrote nothing; a failure after the first write is recorded as such.
+      const code = error instanceof ToolError ? error.code : 'INTERNAL_ERROR';
+      const reason = error instanceof ToolError ? error.message : 'unexpected error';
+      audit(trail.wrote ? 'failed' : 'refused', { code, reason });
+      throw error;
+    }
+  },
+});
+
+type Input = z.output<typeof input>;
+type Audit = (action: string, fields?: Record<string, unknown>) => void;
+
+async function openPullRequest(
+  input: Input,
+  ctx: ToolContext,
+  audit: Audit,
+  trail: { wrote: boolean },
+): Promise<Output> {
+  const { config } = ctx;
+  // 1. Policy that needs no call: nothing is asked of GitHub about a repository that is not allowed.
+  checkRepoAllowed(input.repo, config.allowedRepos, 'changed');
+  const found = Object.entries(config.repos).find(
+    ([name]) => name.toLowerCase() === input.repo.toLowerCase(),
+  );
+  if (!found) {
+    throw new ToolError(
+      'NOT_CONFIGURED',
+      `${input.repo} has no repository policy.`,
+      'Add repos["owner/repo"] (source, commands, pr) to the config file.',
+    );
+  }
+  const [policyName, policy] = found;
+  const pr = policy.pr;
+  const github = ctx.github;
+  if (!github) throw notConfigured('GitHub', 'GITHUB_TOKEN');
+  const changes = input.changes;
+  checkLocally(input, pr);
+  const head = headBranch(input.branch, pr.branchPrefix);
+  const title = cleanTitle(input.title);
+  if (title === '') throw invalidArgument('title is empty once invisible characters are removed.');
+  const draft = input.draft ?? true;
+  if (pr.requireReceipt && input.receipt === undefined) {
+    throw new ToolError(
+      'RECEIPT_REQUIRED',
+      `${policyName} accepts a change only with a passing run_sandbox_test receipt.`,
+      'Run run_sandbox_test with exactly these changes (no ref, or ref = the base branch) and pass its receipt.',
+    );
+  }
+
+  // 2. What GitHub says, read only: the canonical name, the base tip and its tree, the head branch and its PRs.
+  const repo = splitRepo(policyName);
+  const info = await github.getRepo(repo);
+  if (!info) {
+    throw invalidArgument(`GitHub has no repository ${input.repo}, or the token cannot see it.`);
+  }
+  // A renamed or transferred repository answers under its new name: that name must be allowed too.
+  checkRepoAllowed(info.fullName, config.allowedRepos, 'changed');
+  if (info.fullName.toLowerCase() !== policyName.toLowerCase()) {
+    throw new ToolError(
+      'REPO_NOT_ALLOWED',
+      `GitHub names ${input.repo} ${info.fullName} (renamed or moved); its policy is for ${policyName}.`,
+      'Ask the operator to update the allow-list and policy.',
+    );
+  }
+  if (info.archived) throw invalidArgument(`${info.fullName} is archived; it takes no pull requests.`);
+  const base = input.base ?? info.defaultBranch;
+  const bases = pr.baseBranches.length > 0 ? pr.baseBranches : [info.defaultBranch];
+  if (!bases.includes(base)) {
+    throw new ToolError(
+      'BRANCH_NOT_ALLOWED',
+      `The base branch ${base} is not allowed for ${policyName}.`,
+      `Allowed bases: ${bases.join(', ')}.`,
+    );
+  }
+  if (head === base || head === info.defaultBranch) {
+    throw new ToolError('BRANCH_NOT_ALLOWED', `The head branch ${head} is the base or default branch.`);
+  }
+  const baseBranch = await github.getBranch(repo, base);
+  if (!baseBranch) throw invalidArgument(`${info.fullName} has no branch ${base}.`);
+  const baseTip = baseBranch.commitSha;
+  const receipt = input.receipt
+    ? verifyReceipt(ctx, input.receipt, { repo: policyName, baseTip, changes, policy, base })
+    : undefined;
+
+  const baseCommit = await github.getCommit(repo, baseTip);
+  if (!baseCommit)
+    throw new ToolError('BACKEND_ERROR', `GitHub has no commit ${baseTip} although ${base} points at it.`);
+  const baseTree = await github.getTree(repo, baseCommit.treeSha);
+  if (baseTree.truncated) {
+    throw new ToolError(
+      'TOO_LARGE',
+      `${info.fullName}'s tree is too large for GitHub to list; open_pr cannot check it.`,
+    );
+  }
+  const leaves = new Map<string, Leaf>();
+  const dirs = new Set<string>();
+  for (const entry of baseTree.entries) {
+    if (entry.type === 'tree') dirs.add(entry.path);
+    else leaves.set(entry.path, { mode: entry.mode, sha: entry.sha });
+  }
+  const plan = planAgainstBase(changes, leaves, dirs);
+  const desiredTree = treeSha(plan.leaves);
+
+  const branch = await github.getBranch(repo, head);
+  if (branch?.protected) {
+    throw new ToolError('BRANCH_NOT_ALLOWED', `${head} is a protected branch.`, 'Use another branch slug.');
+  }
+  if (changes.some(change => isWorkflowPath(change.path))) {
+    const { scopes } = await github.tokenScopes();
+    // Classic tokens name their scopes; fine-grained and App tokens do not, and the tree write tells instead.
+    if (scopes !== undefined && !scopes.includes('workflow')) throw workflowScopeMissing();
+  }
+  const pulls = await github.listPulls(repo, `${repo.owner}:${head}`, 'all');
+  const open = pulls.find(p => p.state === 'open');
+  const closed = pulls.find(p => p.state === 'closed');
+  if (!open && closed) {
+    throw new ToolError(
+      'PR_EXISTS',
+      `PR #${closed.number} for ${head} was ${closed.merged ? 'merged' : 'closed'} (${closed.url}); open_pr does not reopen it.`,
+      'If the change is still wanted, use another branch slug.',
+    );
+  }
+  if (open && open.baseRef !== base) {
+    throw new ToolError(
+      'PR_EXISTS',
+      `PR #${open.number} for ${head} targets ${open.baseRef}, not ${base} (${open.url}).`,
+      'Use another branch slug or the same base.',
+    );
+  }
+
+  const files = {
+    created: changes.filter(c => c.action === 'create').map(c => c.path),
+    updated: changes.filter(c => c.action === 'update').map(c => c.path),
+    deleted: changes.filter(c => c.action === 'delete').map(c => c.path),
+  };
+  const footer = provenanceFooter({ version: pkg.version, receipt, ...files });
+  const body = withFooter(cleanBody(input.body ?? ''), footer);
+  const result = (status: Output['status'], pull: PullInfo, sha: string, note?: string): Output => ({
+    status,
+    number: pull.number,
+    url: pull.url,
+    branch: head,
+    base,
+    commit_sha: sha,
+    draft: pull.draft,
+    files_changed: changes.length,
+    ...(note === undefined ? {} : { note }),
+  });
+
+  // 3. Already there? The branch holds exactly this content: nothing to write.
+  const tip = branch ? await ownTip(github, repo, branch, head) : undefined;
+  if (tip && tip.treeSha === desiredTree && open) {
+    audit('existing', { branch: head, number: open.number, commit: tip.sha });
+    return result(
+      'existing',
+      open,
+      tip.sha,
+      'This PR already holds exactly these changes; nothing was written.',
+    );
+  }
+
+  // 4. Writes, paced by the hourly quota; the git objects first, the ref last.
+  const slot = ctx.prQuota.take(policyName, pr.maxPrsPerHour, ctx.now());
+  if ('retryAfterSeconds' in slot) {
+    throw new ToolError(
+      'RATE_LIMITED',
+      `${policyName} already had ${pr.maxPrsPerHour} pull requests opened or updated in the last hour; retry after ${slot.retryAfterSeconds} s.`,
+      `Wait ${slot.retryAfterSeconds} seconds, or bundle the fixes into one PR.`,
+    );
+  }
+  try {
+    let commitSha: string;
+    let status: Output['status'];
+    if (tip && tip.treeSha === desiredTree) {
+      commitSha = tip.sha; // the branch is ours and right, but its PR is missing (an earlier call stopped)
+      status = 'created';
+    } else {
+      const parents = tip
+        ? [tip.sha, ...((await reaches(github, repo, tip.sha, baseTip)) ? [] : [baseTip])]
+        : [baseTip];
+      trail.wrote = true;
+      const tree = await writeTree(github, repo, baseCommit.treeSha, plan.entries, changes, audit);
+      if (tree !== desiredTree)
+        ctx.logger.warn({ tree, desiredTree }, 'GitHub made another tree than computed');
+      const message = commitMessage(title, files, receipt, baseTip);
+      commitSha = await github.createCommit(repo, message, tree, parents);
+      audit('commit', { commit: commitSha, parents, tree });
+      if (branch) {
+        const moved = await github.updateRef(repo, head, commitSha);
+        if (moved === 'not-fast-forward') throw notFastForward(head);
+        audit('ref-updated', { branch: head, commit: commitSha });
+        status = open ? 'updated' : 'created';
+      } else {
+        const made = await github.createRef(repo, head, commitSha);
+        if (made === 'exists') {
+          // "Reference already exists": another call made the branch meanwhile. The same content from
+          // devops-mcp is as good as ours; anything else is not overwritten.
+          const current = await github.getRef(repo, head);
+          const theirs = current === undefined ? undefined : await github.getCommit(repo, current);
+          if (current !== commitSha) {
+            if (!theirs?.message.includes(TRAILER) || theirs.treeSha !== desiredTree)
+              throw notFastForward(head);
+            commitSha = theirs.sha;
+          }
+        }
+        audit('ref-created', { branch: head, commit: commitSha });
+        status = 'created';
+      }
+    }
+    if (open) {
+      trail.wrote = true;
+      await github.updatePull(repo, open.number, { title, body });
+      audit('pr-updated', { number: open.number, commit: commitSha });
+      return result(status, { ...open, headSha: commitSha }, commitSha);
+    }
+    trail.wrote = true;
+    const made = await github.createPull(repo, { title, body, head, base, draft: pr.draftOnly || draft });
+    let pull: PullInfo;
+    if (made === 'exists') {
+      // Lost a race, or the answer to our own create was lost: the open PR for the head is the one.
+      const again = (await github.listPulls(repo, `${repo.owner}:${head}`, 'open'))[0];
+      if (!again)
+        throw new ToolError('BACKEND_ERROR', `GitHub did not create the PR for ${head}, and none is open.`);
+      pull = again;
+      status = 'existing';
+    } else {
+      pull = made;
+    }
+    audit(status === 'existing' ? 'pr-existing' : 'pr-created', {
+      number: pull.number,
+      branch: head,
+      commit: commitSha,
+      draft: pull.draft,
+    });
+    let note: string | undefined;
+    if (input.labels && input.labels.length > 0) {
+      try {
+        await github.addLabels(repo, pull.number, input.labels);
+        audit('labels', { number: pull.number, labels: input.labels });
+      } catch (error) {
+        note = `The PR is open but its labels were not added: ${error instanceof ToolError ? error.message : 'GitHub refused'}.`;
+      }
+    }
+    return result(status, pull, commitSha, note);
+  } catch (error) {
+    if (!trail.wrote) slot.release();
+    if (error instanceof ToolError && error.code === 'BACKEND_ERROR' && isWorkflow404(error, changes)) {
+      throw workflowScopeMissing();
+    }
+    throw error;
+  }
+}
+
+/** The caps, protected paths, labels and draft policy: all before any call. */
+function checkLocally(input: Input, pr: PrPolicy): void {
+  const { changes } = input;
+  checkChanges(changes, {
+    maxFiles: pr.maxFiles,
+    maxFileBytes: pr.maxFileBytes,
+    maxTotalBytes: pr.maxTotalBytes,
+  });
+  const deletions = changes.filter(c => c.action === 'delete').length;
+  if (deletions > pr.maxDeletions) {
+    throw new ToolError(
+      'TOO_LARGE',
+      `${deletions} deletions; this repository's policy allows at most ${pr.maxDeletions} in one PR.`,
+      'Delete fewer files, or ask a person to.',
+    );
+  }
+  const refused = protectedPathsIn(
+    changes.map(c => c.path),
+    pr.protectedPaths,
+    pr.allowPaths,
+  );
+  if (refused.length > 0) {
+    throw new ToolError(
+      'PROTECTED_PATH',
+      `Protected path(s): ${refused.join(', ')}. CI, ownership, agent instructions, manifests and lockfiles change only by a person.`,
+      'Leave these files out of the change; the operator can lift a path with pr.allowPaths.',
+    );
+  }
+  for (const change of changes) {
+    if (change.action === 'update' && change.sha === undefined) {
+      throw invalidArgument(
+        `update of "${change.path}" needs sha, the blob sha of the file at base.`,
+        'read_repo returns it; an update without it could overwrite a change you have not seen.',
+      );
+    }
+  }
+  const unknown = (input.labels ?? []).filter(label => !pr.labels.includes(label));
+  if (unknown.length > 0) {
+    throw invalidArgument(
+      `Label(s) not allowed here: ${unknown.join(', ')}.`,
+      pr.labels.length > 0
+        ? `Allowed: ${pr.labels.join(', ')}.`
+        : 'This repository allows no labels; leave labels out.',
+    );
+  }
+  if (input.draft === false && pr.draftOnly) {
+    throw invalidArgument(
+      'This repository takes only draft PRs from devops-mcp; draft: false is not allowed.',
+      'Leave draft out; a person marks the PR ready for review.',
+    );
+  }
+}
+
+function verifyReceipt(
+  ctx: ToolContext,
+  token: string,
+  at: { repo: string; baseTip: string; changes: readonly Change[]; policy: RepoPolicy; base: string },
+) {
+  try {
+    return ctx.receipts.verify(token, {
+      repo: at.repo,
+      baseCommit: at.baseTip,
+      changesHash: hashChanges(at.changes),
+      // Only commands the policy names count: a free-form command could be anything, even `true`.
+      command: Object.values(at.policy.commands),
+    });
+  } catch (error) {
+    if (error instanceof ToolError && /another baseCommit/.test(error.message)) {
+      throw new ToolError(
+        'RECEIPT_MISMATCH',
+        `The validation receipt was issued for another base commit: ${at.base} is now at ${at.baseTip}.`,
+        `Run run_sandbox_test again on ${at.base} with the same changes and use its receipt.`,
+      );
+    }
+    throw error;
+  }
+}
+
+interface Plan {
+  leaves: Map<string, Leaf>;
+  entries: Array<{ change: Change; mode: string }>;
+}
+
+/** Checks each change against the base tree (links, existence, expected shas) and gives the tree it makes. */
+function planAgainstBase(
+  changes: readonly Change[],
+  base: ReadonlyMap<string, Leaf>,
+  dirs: ReadonlySet<string>,
+): Plan {
+  const leaves = new Map(base);
+  const lower = new Map([...base.keys(), ...dirs].map(path => [path.toLowerCase(), path]));
+  const entries: Plan['entries'] = [];
+  let changesSomething = false;
+  for (const change of changes) {
+    const parts = change.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      const leaf = base.get(prefix);
+      if (leaf) {
+        throw new ToolError(
+          'PATH_INVALID',
+          `"${change.path}" goes through ${leaf.mode === '120000' ? 'a symbolic link' : leaf.mode === '160000' ? 'a submodule' : 'a file'} (${prefix}).`,
+          'Change the file the link points to instead.',
+        );
+      }
+    }
+    const existing = base.get(change.path);
+    if (existing?.mode === '120000' || existing?.mode === '160000' || dirs.has(change.path)) {
+      throw new ToolError(
+        'PATH_INVALID',
+        `"${change.path}" is a symbolic link, submodule or directory at base.`,
+      );
+    }
+    if (change.action === 'create') {
+      if (existing) throw invalidArgument(`"${change.path}" already exists; use update with its sha.`);
+      const other = lower.get(change.path.toLowerCase());
+      if (other !== undefined) {
+        throw new ToolError(
+          'PATH_INVALID',
+          `"${change.path}" collides with "${other}" by case.`,
+          'Use the existing name.',
+        );
+      }
+    } else if (!existing) {
+      throw invalidArgument(`"${change.path}" does not exist at base; use create.`);
+    } else if (change.action === 'update' && change.sha?.toLowerCase() !== existing.sha) {
+      throw new ToolError(
+        'STALE_SHA',
+        `"${change.path}" is at blob ${existing.sha} on base, not ${change.sha ?? '(none)'}: it changed since you read it.`,
+        'Read it again with read_repo, redo the change on the current content, and test it again.',
+      );
+    }
+    if (change.action === 'delete') {
+      leaves.delete(change.path);
+      changesSomething = true;
+      entries.push({ change, mode: existing?.mode ?? '100644' });
+      continue;
+    }
+    const sha = gitBlobSha(contentOf(change));
+    const mode = existing?.mode ?? '100644';
+    if (sha !== existing?.sha) changesSomething = true;
+    leaves.set(change.path, { mode, sha });
+    entries.push({ change, mode });
+  }
+  if (!changesSomething) throw invalidArgument('The changes leave every file as it is at base.');
+  return { leaves, entries };
+}
+
+async function writeTree(
+  github: GithubClient,
+  repo: RepoRef,
+  baseTree: string,
+  plan: Plan['entries'],
+  changes: readonly Change[],
+  audit: Audit,
+): Promise<string> {
+  const entries: NewTreeEntry[] = [];
+  for (const { change, mode } of plan) {
+    if (change.action === 'delete') entries.push({ path: change.path, mode, type: 'blob', sha: null });
+    else if (change.encoding === 'base64') {
+      const sha = await github.createBlob(repo, contentOf(change));
+      audit('blob', { path: change.path, sha });
+      entries.push({ path: change.path, mode, type: 'blob', sha });
+    } else entries.push({ path: change.path, mode, type: 'blob', content: change.content ?? '' });
+  }
+  const tree = await github.createTree(repo, baseTree, entries);
+  audit('tree', { tree, files: changes.length });
+  return tree;
+}
+
+/** The branch's tip when devops-mcp made it; a tip made by anyone else is never touched. */
+async function ownTip(github: GithubClient, repo: RepoRef, branch: BranchInfo, head: string) {
+  const commit = await github.getCommit(repo, branch.commitSha);
+  if (!commit?.message.includes(TRAILER)) {
+    throw new ToolError(
+      'BRANCH_NOT_ALLOWED',
+      `${head} has commits devops-mcp did not make; it is left as it is.`,
+      'Use another branch slug.',
+    );
+  }
+  return commit;
+}
+
+/** Whether `target` is among the parents of `from` or of its first-parent ancestors made by devops-mcp. */
+async function reaches(github: GithubClient, repo: RepoRef, from: string, target: string): Promise<boolean> {
+  let sha: string | undefined = from;
+  for (let step = 0; step < 8 && sha !== undefined; step++) {
+    const commit = await github.getCommit(repo, sha);
+    if (!commit) return false;
+    if (commit.parents.includes(target)) return true;
+    if (!commit.message.includes(TRAILER)) return false;
+    sha = commit.parents[0];
+  }
+  return false;
+}
+
+function commitMessage(
+  title: string,
+  files: { created: string[]; updated: string[]; deleted: string[] },
+  receipt: { command: string } | undefined,
+  baseTip: string,
+): string {
+  const lines = [
+    ...files.created.map(p => `create ${p}`),
+    ...files.updated.map(p => `update ${p}`),
+    ...files.deleted.map(p => `delete ${p}`),
+  ];
+  return [
+    title,
+    '',
+    ...lines,
+    '',
+    `${TRAILER} ${pkg.version} (open_pr)`,
+    ...(receipt ? [`Validated-by: ${receipt.command} on ${baseTip}`] : []),
+  ].join('\n');
+}
+
+function notFastForward(head: string): ToolError {
+  return new ToolError(
+    'NOT_FAST_FORWARD',
+    `${head} moved while the PR was being made (someone else wrote to it); nothing was forced.`,
+    'Call open_pr again: it returns the PR as it is, or updates it.',
+  );
+}
+
+function workflowScopeMissing(): ToolError {
+  return new ToolError(
+    'WORKFLOW_SCOPE_MISSING',
+    'The token may not write GitHub Actions workflows (.github/workflows/): it lacks the workflow scope.',
+    'Leave workflow files out, or ask the operator for a token with the workflow scope (Workflows permission).',
+  );
+}
+
+/** GitHub answers a tree touching .github/workflows/ without the workflow grant with a bare 404. */
+function isWorkflow404(error: ToolError, changes: readonly Change[]): boolean {
+  return (error as { status?: number }).status === 404 && changes.some(change => isWorkflowPath(change.path));
+}

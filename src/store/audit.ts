@@ -37,8 +37,8 @@ export interface AuditLog {
 }
 
 /** The hash of a row: sha256 over the previous row's hash and the row's fields, in a fixed order. */
-export function rowHash(
-  prev: string,
+/** A row's own columns, in the order they are hashed and stored. */
+export type RowFields = readonly [
   id: number,
   at: number,
   tool: string,
@@ -48,12 +48,10 @@ export function rowHash(
   outcome: string,
   code: string | null,
   ms: number,
-): string {
-  return createHash('sha256')
-    .update(prev)
-    .update('\n')
-    .update(JSON.stringify([id, at, tool, client, session, args, outcome, code, ms]))
-    .digest('hex');
+];
+
+export function rowHash(prev: string, fields: RowFields): string {
+  return createHash('sha256').update(prev).update('\n').update(JSON.stringify(fields)).digest('hex');
 }
 
 // A function, so that the check reads the connection's state now, not what the compiler last saw of it.
@@ -78,35 +76,19 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
       let prev = last?.hash ?? '';
       for (const entry of entries) {
         id++;
-        const client = entry.client ?? null;
-        const session = entry.session ?? null;
-        const code = entry.code ?? null;
-        const ms = Math.round(entry.ms * 100) / 100;
-        const hash = rowHash(
-          prev,
+        const fields: RowFields = [
           id,
           entry.at,
           entry.tool,
-          client,
-          session,
+          entry.client ?? null,
+          entry.session ?? null,
           entry.args,
           entry.outcome,
-          code,
-          ms,
-        );
-        insert.run(
-          id,
-          entry.at,
-          entry.tool,
-          client,
-          session,
-          entry.args,
-          entry.outcome,
-          code,
-          ms,
-          prev,
-          hash,
-        );
+          entry.code ?? null,
+          Math.round(entry.ms * 100) / 100,
+        ];
+        const hash = rowHash(prev, fields);
+        insert.run(...fields, prev, hash);
         prev = hash;
       }
       if (own) db.exec('COMMIT');
@@ -156,8 +138,7 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
             problem: `row ${row.id - 1} was altered or replaced: row ${row.id} no longer follows it`,
           };
         }
-        const hash = rowHash(
-          prev,
+        const hash = rowHash(prev, [
           row.id,
           row.at,
           row.tool,
@@ -167,7 +148,7 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
           row.outcome,
           row.code,
           row.ms,
-        );
+        ]);
         if (hash !== row.hash) {
           return {
             ok: false,

@@ -8,7 +8,7 @@ import { createPredictorClient, type PredictorClient } from './clients/predictor
 import { createPrometheusClient, type PrometheusClient } from './clients/prometheus.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { createRedactor, type Redactor } from './lib/redact.ts';
-import { createMemoryPrQuota, type PrQuota } from './policy/pr-quota.ts';
+import { createStorePrQuota, type PrQuota } from './policy/pr-quota.ts';
 import { createReceipts, type Receipts } from './policy/receipts.ts';
 import { createChangeFeed, type ChangeFeed } from './incidents/feed.ts';
 import type { Store } from './store/index.ts';
@@ -28,7 +28,7 @@ export interface Context {
   predictor: PredictorClient | undefined;
   /** Present when GITHUB_TOKEN is set (Octokit loads on first use). */
   github: GithubClient | undefined;
-  /** PRs opened per repository in the last hour (open_pr's pacing). */
+  /** PRs opened per repository in the last hour (open_pr's pacing), counted in the store across processes. */
   prQuota: PrQuota;
   /** The local Docker engine, for sandbox runs (connected on first use). */
   docker: DockerClient;
@@ -110,6 +110,11 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
         path: config.store.path ?? options.dbPath ?? ':memory:',
         busyTimeoutMs: config.store.busyTimeoutMs,
         ...config.incidents,
+        // Diagnoses and transcripts are redacted by the store itself on the way in.
+        redact,
+        onChange: c => {
+          changes.publish(c);
+        },
       });
       return opened;
     }));
@@ -124,7 +129,7 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     loki,
     predictor,
     github,
-    prQuota: createMemoryPrQuota(),
+    prQuota: createStorePrQuota(store),
     docker: createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent, owner: options.owner }),
     receipts: createReceipts({
       key: config.sandbox.receiptKey,

@@ -1,11 +1,15 @@
 // What clients see of incidents: the same JSON for the resources and the tools, within the output byte cap, with a
 // note saying what was left out and how to see it.
 
+import { field, type AgentStore } from '../store/agent.ts';
 import type { ActiveRow, AlertRow, EventRow, IncidentRow, IncidentStore } from '../store/incidents.ts';
 import { toRfc3339 } from '../lib/time.ts';
 
 export const ACTIVE_URI = 'incident://active';
 export const incidentUri = (id: number): string => `incident://${id}`;
+/** The full transcript of one investigation, apart from the incident view (resources/incidents.ts). */
+export const transcriptUri = (id: number, investigation: number): string =>
+  `incident://${id}/investigations/${investigation}`;
 
 /** Events read for one incident view; fewer are shown when they do not fit. */
 const TIMELINE_READ = 100;
@@ -119,6 +123,36 @@ export interface EventView {
   data?: unknown;
 }
 
+/** The latest checked diagnosis of the headless loop, bounded; the whole one is in its transcript resource. */
+export interface DiagnosisView {
+  investigation: number;
+  transcript_uri: string;
+  mode: string;
+  at?: string;
+  summary?: string;
+  root_cause?: string;
+  confidence?: number;
+  evidence?: unknown[];
+  /** Evidence items not shown. */
+  evidence_left_out?: number;
+  proposed_change?: unknown;
+  next_steps?: unknown[];
+  /** What the citation check found: evidence naming calls that did not happen, claims without evidence. */
+  flags: string[];
+  budget_hit?: string;
+  tokens: number;
+  model_calls: number;
+  tool_calls: number;
+}
+
+export interface OutcomeView {
+  repo: string;
+  pr_number: number;
+  pr_url: string;
+  outcome: string;
+  at: string;
+}
+
 export interface IncidentView {
   id: number;
   uri: string;
@@ -130,6 +164,9 @@ export interface IncidentView {
   updated: string;
   resolved?: string;
   resolving?: { since: string; resolves_at: string };
+  diagnosis?: DiagnosisView;
+  /** What came of the PRs made for it (resolved after the change, not resolved, closed unmerged, pending). */
+  outcomes?: OutcomeView[];
   alerts: AlertView[];
   alerts_left_out?: number;
   timeline: EventView[];
@@ -158,6 +195,80 @@ function alertView(row: AlertRow, withAnnotations: boolean): AlertView {
   return view;
 }
 
+const EVIDENCE_SHOWN = 12;
+const LIST_SHOWN = 5;
+const OUTCOMES_SHOWN = 10;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** `value` with its strings clipped and its lists shortened, two levels deep: a diagnosis's parts, bounded. */
+function bounded(value: unknown, max: number, depth = 0): unknown {
+  if (typeof value === 'string') return clip(value, max);
+  if (Array.isArray(value))
+    return depth >= 2 ? `[${value.length} items]` : value.slice(0, 20).map(v => bounded(v, max, depth + 1));
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= 2) return '{…}';
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, bounded(v, max, depth + 1)]));
+}
+
+function diagnosisView(
+  incidentId: number,
+  agent: Pick<AgentStore, 'latestDiagnosis'>,
+): DiagnosisView | undefined {
+  const run = agent.latestDiagnosis(incidentId);
+  if (!run) return undefined;
+  const d = run.diagnosis;
+  const view: DiagnosisView = {
+    investigation: run.id,
+    transcript_uri: transcriptUri(incidentId, run.id),
+    mode: run.mode,
+    flags: run.flags.slice(0, 10).map(flag => clip(flag, 200)),
+    tokens: run.tokens,
+    model_calls: run.modelCalls,
+    tool_calls: run.toolCalls,
+  };
+  if (run.endedAt !== undefined) view.at = toRfc3339(run.endedAt);
+  const text = (name: string, max: number) => {
+    const value = field(d, name);
+    return typeof value === 'string' ? clip(value, max) : undefined;
+  };
+  const summary = text('summary', 600);
+  if (summary !== undefined) view.summary = summary;
+  const rootCause = text('rootCause', 600);
+  if (rootCause !== undefined) view.root_cause = rootCause;
+  const confidence = field(d, 'confidence');
+  if (typeof confidence === 'number') view.confidence = confidence;
+  const evidence = field(d, 'evidence');
+  if (Array.isArray(evidence)) {
+    view.evidence = evidence.slice(0, EVIDENCE_SHOWN).map(item => bounded(item, 300, 1));
+    if (evidence.length > EVIDENCE_SHOWN) view.evidence_left_out = evidence.length - EVIDENCE_SHOWN;
+  }
+  const change = field(d, 'proposedChange');
+  if (change !== null && typeof change === 'object') {
+    // The files as paths and actions: their contents are in the transcript and, once tested, the PR.
+    const { files, ...rest } = change as Record<string, unknown>;
+    view.proposed_change = {
+      ...(bounded(rest, 500) as object),
+      ...(Array.isArray(files)
+        ? {
+            files: files.slice(0, 20).map(f => {
+              const file = (f ?? {}) as Record<string, unknown>;
+              return typeof file.path === 'string'
+                ? { path: file.path, ...(typeof file.action === 'string' ? { action: file.action } : {}) }
+                : bounded(f, 200, 1);
+            }),
+          }
+        : {}),
+    };
+  }
+  const next = field(d, 'nextSteps');
+  if (Array.isArray(next)) view.next_steps = next.slice(0, LIST_SHOWN).map(item => bounded(item, 200, 1));
+  if (run.budgetHit !== undefined) view.budget_hit = run.budgetHit;
+  return view;
+}
+
 function eventView(row: EventRow): EventView {
   const view: EventView = { id: row.id, at: toRfc3339(row.at), kind: row.kind, summary: row.summary };
   const data = parse(row.data);
@@ -165,12 +276,16 @@ function eventView(row: EventRow): EventView {
   return view;
 }
 
-/** One incident with its alerts, recent timeline, findings, actions and links; undefined when there is none. */
+/**
+ * One incident with its alerts, recent timeline, findings, actions and links — and, given the agent store, the latest
+ * checked diagnosis and the outcomes of its PRs; undefined when there is none.
+ */
 export function incidentView(
   store: IncidentStore,
   id: number,
   maxBytes: number,
   quietSeconds: number,
+  agent?: Pick<AgentStore, 'latestDiagnosis' | 'outcomes'>,
 ): IncidentView | undefined {
   const row: IncidentRow | undefined = store.get(id);
   if (!row) return undefined;
@@ -211,10 +326,42 @@ export function incidentView(
       resolves_at: toRfc3339(row.quiet_since + quietSeconds),
     };
   }
-  return fit(base, alertRows, maxBytes);
+  if (agent) {
+    const diagnosis = diagnosisView(id, agent);
+    if (diagnosis) base.diagnosis = diagnosis;
+    const outcomes = agent.outcomes(id).slice(-OUTCOMES_SHOWN);
+    if (outcomes.length > 0) {
+      base.outcomes = outcomes.map(o => ({
+        repo: o.repo,
+        pr_number: o.prNumber,
+        pr_url: o.prUrl,
+        outcome: o.outcome,
+        at: toRfc3339(o.at),
+      }));
+    }
+  }
+  return fit(ordered(base), alertRows, maxBytes);
 }
 
-/** Drops the oldest events, then annotations, then alerts, until the view fits; says what went. */
+/** The view with the loop's diagnosis and outcomes right after the incident's state, before its alerts. */
+function ordered(view: IncidentView): IncidentView {
+  const { diagnosis, outcomes, ...rest } = view;
+  if (diagnosis === undefined && outcomes === undefined) return view;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) {
+    if (key === 'alerts') {
+      if (diagnosis !== undefined) out.diagnosis = diagnosis;
+      if (outcomes !== undefined) out.outcomes = outcomes;
+    }
+    out[key] = value;
+  }
+  return out as unknown as IncidentView;
+}
+
+/**
+ * Drops the oldest events, then annotations, then alerts, then older findings and actions, then the diagnosis's
+ * details (the transcript resource keeps them), until the view fits; says what went.
+ */
 function fit(view: IncidentView, alertRows: readonly AlertRow[], maxBytes: number): IncidentView {
   const budget = maxBytes - RESERVE;
   if (bytes(view) <= budget) return view;
@@ -240,6 +387,103 @@ function fit(view: IncidentView, alertRows: readonly AlertRow[], maxBytes: numbe
     view.actions = view.actions.slice(Math.ceil(view.actions.length / 2));
     notes.push('older findings and actions left out');
   }
+  const diagnosis = view.diagnosis;
+  if (diagnosis && bytes(view) > budget) {
+    delete diagnosis.proposed_change;
+    delete diagnosis.next_steps;
+    while (bytes(view) > budget && diagnosis.evidence && diagnosis.evidence.length > 1) {
+      const kept = Math.floor(diagnosis.evidence.length / 2);
+      diagnosis.evidence_left_out = (diagnosis.evidence_left_out ?? 0) + diagnosis.evidence.length - kept;
+      diagnosis.evidence = diagnosis.evidence.slice(0, kept);
+    }
+    if (bytes(view) > budget) {
+      if (diagnosis.summary !== undefined) diagnosis.summary = clip(diagnosis.summary, 160);
+      if (diagnosis.root_cause !== undefined) diagnosis.root_cause = clip(diagnosis.root_cause, 160);
+      diagnosis.flags = diagnosis.flags.slice(0, 3).map(flag => clip(flag, 80));
+    }
+    notes.push(`diagnosis shortened (the whole one: ${diagnosis.transcript_uri})`);
+  }
   view.note = `Cut to fit ${maxBytes} bytes: ${view.timeline_left_out} older timeline events not shown${notes.length > 0 ? `; ${[...new Set(notes)].join('; ')}` : ''}. The store keeps older events (up to incidents.timelineMax per incident).`;
   return view;
+}
+
+export interface TranscriptView {
+  incident: number;
+  investigation: number;
+  uri: string;
+  mode: string;
+  started: string;
+  ended?: string;
+  tokens: number;
+  model_calls: number;
+  tool_calls: number;
+  budget_hit?: string;
+  flags: string[];
+  transcript: unknown;
+  note?: string;
+}
+
+/** One investigation's full transcript, cut to `maxBytes` (the middle of its longest list goes first). */
+export function transcriptView(
+  agent: Pick<AgentStore, 'investigation' | 'transcript'>,
+  incidentId: number,
+  investigationId: number,
+  maxBytes: number,
+): TranscriptView | undefined {
+  const run = agent.investigation(investigationId);
+  if (run?.incidentId !== incidentId) return undefined;
+  const view: TranscriptView = {
+    incident: incidentId,
+    investigation: run.id,
+    uri: transcriptUri(incidentId, run.id),
+    mode: run.mode,
+    started: toRfc3339(run.startedAt),
+    tokens: run.tokens,
+    model_calls: run.modelCalls,
+    tool_calls: run.toolCalls,
+    flags: run.flags,
+    transcript: agent.transcript(run.id) ?? null,
+  };
+  if (run.endedAt !== undefined) view.ended = toRfc3339(run.endedAt);
+  if (run.budgetHit !== undefined) view.budget_hit = run.budgetHit;
+  const whole = bytes(view.transcript);
+  const room = maxBytes - RESERVE - bytes({ ...view, transcript: null });
+  if (whole <= room) return view;
+  view.transcript = shrink(view.transcript, Math.max(0, room));
+  view.note = `Cut to fit ${maxBytes} bytes: the transcript has ${whole} bytes; the middle of its longest list (marked left_out) and long texts were left out.`;
+  return view;
+}
+
+/** `value` cut to about `room` bytes of JSON: a list keeps its first and last items, an object shrinks its largest part. */
+function shrink(value: unknown, room: number): unknown {
+  if (bytes(value) <= room) return value;
+  if (typeof value === 'string') return clip(value, Math.max(16, Math.floor(room / 2)));
+  if (Array.isArray(value)) {
+    const items = value.map(item => shrink(item, Math.max(64, Math.floor(room / 4))));
+    if (bytes(items) <= room) return items;
+    const cut = (k: number) => [
+      ...items.slice(0, Math.ceil(k / 2)),
+      { left_out: items.length - k },
+      ...items.slice(items.length - Math.floor(k / 2)),
+    ];
+    // The most items that fit, found by bisection (the size grows with the count).
+    let [low, high] = [0, items.length - 1];
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (bytes(cut(mid)) <= room) low = mid;
+      else high = mid - 1;
+    }
+    return cut(low);
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const out = { ...(value as Record<string, unknown>) };
+  const sizes = Object.entries(out)
+    .map(([key, v]) => ({ key, size: bytes(v) }))
+    .sort((a, b) => b.size - a.size);
+  for (const { key, size } of sizes) {
+    const over = bytes(out) - room;
+    if (over <= 0) break;
+    out[key] = shrink(out[key], Math.max(16, size - over));
+  }
+  return out;
 }

@@ -1,32 +1,35 @@
-// How many PRs open_pr may open or update per repository per hour. In memory for now, behind an interface so the
-// SQLite store can back it later.
+// How many PRs open_pr may open or update per repository per hour, counted in the store (store.agent.take), so the
+// quota holds across processes sharing the file and across restarts.
+
+import type { Store } from '../store/index.ts';
+
+const HOUR = 3600;
 
 export interface PrQuota {
   /**
    * Takes one slot for `repo` at `now` (unix seconds) if fewer than `perHour` were taken in the last hour, returning
    * a release function (for a call that ends up writing nothing); otherwise the seconds until a slot frees up.
    */
-  take(repo: string, perHour: number, now: number): { release(): void } | { retryAfterSeconds: number };
+  take(
+    repo: string,
+    perHour: number,
+    now: number,
+  ): Promise<{ release(): void } | { retryAfterSeconds: number }>;
 }
 
-export function createMemoryPrQuota(): PrQuota {
-  const taken = new Map<string, number[]>();
+/** The counter of a repository's PRs; names are case-insensitive on GitHub. */
+export const prCounter = (repo: string): string => `open_pr:${repo.toLowerCase()}`;
+
+export function createStorePrQuota(store: () => Promise<Store>): PrQuota {
   return {
-    take(repo, perHour, now) {
-      const key = repo.toLowerCase();
-      const recent = (taken.get(key) ?? []).filter(at => at > now - 3600);
-      if (recent.length >= perHour) {
-        const oldest = recent[0] ?? now;
-        taken.set(key, recent);
-        return { retryAfterSeconds: Math.max(1, Math.ceil(oldest + 3600 - now)) };
-      }
-      recent.push(now);
-      taken.set(key, recent);
+    async take(repo, perHour, now) {
+      const { agent } = await store();
+      const counter = prCounter(repo);
+      const slot = agent.take(counter, perHour, HOUR, now);
+      if (!slot.ok) return { retryAfterSeconds: slot.retryAfterSeconds };
       return {
         release() {
-          const list = taken.get(key) ?? [];
-          const at = list.indexOf(now);
-          if (at >= 0) list.splice(at, 1);
+          agent.release(counter, now);
         },
       };
     },

@@ -4,6 +4,7 @@
 // only be a look-alike. A name that would equal an allowed one once Unicode compatibility forms, confusable letters
 // and case are folded is named as a look-alike in the refusal, so the caller learns why.
 
+import type { Config, RepoPolicy } from '../config.ts';
 import { ToolError } from '../lib/errors.ts';
 
 const GITHUB_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
@@ -100,4 +101,35 @@ export function checkRepoAllowed(repo: string, patterns: readonly string[], what
 export function splitRepo(repo: string): { owner: string; repo: string } {
   const [owner = '', name = ''] = repo.split('/');
   return { owner, repo: name };
+}
+
+/** A repository's policy, looked up without regard to case as GitHub names are; with the name it is kept under. */
+export function findRepoPolicy(
+  repos: Config['repos'],
+  repo: string,
+): { name: string; policy: RepoPolicy } | undefined {
+  const key = repo.toLowerCase();
+  const found = Object.entries(repos).find(([name]) => name.toLowerCase() === key);
+  return found && { name: found[0], policy: found[1] };
+}
+
+/**
+ * The allow-list, then the repository's policy: what every tool that acts on a repository checks first, before
+ * anything is read or started. `what` says what the tool would do with it ("tested", "changed").
+ */
+export function requireRepoPolicy(
+  config: Config,
+  repo: string,
+  what: string,
+): { name: string; policy: RepoPolicy } {
+  checkRepoAllowed(repo, config.allowedRepos, what);
+  const found = findRepoPolicy(config.repos, repo);
+  if (!found) {
+    throw new ToolError(
+      'NOT_CONFIGURED',
+      `${repo} has no repository policy.`,
+      'Add repos["owner/repo"] (source, commands, pr) to the config file.',
+    );
+  }
+  return found;
 }

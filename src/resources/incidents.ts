@@ -13,10 +13,11 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from '../context.ts';
-import { ACTIVE_URI, incidentUri, incidentView, listView } from '../incidents/view.ts';
+import { ACTIVE_URI, incidentUri, incidentView, listView, transcriptView } from '../incidents/view.ts';
 import { PROMPT_NAME } from '../prompts/investigate-incident.ts';
 
 export const INCIDENT_TEMPLATE = 'incident://{id}';
+export const TRANSCRIPT_TEMPLATE = 'incident://{id}/investigations/{n}';
 const MIME = 'application/json';
 /** Incidents resources/list names besides incident://active. */
 const RECENT = 50;
@@ -24,12 +25,18 @@ const COMPLETIONS = 100;
 // The MCP specification's code for an unknown resource.
 const RESOURCE_NOT_FOUND = -32002;
 
-type Target = { kind: 'active' } | { kind: 'incident'; id: number };
+type Target =
+  | { kind: 'active' }
+  | { kind: 'incident'; id: number }
+  | { kind: 'transcript'; id: number; investigation: number };
 
 function parseUri(uri: string): Target | undefined {
   if (uri === ACTIVE_URI) return { kind: 'active' };
-  const match = /^incident:\/\/(\d{1,15})$/.exec(uri);
-  return match?.[1] === undefined ? undefined : { kind: 'incident', id: Number(match[1]) };
+  const match = /^incident:\/\/(\d{1,15})(?:\/investigations\/(\d{1,15}))?$/.exec(uri);
+  if (match?.[1] === undefined) return undefined;
+  if (match[2] !== undefined)
+    return { kind: 'transcript', id: Number(match[1]), investigation: Number(match[2]) };
+  return { kind: 'incident', id: Number(match[1]) };
 }
 
 function notFound(uri: string): McpError {
@@ -49,7 +56,9 @@ export async function readIncidentResource(ctx: Context, uri: string): Promise<s
   const view =
     target.kind === 'active'
       ? listView(store.incidents.active(), maxBytes, 'active incidents', store.incidents.pendingAlerts(10))
-      : incidentView(store.incidents, target.id, maxBytes, ctx.config.incidents.quietSeconds);
+      : target.kind === 'incident'
+        ? incidentView(store.incidents, target.id, maxBytes, ctx.config.incidents.quietSeconds, store.agent)
+        : transcriptView(store.agent, target.id, target.investigation, ctx.config.output.maxBytesFull);
   return view === undefined ? undefined : ctx.redact(JSON.stringify(view));
 }
 
@@ -110,6 +119,14 @@ export function registerIncidentResources(server: Server, ctx: Context): void {
         title: 'Incident',
         description:
           'One incident: its alerts (labels, annotations, generator links), recent timeline, findings, actions and links.',
+        mimeType: MIME,
+      },
+      {
+        uriTemplate: TRANSCRIPT_TEMPLATE,
+        name: 'investigation-transcript',
+        title: 'Investigation transcript',
+        description:
+          "The headless loop's full record of one investigation of an incident: messages, tool calls, tokens, durations.",
         mimeType: MIME,
       },
     ],

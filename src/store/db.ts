@@ -93,15 +93,24 @@ function migrate(db: DatabaseSync, path: string): void {
   }
 }
 
-/** Runs `work` in one write transaction (BEGIN IMMEDIATE: the lock is taken up front, so it cannot deadlock). */
+/**
+ * Runs `work` in one write transaction (BEGIN IMMEDIATE: the lock is taken up front, so it cannot deadlock). Called
+ * inside a transaction, `work` joins it: the outer one commits or rolls back everything.
+ */
 export function transaction<T>(db: DatabaseSync, work: () => T): T {
+  if (inTransaction(db)) return work();
   db.exec('BEGIN IMMEDIATE');
   try {
     const result = work();
     db.exec('COMMIT');
     return result;
   } catch (error) {
-    if (db.isTransaction) db.exec('ROLLBACK');
+    if (inTransaction(db)) db.exec('ROLLBACK');
     throw error;
   }
+}
+
+// A function, so that each check reads the connection's state now, not what the compiler last saw of it.
+function inTransaction(db: DatabaseSync): boolean {
+  return db.isTransaction;
 }

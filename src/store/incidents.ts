@@ -17,7 +17,10 @@ export type EventKind =
   | 'health'
   | 'note'
   | 'finding'
-  | 'action';
+  | 'action'
+  // The headless loop's checked diagnosis, and what came of a PR (store/agent.ts).
+  | 'diagnosis'
+  | 'outcome';
 
 export interface GroupingOptions {
   groupBy: readonly string[];

@@ -1,6 +1,7 @@
-// The store: one SQLite connection per process, with the incident and audit tables on it.
+// The store: one SQLite connection per process, with the incident, audit and headless-loop tables on it.
 
 import type { DatabaseSync } from 'node:sqlite';
+import { createAgentStore, type AgentStore, type AgentStoreOptions } from './agent.ts';
 import { createAuditLog, type AuditLog } from './audit.ts';
 import { openDatabase } from './db.ts';
 import { createIncidentStore, type GroupingOptions, type IncidentStore } from './incidents.ts';
@@ -11,21 +12,25 @@ export interface Store {
   db: DatabaseSync;
   incidents: IncidentStore;
   audit: AuditLog;
+  /** The headless loop's side: kill switch, investigations, outcomes, counters, similar incidents. */
+  agent: AgentStore;
   close(): void;
 }
 
-export interface StoreOptions extends GroupingOptions {
+export interface StoreOptions extends GroupingOptions, AgentStoreOptions {
   path: string;
   busyTimeoutMs: number;
 }
 
 export function openStore(options: StoreOptions): Store {
   const db = openDatabase(options.path, { busyTimeoutMs: options.busyTimeoutMs });
+  const incidents = createIncidentStore(db, options);
   return {
     path: options.path,
     db,
-    incidents: createIncidentStore(db, options),
+    incidents,
     audit: createAuditLog(db),
+    agent: createAgentStore(db, incidents, { redact: options.redact, onChange: options.onChange }),
     close() {
       if (db.isOpen) db.close();
     },

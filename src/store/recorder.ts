@@ -29,7 +29,8 @@ export interface AuditRecorder {
 const MAX_VALUE_CHARS = 256;
 const FLUSH_MS = 20;
 const FLUSH_ROWS = 256;
-const SECRET_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|credential|cookie)/i;
+/** Field names whose string values are secrets wherever they appear. */
+export const SECRET_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|credential|cookie)/i;
 
 /** Arguments as the audit log keeps them: secrets redacted, long values replaced by their sha256. */
 export function auditArgs(args: unknown, redact: Redactor): string {

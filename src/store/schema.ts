@@ -83,6 +83,82 @@ export const MIGRATIONS: readonly string[] = [
     hash TEXT NOT NULL
   ) STRICT;
   `,
+
+  // 2: the headless loop's side: the pause flag, investigations (with their transcripts), outcomes of the PRs,
+  // sliding-window counters, and a full-text index of incidents for finding similar ones.
+  //
+  // Similarity is SQLite's FTS5 (Node's bundled SQLite is built with it), ranked by bm25 with weights per column:
+  // alert names, then group label values, diagnoses, then title and findings. Triggers keep the index in step with
+  // every writer, and the rows already in a version-1 file are indexed here. bm25 costs rows matched × terms, so
+  // `similar` picks its terms against a budget of rows (store/agent.ts). Measured with 10,000 incidents
+  // (bench/similar.ts): median ~2 ms, slowest ~5 ms — no hand-made similarity is needed.
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+  CREATE TABLE investigations (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    mode TEXT NOT NULL CHECK (mode IN ('observe', 'propose', 'autonomous')),
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    -- JSON: the checked diagnosis and its flags; the transcript (messages, tool calls, tokens, durations).
+    diagnosis TEXT,
+    flags TEXT NOT NULL DEFAULT '[]',
+    tokens INTEGER NOT NULL DEFAULT 0,
+    model_calls INTEGER NOT NULL DEFAULT 0,
+    tool_calls INTEGER NOT NULL DEFAULT 0,
+    budget_hit TEXT,
+    transcript TEXT
+  ) STRICT;
+  CREATE INDEX investigations_by_incident ON investigations (incident_id, id);
+
+  -- What came of a pull request made for an incident; one row per PR, its latest outcome.
+  CREATE TABLE outcomes (
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    repo TEXT NOT NULL,
+    pr_number INTEGER NOT NULL,
+    pr_url TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('pending', 'resolved_after_change', 'not_resolved', 'pr_closed_unmerged')),
+    at REAL NOT NULL,
+    PRIMARY KEY (incident_id, repo, pr_number)
+  ) STRICT;
+
+  -- One row per slot taken of a sliding-window counter (investigations per hour, PRs per hour, cooldowns).
+  CREATE TABLE counter_hits (
+    id INTEGER PRIMARY KEY,
+    counter TEXT NOT NULL,
+    at REAL NOT NULL
+  ) STRICT;
+  CREATE INDEX counter_hits_by_counter ON counter_hits (counter, at);
+
+  -- rowid = the incident's id.
+  CREATE VIRTUAL TABLE incident_text USING fts5 (alerts, labels, title, findings, diagnosis, tokenize = 'unicode61');
+
+  CREATE TRIGGER incident_text_new AFTER INSERT ON incidents BEGIN
+    INSERT INTO incident_text (rowid, alerts, labels, title, findings, diagnosis)
+    VALUES (new.id, '', (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(new.group_labels)), new.title, '', '');
+  END;
+  -- Each update rewrites the incident's row in the index, so the rows stay short: the first alert names (up to
+  -- ~1,000 characters) and findings (~4,000) are what is searched.
+  CREATE TRIGGER incident_text_alert AFTER INSERT ON alerts BEGIN
+    UPDATE incident_text SET alerts = trim(alerts || ' ' || new.name)
+    WHERE rowid = new.incident_id AND length(alerts) < 1000 AND instr(' ' || alerts || ' ', ' ' || new.name || ' ') = 0;
+  END;
+  -- Findings are kept in the index after the timeline drops them.
+  CREATE TRIGGER incident_text_finding AFTER INSERT ON events WHEN new.kind = 'finding' BEGIN
+    UPDATE incident_text SET findings = trim(findings || ' ' || substr(new.summary, 1, 1000))
+    WHERE rowid = new.incident_id AND length(findings) < 4000;
+  END;
+
+  INSERT INTO incident_text (rowid, alerts, labels, title, findings, diagnosis)
+  SELECT i.id,
+    coalesce((SELECT group_concat(name, ' ') FROM (SELECT DISTINCT name FROM alerts WHERE incident_id = i.id)), ''),
+    (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(i.group_labels)),
+    i.title,
+    coalesce((SELECT group_concat(substr(summary, 1, 1000), ' ') FROM events WHERE incident_id = i.id AND kind = 'finding'), ''),
+    ''
+  FROM incidents i;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -27,6 +27,7 @@ export const getIncident = defineTool({
       input.id,
       ctx.config.output.maxBytes,
       ctx.config.incidents.quietSeconds,
+      store.agent,
     );
     if (!view) {
       throw new ToolError('NOT_FOUND', `There is no incident ${input.id}.`, 'list_incidents shows the ids.');

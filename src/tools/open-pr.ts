@@ -8,6 +8,7 @@ import type { PrPolicy, RepoPolicy } from '../config.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { treeSha, type Leaf } from '../lib/git-tree.ts';
 import { headBranch } from '../policy/branches.ts';
+import { refuseWhilePaused } from '../policy/pause.ts';
 import {
   changeSchema,
   checkChanges,
@@ -17,7 +18,7 @@ import {
   type Change,
 } from '../policy/changes.ts';
 import { isWorkflowPath, protectedPathsIn } from '../policy/paths.ts';
-import { checkRepoAllowed, splitRepo } from '../policy/repos.ts';
+import { checkRepoAllowed, requireRepoPolicy, splitRepo } from '../policy/repos.ts';
 import { cleanBody, cleanTitle, provenanceFooter, withFooter } from '../policy/text.ts';
 import { defineTool, type ToolContext } from './define.ts';
 
@@ -88,19 +89,10 @@ async function openPullRequest(
   trail: { wrote: boolean },
 ): Promise<Output> {
   const { config } = ctx;
+  // 0. The kill switch, before anything else.
+  await refuseWhilePaused(ctx, 'open_pr');
   // 1. Policy that needs no call: nothing is asked of GitHub about a repository that is not allowed.
-  checkRepoAllowed(input.repo, config.allowedRepos, 'changed');
-  const found = Object.entries(config.repos).find(
-    ([name]) => name.toLowerCase() === input.repo.toLowerCase(),
-  );
-  if (!found) {
-    throw new ToolError(
-      'NOT_CONFIGURED',
-      `${input.repo} has no repository policy.`,
-      'Add repos["owner/repo"] (source, commands, pr) to the config file.',
-    );
-  }
-  const [policyName, policy] = found;
+  const { name: policyName, policy } = requireRepoPolicy(config, input.repo, 'changed');
   const pr = policy.pr;
   const github = ctx.github;
   if (!github) throw notConfigured('GitHub', 'GITHUB_TOKEN');
@@ -230,8 +222,10 @@ async function openPullRequest(
     );
   }
 
-  // 4. Writes, paced by the hourly quota; the git objects first, the ref last.
-  const slot = ctx.prQuota.take(policyName, pr.maxPrsPerHour, ctx.now());
+  // 4. Writes, paced by the hourly quota; the git objects first, the ref last. A pause set while this call was
+  // reading still stops it here, before the first write.
+  await refuseWhilePaused(ctx, 'open_pr');
+  const slot = await ctx.prQuota.take(policyName, pr.maxPrsPerHour, ctx.now());
   if ('retryAfterSeconds' in slot) {
     throw new ToolError(
       'RATE_LIMITED',

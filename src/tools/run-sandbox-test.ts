@@ -12,7 +12,8 @@ import {
   hashChanges,
   plainRef,
 } from '../policy/changes.ts';
-import { checkRepoAllowed, splitRepo } from '../policy/repos.ts';
+import { refuseWhilePaused } from '../policy/pause.ts';
+import { requireRepoPolicy, splitRepo } from '../policy/repos.ts';
 import { defineTool, type ToolContext } from './define.ts';
 
 const CHANGE_LIMITS = { maxFiles: 100, maxFileBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 };
@@ -60,19 +61,9 @@ export const runSandboxTest = defineTool({
 
   async run(input, ctx) {
     const { config } = ctx;
-    // Policy first: nothing is read or started for a repository that is not allowed.
-    checkRepoAllowed(input.repo, config.allowedRepos, 'tested');
-    const found = Object.entries(config.repos).find(
-      ([name]) => name.toLowerCase() === input.repo.toLowerCase(),
-    );
-    if (!found) {
-      throw new ToolError(
-        'NOT_CONFIGURED',
-        `${input.repo} has no sandbox policy.`,
-        'Add repos["owner/repo"] with source and commands to the config file.',
-      );
-    }
-    const [policyName, policy] = found;
+    // The kill switch first, then policy: nothing is read or started for a repository that is not allowed.
+    await refuseWhilePaused(ctx, 'run_sandbox_test');
+    const { name: policyName, policy } = requireRepoPolicy(config, input.repo, 'tested');
     const named = policy.commands[input.command];
     if (named === undefined && !policy.allowFreeformCommand) {
       throw invalidArgument(
@@ -123,6 +114,8 @@ export const runSandboxTest = defineTool({
     }
 
     const changesHash = hashChanges(input.changes);
+    // A pause set while the source was being read still stops the run before its container exists.
+    await refuseWhilePaused(ctx, 'run_sandbox_test');
     await ctx.progress(0, limits.timeoutMs / 1000, 'starting the sandbox');
     const result = await ctx.docker.run({
       image,

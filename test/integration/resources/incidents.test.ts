@@ -61,6 +61,10 @@ describe('incident resources', () => {
     const { resourceTemplates } = await mcp.client.listResourceTemplates();
     expect(resourceTemplates).toEqual([
       expect.objectContaining({ uriTemplate: 'incident://{id}', name: 'incident' }),
+      expect.objectContaining({
+        uriTemplate: 'incident://{id}/investigations/{n}',
+        name: 'investigation-transcript',
+      }),
     ]);
     const active = await read('incident://active');
     expect(active.incidents.map((i: any) => [i.id, i.severity, i.alerts])).toEqual([
@@ -134,6 +138,150 @@ describe('incident resources', () => {
     expect(view.timeline.at(-1).summary).toMatch(/^observation 199: /);
     const viaTool = await mcp.call('get_incident', { id: 1 });
     expect(JSON.parse(textOf(viaTool))).toEqual(view);
+  });
+});
+
+describe("the headless loop's record on an incident", () => {
+  const diagnosis = {
+    summary: 'The cache window was set to 0 by the last deploy.',
+    rootCause: 'config change in src/config.mjs',
+    confidence: 0.7,
+    evidence: [{ call: 'call_1', shows: 'error ratio 0.4 since 10:02' }],
+    proposedChange: {
+      repo: 'acme/app',
+      files: [
+        { path: 'src/config.mjs', action: 'update', content: 'export const WINDOW = 5;\n', sha: 'abc' },
+      ],
+      rationale: 'restore the window',
+    },
+    nextSteps: ['watch the error ratio'],
+  };
+
+  it('shows the latest checked diagnosis and the outcomes, links the transcript, and notifies subscribers', async () => {
+    await fire({ alertname: 'HighErrorRate', service: 'checkout' });
+    const updated: string[] = [];
+    mcp.client.setNotificationHandler(ResourceUpdatedNotificationSchema, n => {
+      updated.push(n.params.uri);
+    });
+    await mcp.client.subscribeResource({ uri: 'incident://1' });
+    const { agent } = await mcp.ctx.store();
+    const run = agent.startInvestigation(1, 'autonomous', clock + 1);
+    agent.finishInvestigation(run, {
+      diagnosis,
+      flags: ['evidence names call_9, which did not happen'],
+      transcript: { messages: [{ role: 'user', content: 'investigate incident 1' }] },
+      tokens: 1500,
+      modelCalls: 3,
+      toolCalls: 5,
+      now: clock + 2,
+    });
+    await waitFor(() => updated.length === 1);
+    agent.recordOutcome({
+      incidentId: 1,
+      repo: 'acme/app',
+      prNumber: 4,
+      prUrl: 'https://github.com/acme/app/pull/4',
+      outcome: 'resolved_after_change',
+      now: clock + 3,
+    });
+    await waitFor(() => updated.length === 2);
+
+    const view = await read('incident://1');
+    expect(view.diagnosis).toEqual({
+      investigation: run,
+      transcript_uri: `incident://1/investigations/${run}`,
+      mode: 'autonomous',
+      at: expect.any(String),
+      summary: diagnosis.summary,
+      root_cause: diagnosis.rootCause,
+      confidence: 0.7,
+      evidence: diagnosis.evidence,
+      proposed_change: {
+        repo: 'acme/app',
+        files: [{ path: 'src/config.mjs', action: 'update' }],
+        rationale: 'restore the window',
+      },
+      next_steps: diagnosis.nextSteps,
+      flags: ['evidence names call_9, which did not happen'],
+      tokens: 1500,
+      model_calls: 3,
+      tool_calls: 5,
+    });
+    expect(view.outcomes).toEqual([
+      {
+        repo: 'acme/app',
+        pr_number: 4,
+        pr_url: 'https://github.com/acme/app/pull/4',
+        outcome: 'resolved_after_change',
+        at: expect.any(String),
+      },
+    ]);
+    expect(view.timeline.map((e: any) => e.kind).slice(-2)).toEqual(['diagnosis', 'outcome']);
+    expect(JSON.stringify(view)).not.toContain('investigate incident 1');
+    expect(JSON.parse(textOf(await mcp.call('get_incident', { id: 1 })))).toEqual(view);
+
+    const transcript = await read(view.diagnosis.transcript_uri);
+    expect(transcript).toMatchObject({
+      incident: 1,
+      investigation: run,
+      tokens: 1500,
+      transcript: { messages: [{ role: 'user', content: 'investigate incident 1' }] },
+    });
+    await expect(mcp.client.readResource({ uri: `incident://2/investigations/${run}` })).rejects.toThrow(
+      /Resource not found/,
+    );
+  });
+
+  it('keeps the diagnosis within the byte cap, and a long transcript within the full cap', async () => {
+    await fire({ alertname: 'HighErrorRate', service: 'checkout' });
+    for (let i = 0; i < 60; i++) {
+      await mcp.call('annotate_incident', {
+        id: 1,
+        finding: `finding ${i}: ${'f'.repeat(150)}`,
+        evidence: [`query_prometheus call ${i}`],
+      });
+    }
+    const { agent } = await mcp.ctx.store();
+    const run = agent.startInvestigation(1, 'observe', clock + 1);
+    const messages = Array.from({ length: 300 }, (_, i) => ({
+      role: 'tool',
+      content: `result ${i} ${'r'.repeat(400)}`,
+    }));
+    agent.finishInvestigation(run, {
+      diagnosis: {
+        ...diagnosis,
+        summary: 's'.repeat(5000),
+        evidence: Array.from({ length: 40 }, (_, i) => ({ call: `call_${i}`, shows: 'e'.repeat(500) })),
+      },
+      flags: [],
+      transcript: { messages },
+      tokens: 1,
+      modelCalls: 1,
+      toolCalls: 1,
+      budgetHit: 'tokens',
+      now: clock + 2,
+    });
+    const text = (await mcp.client.readResource({ uri: 'incident://1' })).contents[0] as { text: string };
+    expect(Buffer.byteLength(text.text)).toBeLessThanOrEqual(8192);
+    const view = JSON.parse(text.text);
+    expect(view.diagnosis).toMatchObject({ investigation: run, budget_hit: 'tokens', confidence: 0.7 });
+    expect(view.diagnosis.summary).toHaveLength(600);
+    const { evidence, evidence_left_out: leftOut } = view.diagnosis as {
+      evidence: unknown[];
+      evidence_left_out: number;
+    };
+    expect(evidence.length + leftOut).toBe(40);
+
+    const full = (await mcp.client.readResource({ uri: view.diagnosis.transcript_uri })).contents[0] as {
+      text: string;
+    };
+    expect(Buffer.byteLength(full.text)).toBeLessThanOrEqual(32_768);
+    const transcript = JSON.parse(full.text);
+    expect(transcript.note).toMatch(/^Cut to fit 32768 bytes: the transcript has \d+ bytes/);
+    const kept = transcript.transcript.messages;
+    expect(kept[0].content).toMatch(/^result 0 /);
+    expect(kept.at(-1).content).toMatch(/^result 299 /);
+    expect(kept.find((m: any) => 'left_out' in m).left_out).toBe(300 - (kept.length - 1));
   });
 });
 

@@ -1,6 +1,6 @@
 // Entry of the `devops-mcp` command: the only module that touches argv, env, signals and exit codes.
 
-import { homedir, hostname } from 'node:os';
+import { homedir, hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
@@ -19,6 +19,12 @@ Usage:
   devops-mcp check                          probe every configured backend
   devops-mcp audit verify                   check the audit log's hash chain (exit 1 if altered)
   devops-mcp audit tail [-n N]              print the last N audit rows (default 20)
+  devops-mcp agent [--mode M] [--once] [--incident ID]
+                                            the headless loop: investigate open incidents with the LLM
+                                            (OPENAI_API_KEY / OPENAI_BASE_URL) through the same tools;
+                                            M = observe (default) | propose | autonomous
+  devops-mcp agent pause [--reason TEXT] | agent resume
+                                            the kill switch: run_sandbox_test and open_pr refuse everyone
   devops-mcp --version | --help
 
 Settings come from environment variables and the optional DEVOPS_MCP_CONFIG file; see the README.`;
@@ -41,6 +47,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         http: { type: 'boolean', default: false },
         watch: { type: 'boolean', default: false },
         lines: { type: 'string', short: 'n' },
+        mode: { type: 'string' },
+        once: { type: 'boolean', default: false },
+        incident: { type: 'string' },
+        reason: { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -62,12 +72,22 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     if (command === undefined && !values.help) process.exitCode = 2;
     return;
   }
-  if (positionals.length > (command === 'audit' ? 2 : 1)) {
+  if (positionals.length > (command === 'audit' || command === 'agent' ? 2 : 1)) {
     fail(`unexpected argument ${positionals.at(-1) ?? ''}\n\n${USAGE}`, 2);
     return;
   }
   if (values.watch && command !== 'serve') {
     fail('--watch applies to `serve` only', 2);
+    return;
+  }
+  if (
+    (values.mode !== undefined ||
+      values.once ||
+      values.incident !== undefined ||
+      values.reason !== undefined) &&
+    command !== 'agent'
+  ) {
+    fail('--mode, --once, --incident and --reason apply to `agent` only', 2);
     return;
   }
   if (values.lines !== undefined && command !== 'audit') {
@@ -115,7 +135,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       await check(config);
       return;
     case 'agent':
-      fail('`agent` is not available in this version yet', 2);
+      await agent(config, positionals[1], values);
       return;
     default:
       fail(`unknown command ${command}\n\n${USAGE}`, 2);
@@ -252,6 +272,90 @@ async function serve(config: Config, http: boolean, watch: boolean): Promise<voi
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void shutdown(ctx, stop, signal));
   }
+}
+
+async function agent(
+  config: Config,
+  action: string | undefined,
+  flags: {
+    mode?: string | undefined;
+    once: boolean;
+    incident?: string | undefined;
+    reason?: string | undefined;
+  },
+): Promise<void> {
+  const { parseMode, runAgent, setPause } = await import('./agent/command.ts');
+  if (action === 'pause' || action === 'resume') {
+    if (flags.mode !== undefined || flags.once || flags.incident !== undefined) {
+      fail(`agent ${action} takes no --mode, --once or --incident`, 2);
+      return;
+    }
+    if (action === 'resume' && flags.reason !== undefined) {
+      fail('--reason applies to `agent pause` only', 2);
+      return;
+    }
+    const ctx = createContext({ ...config, logLevel: 'warn' }, storeOptions());
+    try {
+      const by = `${userInfo().username}@${hostname()}`;
+      process.stdout.write(`${await setPause(ctx, action === 'pause', by, flags.reason)}\n`);
+    } catch (error) {
+      fail((error as Error).name === 'StoreError' ? (error as Error).message : String(error));
+    }
+    await ctx.close();
+    return;
+  }
+  if (action !== undefined) {
+    fail(`unknown agent action ${action}; use pause or resume, or no action to run the loop\n\n${USAGE}`, 2);
+    return;
+  }
+  if (flags.reason !== undefined) {
+    fail('--reason applies to `agent pause` only', 2);
+    return;
+  }
+  const mode = parseMode(flags.mode);
+  if (mode === undefined) {
+    fail(`--mode must be observe, propose or autonomous (got ${flags.mode ?? ''})`, 2);
+    return;
+  }
+  const incident = flags.incident === undefined ? undefined : Number(flags.incident);
+  if (incident !== undefined && (!Number.isInteger(incident) || incident < 1)) {
+    fail(`--incident must be an incident number (got ${flags.incident ?? ''})`, 2);
+    return;
+  }
+  if (config.openai.apiKey === undefined && config.openai.baseUrl === undefined) {
+    fail('OPENAI_API_KEY or OPENAI_BASE_URL: required by agent (the model that investigates)');
+    return;
+  }
+  const ctx = createContext(config, { owner: `${hostname()}:${process.pid}`, ...storeOptions() });
+  try {
+    await ctx.store();
+  } catch (error) {
+    storeFailed(ctx, error);
+    return;
+  }
+  reapSandboxes(ctx);
+  // Stop between steps: the signal ends the loop before its next model call; a second signal exits at once.
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      ctx.logger.info({ signal }, 'stopping after the current step');
+      stop.abort();
+      process.once(signal, () => process.exit(130));
+    });
+  }
+  try {
+    process.exitCode = await runAgent(ctx, {
+      mode,
+      once: flags.once,
+      incident,
+      stop: stop.signal,
+      narrate: line => process.stderr.write(`agent: ${line}\n`),
+    });
+  } catch (error) {
+    ctx.logger.error({ err: error }, 'the agent failed');
+    process.exitCode = 1;
+  }
+  await ctx.close();
 }
 
 /** Removes sandbox containers a crashed devops-mcp on this host left behind; never those of a live one. */

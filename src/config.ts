@@ -101,6 +101,36 @@ const prPolicySchema = z.strictObject({
 });
 export type PrPolicy = z.output<typeof prPolicySchema>;
 
+const count = (max: number, fallback: number) => z.number().int().min(0).max(max).default(fallback);
+
+const agentSchema = z.strictObject({
+  /** Per investigation: model calls, tool calls, tokens (from the model's usage), wall clock. */
+  maxModelCalls: count(1000, 24),
+  maxToolCalls: count(1000, 30),
+  maxTokens: count(10_000_000, 200_000),
+  maxSeconds: count(86_400, 300),
+  /** Corrections a model gets for answering without a diagnosis, calling unknown tools or invalid JSON arguments. */
+  maxCorrections: count(20, 3),
+  /** Revisions of a proposed change after a failing sandbox run. */
+  maxRevisions: count(10, 2),
+  /** Per hour, across the process (counted in the store). */
+  maxInvestigationsPerHour: count(1000, 10),
+  maxPrsPerHour: count(1000, 2),
+  /** Investigations at once (this is a 2-core machine). */
+  concurrency: z.number().int().min(1).max(8).default(1),
+  /** How often the loop looks for open incidents (`--once` looks once). */
+  pollSeconds: z.number().min(0.05).max(3600).default(15),
+  /** LLM calls: retries with backoff and jitter (retry-after honoured), then a circuit breaker. */
+  llmRetries: count(10, 3),
+  llmTimeoutMs: timeoutMs.default(120_000),
+  breakerFailures: z.number().int().min(1).max(100).default(3),
+  breakerCooldownSeconds: z.number().min(0.01).max(3600).default(60),
+  /** After the loop acts on an incident group (a sandbox run, a PR), how long before it acts on that group again. */
+  cooldownSeconds: count(7 * 86_400, 3600),
+  /** After a PR, how long the incident may stay unresolved before the outcome is "not resolved". */
+  outcomeWindowSeconds: count(30 * 86_400, 86_400),
+});
+
 const backend = <T extends z.ZodRawShape>(extra: T) =>
   z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.default(15_000), ...extra });
 
@@ -189,6 +219,10 @@ export const configSchema = z.strictObject({
         limits: limitsSchema.partial().optional(),
         /** What open_pr may do in this repository. */
         pr: prPolicySchema.prefault({}),
+        /** The headless loop (`devops-mcp agent`) in this repository: its mode is capped at `maxMode`. */
+        agent: z
+          .strictObject({ maxMode: z.enum(['observe', 'propose', 'autonomous']).default('autonomous') })
+          .prefault({}),
       }),
     )
     .default({}),
@@ -296,6 +330,8 @@ export const configSchema = z.strictObject({
         .default(1024 * 1024),
     })
     .prefault({}),
+  /** The headless loop (`devops-mcp agent`, src/agent/): budgets, corrections, retries. */
+  agent: agentSchema.prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

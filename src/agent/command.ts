@@ -1,0 +1,73 @@
+// `devops-mcp agent`: the watcher records incidents (monitor), the loop investigates and acts on them; and
+// `agent pause|resume`, the kill switch in the store. cli.ts parses the command line and owns the process.
+
+import type { Context } from '../context.ts';
+import { MODES, effectiveMode, type Mode } from './modes.ts';
+
+export interface AgentCommand {
+  mode: Mode;
+  once: boolean;
+  incident?: number | undefined;
+  stop: AbortSignal;
+  narrate: (line: string) => void;
+}
+
+export function parseMode(value: string | undefined): Mode | undefined {
+  if (value === undefined) return 'observe';
+  return (MODES as readonly string[]).includes(value) ? (value as Mode) : undefined;
+}
+
+/** Runs the loop; resolves when `--once` is done or `stop` is aborted. Returns the exit code. */
+export async function runAgent(ctx: Context, command: AgentCommand): Promise<number> {
+  const watcher =
+    ctx.prometheus === undefined
+      ? undefined
+      : (await import('../incidents/watcher.ts')).createWatcher(ctx, {
+          intervalMs: ctx.config.incidents.pollSeconds * 1000,
+        });
+  const { openAgent } = await import('./loop.ts');
+  const agent = await openAgent(ctx, { mode: command.mode, stop: command.stop, narrate: command.narrate });
+  let failed = false;
+  try {
+    if (command.incident !== undefined) {
+      if (!(await ctx.store()).incidents.get(command.incident)) {
+        command.narrate(`there is no incident ${command.incident}`);
+        return 1;
+      }
+      const report = await agent.handle(command.incident);
+      if (report.skipped !== undefined)
+        command.narrate(`incident ${command.incident}: skipped: ${report.skipped}`);
+    } else if (command.once) {
+      // Once: take in what Prometheus fires now, then handle what is open.
+      await watcher?.poll();
+      const reports = await agent.runOnce();
+      if (reports.length === 0) command.narrate('no incident waiting for an investigation');
+      for (const report of reports) {
+        if (report.skipped !== undefined) {
+          command.narrate(`incident ${report.incidentId}: skipped: ${report.skipped}`);
+          failed ||= report.skipped.startsWith('failed');
+        }
+      }
+    } else {
+      watcher?.start();
+      const mode = effectiveMode(command.mode, ctx.config, (await ctx.store()).agent.paused().paused);
+      command.narrate(
+        `watching ${watcher ? 'Prometheus alerts and ' : ''}open incidents every ${ctx.config.agent.pollSeconds} s in ${mode} mode${mode === command.mode ? '' : ` (${command.mode} asked; capped by the repository policies or the kill switch)`}; Ctrl-C stops between steps`,
+      );
+      await agent.run();
+    }
+  } finally {
+    await watcher?.stop();
+    await agent.close();
+  }
+  return failed ? 1 : 0;
+}
+
+/** `agent pause|resume`: the kill switch, in the store every process on the file reads. */
+export async function setPause(ctx: Context, paused: boolean, by: string, reason?: string): Promise<string> {
+  const store = await ctx.store();
+  store.agent.setPaused(paused, by, ctx.now(), reason);
+  return paused
+    ? `paused by ${by}: run_sandbox_test and open_pr refuse every caller, and the loop only observes (${store.path})`
+    : `resumed by ${by} (${store.path})`;
+}

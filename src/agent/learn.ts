@@ -1,0 +1,75 @@
+// Learning from what was done: after a PR, the loop keeps watching the signal that opened the incident (its alerts,
+// through the incident's status) and the PR itself on GitHub, and records the outcome, which similar incidents
+// carry into later investigations.
+
+import type { Context } from '../context.ts';
+import type { Outcome } from '../store/agent.ts';
+
+export interface OutcomeChange {
+  incidentId: number;
+  repo: string;
+  prNumber: number;
+  outcome: Outcome;
+}
+
+/** How far back incidents with a pending outcome are looked for. */
+const LOOKBACK_SECONDS = 30 * 86_400;
+
+/** Checks every pending outcome once; returns the ones that changed. */
+export async function checkOutcomes(ctx: Context): Promise<OutcomeChange[]> {
+  const store = await ctx.store();
+  const now = ctx.now();
+  const window = ctx.config.agent.outcomeWindowSeconds;
+  const changed: OutcomeChange[] = [];
+  const incidents = store.incidents.list({ status: 'all', since: now - LOOKBACK_SECONDS, limit: 1000 });
+  for (const incident of incidents) {
+    for (const pr of store.agent.outcomes(incident.id)) {
+      if (pr.outcome !== 'pending') continue;
+      const outcome = (await prClosedUnmerged(ctx, incident.id, pr.repo, pr.prNumber))
+        ? 'pr_closed_unmerged'
+        : incident.status === 'resolved' && (incident.resolved_at ?? 0) >= pr.at
+          ? 'resolved_after_change'
+          : now - pr.at >= window
+            ? 'not_resolved'
+            : undefined;
+      if (outcome === undefined) continue;
+      store.agent.recordOutcome({
+        incidentId: incident.id,
+        repo: pr.repo,
+        prNumber: pr.prNumber,
+        prUrl: pr.prUrl,
+        outcome,
+        now,
+      });
+      changed.push({ incidentId: incident.id, repo: pr.repo, prNumber: pr.prNumber, outcome });
+    }
+  }
+  return changed;
+}
+
+/** Whether a person closed the PR without merging it (GitHub read; unknown counts as no). */
+async function prClosedUnmerged(
+  ctx: Context,
+  incidentId: number,
+  fullName: string,
+  number: number,
+): Promise<boolean> {
+  if (!ctx.github) return false;
+  const [owner = '', repo = ''] = fullName.split('/');
+  const prefix = ctx.config.repos[fullName]?.pr.branchPrefix ?? 'devops-mcp/';
+  try {
+    const pulls = await ctx.github.listPulls(
+      { owner, repo },
+      `${owner}:${prefix}incident-${incidentId}`,
+      'all',
+    );
+    const pull = pulls.find(p => p.number === number);
+    return pull !== undefined && pull.state === 'closed' && !pull.merged;
+  } catch (error) {
+    ctx.logger.warn(
+      { err: error, repo: fullName, number },
+      'could not read the pull request; outcome left pending',
+    );
+    return false;
+  }
+}

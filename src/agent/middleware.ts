@@ -1,0 +1,330 @@
+// The investigation's LangChain middleware: it keeps the ledger and the transcript, enforces the budgets, retries
+// the LLM (backoff, retry-after, circuit breaker), and corrects a misbehaving model a bounded number of times —
+// an answer that is neither a tool call nor the diagnosis, an unknown tool, tool arguments that are not JSON
+// (which would otherwise end a createAgent run silently with `invalid_tool_calls`).
+
+import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
+import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
+import type { LLMResult } from '@langchain/core/outputs';
+import type { Command } from '@langchain/langgraph';
+import { StructuredOutputParsingError, createMiddleware, type ModelRequest } from 'langchain';
+import { CircuitOpenError, type CircuitBreaker } from '../lib/circuit-breaker.ts';
+import { retry } from '../lib/retry.ts';
+import { BudgetExceeded, type Budget } from './budgets.ts';
+import { errorCodeOf, type Ledger, type LedgerEntry } from './ledger.ts';
+import { retryAfterMsOf, retryableLlmError } from './llm.ts';
+
+export class LlmUnavailable extends Error {
+  override readonly name = 'LlmUnavailable';
+}
+
+export class Stopped extends Error {
+  override readonly name = 'Stopped';
+}
+
+export interface ModelTurn {
+  at: number;
+  ms: number;
+  tokens: number;
+  retries: number;
+}
+
+export interface Guard {
+  /** A refusal text (`CODE: message`) when the loop's own policy refuses this call before it reaches the tool. */
+  (name: string, args: Record<string, unknown>): string | undefined;
+}
+
+export interface RuntimeOptions {
+  ledger: Ledger;
+  budget: Budget;
+  breaker: CircuitBreaker;
+  retries: number;
+  /** The tool the model answers with (LangChain's tool strategy): its call ends the run when it fits the schema. */
+  diagnosisTool: string;
+  /** The names of the tools offered, to tell an unknown tool from a known one. */
+  offered: readonly string[];
+  guard?: Guard;
+  /** Aborted when the loop is told to stop: the investigation ends before its next model call. */
+  stop: AbortSignal;
+  now: () => number;
+  onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
+  /** Hears each tool call of the model once it is in the ledger (the CLI narrates them). */
+  onTool?: (entry: LedgerEntry) => void;
+}
+
+export interface Runtime {
+  middleware: ReturnType<typeof createMiddleware>;
+  /** The callbacks handler that sees every model answer (including those the agent throws away). */
+  callbacks: BaseCallbackHandler[];
+  /** Everything said so far: the seed, each answer, each tool result. */
+  conversation: BaseMessage[];
+  turns: ModelTurn[];
+}
+
+export function textOfContent(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part: unknown) =>
+        typeof part === 'object' && part !== null && 'text' in part && typeof part.text === 'string'
+          ? part.text
+          : '',
+      )
+      .join('');
+  }
+  return '';
+}
+
+/**
+ * The text of a tool result. The MCP adapter turns a result with structured content into a text block carrying a
+ * copy of it, which LangChain then serializes whole: unwrapped here, so the model sees the tool's own text once.
+ */
+export function toolText(content: unknown): string {
+  const text = textOfContent(content);
+  if (!text.startsWith('{"type":"text"')) return text;
+  try {
+    const block = JSON.parse(text) as { type?: unknown; text?: unknown };
+    return block.type === 'text' && typeof block.text === 'string' ? block.text : text;
+  } catch {
+    return text;
+  }
+}
+
+/** Read through a call, so that a check made earlier in the same function does not narrow it. */
+const stopRequested = (signal: AbortSignal): boolean => signal.aborted;
+
+function rawToolCallIds(message: AIMessage): string[] {
+  const raw = (message.additional_kwargs as { tool_calls?: Array<{ id?: string }> }).tool_calls ?? [];
+  return raw.map(call => call.id ?? '').filter(id => id !== '');
+}
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const { ledger, budget, breaker } = opts;
+  const conversation: BaseMessage[] = [];
+  const turns: ModelTurn[] = [];
+  let lastAnswer: AIMessage | undefined;
+
+  const callbacks: Runtime['callbacks'] = [
+    // LangChain's own factory for a handler from plain methods (its callback API is class-based).
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+    BaseCallbackHandler.fromMethods({
+      handleLLMEnd(output: LLMResult) {
+        const generation = output.generations[0]?.[0] as { message?: unknown } | undefined;
+        const message = generation?.message;
+        if (message && AIMessage.isInstance(message)) lastAnswer = message;
+      },
+    }),
+  ];
+
+  type Handler = (request: ModelRequest) => AIMessage | Command | Promise<AIMessage | Command>;
+  type Outcome = { kind: 'done'; result: AIMessage } | { kind: 'correct'; exchange: BaseMessage[] };
+
+  /** One model call (retried while the endpoint fails), and what to make of its answer. */
+  const callModel = async (request: ModelRequest, handler: Handler): Promise<Outcome> => {
+    if (opts.stop.aborted) throw new Stopped('the loop was told to stop');
+    budget.beforeModelCall();
+    if (!breaker.allow()) throw new CircuitOpenError('the LLM endpoint', breaker.retryInMs());
+    conversation.splice(0, conversation.length, ...request.messages);
+    const started = Date.now();
+    let retries = 0;
+    let result: AIMessage | Command | undefined;
+    const parsing = { failed: false };
+    try {
+      result = await retry(
+        async () => {
+          lastAnswer = undefined;
+          parsing.failed = false;
+          try {
+            return await handler(request);
+          } catch (error) {
+            // A model that answered, badly, is not an outage: that is for the corrections below.
+            if (error instanceof StructuredOutputParsingError) {
+              parsing.failed = true;
+              return undefined;
+            }
+            throw error;
+          }
+        },
+        {
+          retries: opts.retries,
+          retryable: retryableLlmError,
+          retryAfterMs: retryAfterMsOf,
+          signal: opts.stop,
+          onRetry: (error, attempt, waitMs) => {
+            retries = attempt;
+            opts.onRetry?.(error, attempt, waitMs);
+          },
+        },
+      );
+      breaker.success();
+    } catch (error) {
+      // Told to stop while waiting to retry: the wait was cut short, which is no outage.
+      if (stopRequested(opts.stop)) throw new Stopped('the loop was told to stop', { cause: error });
+      if (retryableLlmError(error)) {
+        breaker.failure();
+        throw new LlmUnavailable(`the LLM endpoint failed: ${(error as Error).message}`, { cause: error });
+      }
+      throw error;
+    }
+    const answer = lastAnswer ?? (AIMessage.isInstance(result) ? result : undefined);
+    const tokens = answer?.usage_metadata?.total_tokens ?? 0;
+    budget.afterModelCall(tokens);
+    turns.push({ at: opts.now(), ms: Date.now() - started, tokens, retries });
+    const noDiagnosis = (said: string): Outcome => {
+      budget.correct('no_diagnosis', said.slice(0, 200));
+      const reply = new HumanMessage(
+        'Your answer was neither a tool call nor the diagnosis. Investigate with the tools offered, then answer by calling the diagnosis tool, citing the ids of the tool calls you made.',
+      );
+      conversation.push(reply);
+      return { kind: 'correct', exchange: answer ? [answer, reply] : [reply] };
+    };
+    if (!answer)
+      return parsing.failed
+        ? noDiagnosis('(an answer that was not the diagnosis JSON)')
+        : { kind: 'done', result: result as AIMessage };
+    conversation.push(answer);
+
+    const calls = answer.tool_calls ?? [];
+    const invalid = answer.invalid_tool_calls ?? [];
+    if (calls.length === 0 && invalid.length > 0) {
+      const detail = invalid.map(c => `${c.name ?? '?'}: ${c.error ?? 'not JSON'}`).join('; ');
+      budget.correct('invalid_arguments', detail);
+      const ids = rawToolCallIds(answer);
+      for (const id of ids) {
+        const call = invalid.find(c => c.id === id);
+        ledger.record({
+          id,
+          tool: call?.name ?? '?',
+          args: call?.args ?? null,
+          by: 'model',
+          ok: false,
+          code: 'INVALID_ARGUMENT',
+          ms: 0,
+          at: opts.now(),
+          result: 'arguments were not valid JSON',
+        });
+      }
+      const text = `INVALID_ARGUMENT error: the arguments of this call are not valid JSON (${detail}). Send the call again with a JSON object matching the tool's parameters.`;
+      const replies: BaseMessage[] =
+        ids.length > 0
+          ? ids.map(id => new ToolMessage({ tool_call_id: id, status: 'error', content: text }))
+          : [new HumanMessage(text)];
+      conversation.push(...replies);
+      return { kind: 'correct', exchange: [answer, ...replies] };
+    }
+    const structured = typeof result === 'object' && 'structuredResponse' in result;
+    if (!structured && calls.some(c => c.name === opts.diagnosisTool)) {
+      // LangChain sends the schema errors back to the model itself (as the diagnosis call's tool message); counted.
+      budget.correct('invalid_arguments', 'the diagnosis did not fit its schema');
+      return { kind: 'done', result: result as AIMessage };
+    }
+    if (parsing.failed || (calls.length === 0 && !structured))
+      return noDiagnosis(textOfContent(answer.content));
+    for (const call of calls.filter(c => !opts.offered.includes(c.name)))
+      budget.correct('unknown_tool', call.name);
+    if (structured && !ledger.entries.some(e => e.by === 'model')) {
+      budget.correct('no_diagnosis', 'a diagnosis before any tool call');
+      const text =
+        'REFUSED error: you answered without calling any tool, so nothing supports that diagnosis. Gather evidence with the tools first, then answer again citing the ids of those calls.';
+      // The diagnosis call is answered as every tool call must be, before the conversation goes on.
+      const replies: BaseMessage[] = calls.map(
+        c => new ToolMessage({ tool_call_id: c.id ?? '', name: c.name, status: 'error', content: text }),
+      );
+      conversation.push(...replies);
+      return { kind: 'correct', exchange: [answer, ...replies] };
+    }
+    return { kind: 'done', result: result as AIMessage };
+  };
+
+  const middleware = createMiddleware({
+    name: 'devops-mcp-investigation',
+    wrapModelCall: async (request, handler) => {
+      // A correction is another model call within this step: the exchange it answers (the bad answer and the
+      // reply to it) goes to the model on the retry and into the transcript, not into the agent's state.
+      let current = request;
+      for (;;) {
+        const outcome = await callModel(current, handler);
+        if (outcome.kind === 'done') return outcome.result;
+        current = { ...current, messages: [...current.messages, ...outcome.exchange] };
+      }
+    },
+
+    wrapToolCall: async (request, handler) => {
+      const call = request.toolCall;
+      const id = call.id ?? ledger.loopId();
+      const args = call.args;
+      const started = Date.now();
+      const refuse = (text: string) => {
+        const entry = ledger.record({
+          id,
+          tool: call.name,
+          args,
+          by: 'model',
+          ok: false,
+          code: errorCodeOf(text),
+          ms: 0,
+          at: opts.now(),
+          result: text,
+        });
+        opts.onTool?.(entry);
+        const message = new ToolMessage({
+          tool_call_id: id,
+          name: call.name,
+          status: 'error',
+          content: text,
+        });
+        conversation.push(message);
+        return message;
+      };
+      if (!budget.takeToolCall()) {
+        return refuse(
+          `BUDGET: error: this investigation's tool-call budget (${budget.limits.maxToolCalls}) is spent. Answer now with your diagnosis from what you have.`,
+        );
+      }
+      const refusal = opts.guard?.(call.name, args);
+      if (refusal !== undefined) return refuse(refusal);
+      let message: ToolMessage;
+      try {
+        const out = await handler(request);
+        if (!ToolMessage.isInstance(out)) return out;
+        message = out;
+      } catch (error) {
+        if (error instanceof BudgetExceeded) throw error;
+        // An MCP error result (isError) arrives as a thrown ToolException: it goes back to the model as a tool
+        // message it can correct itself from, never as an aborted run.
+        message = new ToolMessage({
+          tool_call_id: id,
+          name: call.name,
+          status: 'error',
+          content: (error as Error).message,
+        });
+      }
+      const text = toolText(message.content);
+      // The model sees the tool's text as is: the adapter's content block (text plus a copy of the structured
+      // content) would reach the wire as JSON around JSON, twice the tokens.
+      message = new ToolMessage({
+        tool_call_id: message.tool_call_id,
+        name: message.name ?? call.name,
+        status: message.status ?? 'success',
+        content: text,
+        artifact: message.artifact as unknown,
+      });
+      const unknown = !opts.offered.includes(call.name);
+      const entry = ledger.record({
+        id,
+        tool: call.name,
+        args,
+        by: 'model',
+        ok: message.status !== 'error',
+        code: unknown ? 'UNKNOWN_TOOL' : message.status === 'error' ? errorCodeOf(text) : undefined,
+        ms: Date.now() - started,
+        at: opts.now(),
+        result: text,
+      });
+      opts.onTool?.(entry);
+      conversation.push(message);
+      return message;
+    },
+  });
+  return { middleware, callbacks, conversation, turns };
+}

@@ -1,0 +1,136 @@
+// `devops-mcp agent` as a user runs it, from the built bin: the kill switch in the store file, a `--once` pass
+// over the open incidents with the scripted model, and the command line's refusals.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createContext } from '../../src/context.ts';
+import { startOpenAiDouble } from '../doubles/openai/index.ts';
+import { openIncident, viaDiagnosisTool } from '../support/agent.ts';
+import { cleanEnv, run, start } from '../support/bin.ts';
+import { waitFor } from '../support/wait.ts';
+
+let dir: string;
+let db: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'devops-mcp-agent-cli-'));
+  db = join(dir, 'devops-mcp.db');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function withStore<T>(fn: (ctx: ReturnType<typeof createContext>) => Promise<T>): Promise<T> {
+  const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: db, LOG_LEVEL: 'silent' } }));
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+describe('devops-mcp agent', () => {
+  it('pause and resume set the kill switch in the store file', async () => {
+    const paused = await run(
+      ['agent', 'pause', '--reason', 'change freeze'],
+      cleanEnv({ DEVOPS_MCP_DB: db }),
+    );
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toMatch(/^paused by \S+@\S+: run_sandbox_test and open_pr refuse every caller/);
+    expect(await withStore(async ctx => (await ctx.store()).agent.paused())).toMatchObject({
+      paused: true,
+      reason: 'change freeze',
+    });
+    const resumed = await run(['agent', 'resume'], cleanEnv({ DEVOPS_MCP_DB: db }));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await withStore(async ctx => (await ctx.store()).agent.paused().paused)).toBe(false);
+  });
+
+  it('--once investigates the open incident through the tools and exits', async () => {
+    const id = await withStore(ctx => openIncident(ctx, '127.0.0.1:9'));
+    const model = await startOpenAiDouble(
+      viaDiagnosisTool([
+        {
+          name: 'read the incident',
+          expect: { tools: { include: ['get_incident'], exclude: ['run_sandbox_test', 'open_pr'] } },
+          toolCalls: [{ name: 'get_incident', arguments: { id } }],
+        },
+        {
+          name: 'diagnose',
+          expect: { toolResults: { contains: 'PredictorErrors' } },
+          json: c => ({
+            summary: 'PredictorErrors is firing.',
+            rootCause: 'predictions are failing',
+            confidence: 0.5,
+            evidence: [{ call: c.toolResults[0]!.id, shows: 'the alert fires' }],
+            proposedChange: null,
+            nextSteps: [],
+          }),
+        },
+      ]),
+    );
+    try {
+      const result = await run(
+        ['agent', '--once'],
+        cleanEnv({
+          DEVOPS_MCP_DB: db,
+          OPENAI_API_KEY: model.apiKey,
+          OPENAI_BASE_URL: model.url,
+          LOG_LEVEL: 'warn',
+        }),
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`agent: incident ${id}: investigating in observe mode`);
+      expect(result.stderr).toMatch(
+        /agent: incident \d+: diagnosed — confidence 0\.5; 2 model calls, 1 tool calls, \d+ tokens/,
+      );
+      expect(result.stderr).not.toContain(model.apiKey);
+      model.assertDone();
+    } finally {
+      await model.close();
+    }
+    const [investigation] = await withStore(async ctx => (await ctx.store()).agent.investigations(id));
+    expect(investigation).toMatchObject({ mode: 'observe', modelCalls: 2, toolCalls: 1 });
+  });
+
+  it('runs until SIGTERM, then stops cleanly with exit code 0', async () => {
+    const model = await startOpenAiDouble([]);
+    try {
+      const running = start(
+        ['agent', '--mode', 'propose'],
+        cleanEnv({ OPENAI_API_KEY: model.apiKey, OPENAI_BASE_URL: model.url, LOG_LEVEL: 'warn' }),
+      );
+      await waitFor(() => running.stderr().includes('agent: watching open incidents every'));
+      // No repository has a policy, so there is nothing to propose to: the loop observes, and says why.
+      expect(running.stderr()).toContain(
+        'in observe mode (propose asked; capped by the repository policies or the kill switch); Ctrl-C stops between steps',
+      );
+      expect(await running.kill('SIGTERM')).toBe(0);
+      model.assertDone();
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('refuses a bad mode, a stray flag and a missing LLM with a message', async () => {
+    const mode = await run(['agent', '--mode', 'yolo'], cleanEnv());
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toContain('--mode must be observe, propose or autonomous (got yolo)');
+    const stray = await run(['serve', '--once'], cleanEnv());
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain('--mode, --once, --incident and --reason apply to `agent` only');
+    const missing = await run(
+      ['agent', '--incident', '99'],
+      cleanEnv({ OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' }),
+    );
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('agent: there is no incident 99');
+    const llm = await run(['agent', '--once'], cleanEnv());
+    expect(llm.code).toBe(1);
+    expect(llm.stderr).toContain('OPENAI_API_KEY or OPENAI_BASE_URL: required by agent');
+  });
+});

@@ -1,0 +1,314 @@
+// The act step on the real Docker engine with the GitHub double: the proposed change goes to run_sandbox_test, a
+// failing run goes back to the model for a revision, and only a passing run's receipt opens the draft PR (in
+// autonomous mode), whose body carries the diagnosis, its evidence and the incident link.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
+import type { Mode } from '../../../src/agent/modes.ts';
+import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
+import {
+  startOpenAiDouble,
+  type Conversation,
+  type OpenAiDouble,
+  type Scenario,
+} from '../../doubles/openai/index.ts';
+import {
+  agentContext,
+  openIncident,
+  timeline,
+  type AgentContext,
+  viaDiagnosisTool,
+} from '../../support/agent.ts';
+
+const PREDICTOR = join(import.meta.dirname, '..', '..', '..', 'examples', 'market-predictor');
+const CONFIG_FILE = 'src/config.mjs';
+const REPO = 'acme/market-predictor';
+const shipped = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
+const withWindow = (n: number) =>
+  shipped.replace(/MOVING_AVERAGE_WINDOW = \d+;/, `MOVING_AVERAGE_WINDOW = ${n};`);
+
+function filesOf(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      if (name === 'node_modules' || name === '.git') continue;
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out[relative(root, full)] = readFileSync(full, 'utf8');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+let github: GithubDouble;
+let dir: string;
+let configFile: string;
+let model: OpenAiDouble | undefined;
+let agent: AgentLoop | undefined;
+let env: AgentContext | undefined;
+
+beforeAll(async () => {
+  github = await startGithubDouble();
+  // The repository as it runs in production: with the harmful value.
+  await github.addRepo({
+    owner: 'acme',
+    name: 'market-predictor',
+    files: { ...filesOf(PREDICTOR), [CONFIG_FILE]: withWindow(0) },
+  });
+  dir = await mkdtemp(join(tmpdir(), 'devops-mcp-act-'));
+  configFile = join(dir, 'config.json');
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      allowedRepos: [REPO],
+      github: { writeSpacingMs: 0 },
+      repos: { [REPO]: { source: { github: {} }, commands: { test: 'node --test' } } },
+      sandbox: {
+        limits: { memoryMb: 512, cpus: 1, pids: 256, timeoutSeconds: 120, outputKb: 16, tmpfsMb: 128 },
+      },
+      agent: { maxRevisions: 1 },
+    }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await github.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  github.reset();
+});
+
+afterEach(async () => {
+  await agent?.close();
+  await env?.ctx.close();
+  await model?.close();
+  agent = undefined;
+  env = undefined;
+  model = undefined;
+});
+
+async function start(script: Scenario, mode: Mode) {
+  model = await startOpenAiDouble(viaDiagnosisTool(script));
+  env = await agentContext(
+    { DEVOPS_MCP_CONFIG: configFile, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
+    model,
+  );
+  agent = await openAgent(env.ctx, { mode, stop: new AbortController().signal });
+  const id = await openIncident(env.ctx, '127.0.0.1:9');
+  return { agent, env, id };
+}
+
+const readConfig: Scenario[number] = {
+  name: 'read the config',
+  toolCalls: [{ name: 'read_repo', arguments: { repo: REPO, path: CONFIG_FILE } }],
+};
+
+function diagnosis(window: number) {
+  return (c: Conversation) => {
+    const read = c.toolResults.find(r => r.name === 'read_repo')!;
+    const file = JSON.parse(read.content) as { sha: string; content: string };
+    return {
+      summary: 'MOVING_AVERAGE_WINDOW is 0, so every prediction is NaN.',
+      rootCause: 'src/config.mjs sets MOVING_AVERAGE_WINDOW = 0',
+      confidence: 0.9,
+      evidence: [{ call: read.id, shows: 'MOVING_AVERAGE_WINDOW = 0 in src/config.mjs' }],
+      proposedChange: {
+        repo: REPO,
+        files: [
+          {
+            path: CONFIG_FILE,
+            action: 'update',
+            content: file.content.replace(
+              /MOVING_AVERAGE_WINDOW = \d+;/,
+              `MOVING_AVERAGE_WINDOW = ${window};`,
+            ),
+            sha: file.sha,
+          },
+        ],
+        rationale: `Restore a window of ${window} prices.`,
+      },
+      nextSteps: ['watch /predict errors fall to zero'],
+    };
+  };
+}
+
+describe('act: sandbox first, then the PR', () => {
+  it('in autonomous mode, tests the fix and opens a draft PR with the diagnosis, evidence and incident link', async () => {
+    const { agent, env, id } = await start(
+      [
+        {
+          ...readConfig,
+          expect: {
+            tools: { include: ['read_repo', 'run_sandbox_test', 'open_pr'] },
+            system: ['autonomous mode'],
+          },
+        },
+        {
+          name: 'propose the fix',
+          expect: { toolResults: { contains: 'MOVING_AVERAGE_WINDOW = 0' } },
+          json: diagnosis(20),
+        },
+      ],
+      'autonomous',
+    );
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toMatchObject({
+      tested: true,
+      passed: true,
+      runs: 1,
+      pr: { repo: REPO, branch: 'devops-mcp/incident-1' },
+    });
+    expect(await github.git(REPO, 'show', `devops-mcp/incident-${id}:${CONFIG_FILE}`)).toBe(withWindow(20));
+    const pulls = github.writes().filter(w => w.method === 'POST' && w.path.endsWith('/pulls'));
+    expect(pulls).toHaveLength(1);
+    const body = (pulls[0]!.body as { body: string; draft: boolean }).body;
+    expect((pulls[0]!.body as { draft: boolean }).draft).toBe(true);
+    expect(body).toContain(`Incident: incident://${id}`);
+    expect(body).toContain('**Root cause:** src/config.mjs sets MOVING_AVERAGE_WINDOW = 0');
+    expect(body).toMatch(
+      /- `call_\S+` read_repo `\{"repo":"acme\/market-predictor","path":"src\/config\.mjs"\}`: MOVING_AVERAGE_WINDOW = 0/,
+    );
+
+    const actions = (await timeline(env.ctx, id)).filter(e => e.kind === 'action').map(e => e.summary);
+    expect(actions).toEqual([
+      `sandbox run of "test" on ${REPO} passed`,
+      expect.stringMatching(new RegExp(`^pull request ${REPO}#\\d+ created: `)),
+    ]);
+    const store = await env.ctx.store();
+    expect(store.agent.outcomes(id)).toMatchObject([{ repo: REPO, outcome: 'pending' }]);
+  }, 120_000);
+
+  it('gives a failing run back to the model, and in propose mode records the passing revision without a PR', async () => {
+    const { agent, env, id } = await start(
+      [
+        { ...readConfig, expect: { tools: { include: ['run_sandbox_test'], exclude: ['open_pr'] } } },
+        { name: 'propose a bad fix', json: diagnosis(201) },
+        {
+          name: 'revise after the failing run',
+          expect: { user: ['The sandbox run of your proposed change failed'], toolResults: false },
+          json: diagnosis(30),
+        },
+      ],
+      'propose',
+    );
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toMatchObject({
+      tested: true,
+      passed: true,
+      runs: 2,
+      stopped: 'tested; a PR needs autonomous mode',
+    });
+    expect(report!.acted!.pr).toBeUndefined();
+    expect(github.writes()).toEqual([]);
+    const events = await timeline(env.ctx, id);
+    expect(events.filter(e => e.kind === 'action').map(e => e.summary)).toEqual([
+      expect.stringMatching(new RegExp(`^sandbox run of "test" on ${REPO} failed`)),
+      `sandbox run of "test" on ${REPO} passed`,
+    ]);
+    expect(events.find(e => e.kind === 'note' && e.summary.startsWith('Tested change'))?.summary).toMatch(
+      /passed the sandbox \(update src\/config\.mjs\); no PR in propose mode/,
+    );
+  }, 120_000);
+
+  it('writes nothing when no revision passes, even in autonomous mode', async () => {
+    const { agent } = await start(
+      [
+        readConfig,
+        { name: 'propose a bad fix', json: diagnosis(0) },
+        { name: 'revise badly', expect: { toolResults: false }, json: diagnosis(500) },
+      ],
+      'autonomous',
+    );
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toMatchObject({
+      tested: true,
+      passed: false,
+      runs: 2,
+      stopped: 'the sandbox run failed after 1 revision(s)',
+    });
+    expect(github.writes()).toEqual([]);
+  }, 120_000);
+});
+
+describe('act: cooldown', () => {
+  it('does not act again on an incident group the loop acted on within the cooldown', async () => {
+    const { agent, env, id } = await start(
+      [readConfig, { name: 'propose the fix', json: diagnosis(20) }],
+      'autonomous',
+    );
+    const store = await env.ctx.store();
+    // An earlier action on the same group (service=market-predictor) holds the cooldown.
+    const group = store.incidents.get(id)!.group_key;
+    expect(store.agent.take(`agent_cooldown:${group}`, 1, 3600, env.ctx.now())).toEqual({ ok: true });
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toMatchObject({ tested: false, runs: 0 });
+    expect(report!.acted!.stopped).toMatch(/^cooldown: the loop acted on .+ recently \(again in \d+ s\)$/);
+    expect(github.writes()).toEqual([]);
+    expect((await timeline(env.ctx, id)).filter(e => e.kind === 'action')).toEqual([]);
+  });
+});
+
+describe('act: what the model does itself', () => {
+  it('puts a sandbox run the model made on the timeline too', async () => {
+    const { agent, env, id } = await start(
+      [
+        readConfig,
+        {
+          name: 'test a hypothesis in the sandbox',
+          toolCalls: [
+            {
+              name: 'run_sandbox_test',
+              arguments: c => {
+                const file = JSON.parse(c.lastResult('read_repo')) as { sha: string; content: string };
+                return {
+                  repo: REPO,
+                  command: 'test',
+                  changes: [
+                    {
+                      path: CONFIG_FILE,
+                      action: 'update',
+                      content: file.content.replace(
+                        'MOVING_AVERAGE_WINDOW = 0;',
+                        'MOVING_AVERAGE_WINDOW = 20;',
+                      ),
+                      sha: file.sha,
+                    },
+                  ],
+                };
+              },
+            },
+          ],
+        },
+        {
+          name: 'conclude without a change',
+          expect: { toolResults: { contains: '"passed":true' } },
+          json: c => ({
+            summary: 'A window of 20 passes the tests.',
+            rootCause: 'MOVING_AVERAGE_WINDOW = 0',
+            confidence: 0.8,
+            evidence: c.toolResults.map(r => ({ call: r.id, shows: r.name })),
+            proposedChange: null,
+            nextSteps: ['set the window to 20'],
+          }),
+        },
+      ],
+      'propose',
+    );
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toBeUndefined();
+    const actions = (await timeline(env.ctx, id)).filter(e => e.kind === 'action').map(e => e.summary);
+    expect(actions).toEqual([`sandbox run of "test" on ${REPO} passed`]);
+    expect(github.writes()).toEqual([]);
+  }, 120_000);
+});

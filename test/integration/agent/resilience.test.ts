@@ -1,0 +1,323 @@
+// Budgets and resilience with the scripted model: a misbehaving model (no tool call, an unknown tool, arguments
+// that are not JSON) gets bounded corrections; budgets end an investigation with a partial diagnosis and the
+// reason, never a crash; an LLM that answers 429 is retried as it asks; one that is down defers the investigation
+// until it is back, behind a circuit breaker.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
+import { startOpenAiDouble, type OpenAiDouble, type Scenario } from '../../doubles/openai/index.ts';
+import {
+  agentContext,
+  openIncident,
+  timeline,
+  type AgentContext,
+  viaDiagnosisTool,
+} from '../../support/agent.ts';
+import { waitFor } from '../../support/wait.ts';
+
+let dir: string;
+let model: OpenAiDouble | undefined;
+let agent: AgentLoop | undefined;
+let env: AgentContext | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'devops-mcp-resilience-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await agent?.close();
+  await env?.ctx.close();
+  await model?.close();
+  agent = undefined;
+  env = undefined;
+  model = undefined;
+});
+
+async function start(script: Scenario, settings: Record<string, unknown> = {}) {
+  const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(file, JSON.stringify({ agent: settings }));
+  model = await startOpenAiDouble(viaDiagnosisTool(script));
+  env = await agentContext({ DEVOPS_MCP_CONFIG: file }, model);
+  agent = await openAgent(env.ctx, { mode: 'observe', stop: new AbortController().signal });
+  const id = await openIncident(env.ctx, '127.0.0.1:9');
+  return { agent, env, id, model };
+}
+
+const getIncident = (id = 1): Scenario[number] => ({
+  name: 'read the incident',
+  toolCalls: [{ name: 'get_incident', arguments: { id } }],
+});
+
+const diagnose: Scenario[number] = {
+  name: 'diagnose',
+  json: c => ({
+    summary: 'PredictorErrors fires.',
+    rootCause: 'predictions fail',
+    confidence: 0.6,
+    evidence: [{ call: c.toolResults.find(r => r.name === 'get_incident')!.id, shows: 'the alert fires' }],
+    proposedChange: null,
+    nextSteps: [],
+  }),
+};
+
+describe('corrections of a misbehaving model', () => {
+  it('corrects an answer without tools, an unknown tool and arguments that are not JSON, and records each', async () => {
+    // LangChain warns on the console when every tool call of an answer is invalid.
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { agent, env, id, model } = await start([
+      { name: 'chatty', content: 'I would look at the metrics first.' },
+      {
+        name: 'unknown tool',
+        expect: { user: ['neither a tool call nor the diagnosis'] },
+        toolCalls: [{ name: 'restart_cluster', arguments: { now: true }, misbehave: true }],
+      },
+      {
+        name: 'broken JSON',
+        expect: { toolResults: { error: true, contains: 'restart_cluster is not a valid tool' } },
+        toolCalls: [{ name: 'get_incident', arguments: '{"id": 1', misbehave: true }],
+      },
+      {
+        name: 'a proper call',
+        expect: { toolResults: { error: true, contains: 'not valid JSON' } },
+        toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
+      },
+      diagnose,
+    ]);
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.budgetHit).toBeUndefined();
+    expect(report!.diagnosis).toMatchObject({ confidence: 0.6, flags: [] });
+    const store = await env.ctx.store();
+    const [investigation] = store.agent.investigations(id);
+    const transcript = store.agent.transcript(investigation!.id) as any;
+    expect(transcript.corrections.map((c: any) => c.kind)).toEqual([
+      'no_diagnosis',
+      'unknown_tool',
+      'invalid_arguments',
+    ]);
+    expect(transcript.toolCalls.map((c: any) => [c.tool, c.ok, c.code ?? null])).toEqual([
+      ['restart_cluster', false, 'UNKNOWN_TOOL'],
+      ['get_incident', false, 'INVALID_ARGUMENT'],
+      ['get_incident', true, null],
+    ]);
+    expect(investigation).toMatchObject({ modelCalls: 5 });
+    // The unknown tool is on the timeline among the refused attempts.
+    const note = (await timeline(env.ctx, id)).find(
+      e => e.kind === 'note' && e.summary.startsWith('Refused'),
+    );
+    expect(note?.summary).toMatch(
+      /restart_cluster \{"now":true\} → Error: restart_cluster is not a valid tool/,
+    );
+  });
+
+  it('sends back a diagnosis made before any tool call, and one that does not fit its schema', async () => {
+    const { agent, env, id, model } = await start([
+      {
+        name: 'jump to conclusions',
+        json: {
+          summary: 'x',
+          rootCause: 'y',
+          confidence: 1,
+          evidence: [],
+          proposedChange: null,
+          nextSteps: [],
+        },
+      },
+      {
+        name: 'look first',
+        expect: { toolResults: { error: true, contains: 'nothing supports that diagnosis' } },
+        ...getIncident(),
+      },
+      {
+        name: 'a diagnosis missing its fields',
+        toolCalls: [{ name: 'diagnosis', arguments: { summary: 'only this' }, misbehave: true }],
+      },
+      { ...diagnose, expect: { toolResults: { contains: 'rootCause' } } },
+    ]);
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.diagnosis).toMatchObject({ confidence: 0.6, flags: [] });
+    const store = await env.ctx.store();
+    const transcript = store.agent.transcript(store.agent.investigations(id)[0]!.id) as any;
+    expect(transcript.corrections.map((c: any) => c.detail)).toEqual([
+      'a diagnosis before any tool call',
+      'the diagnosis did not fit its schema',
+    ]);
+  });
+
+  it('ends with a partial diagnosis and the reason once the corrections are spent', async () => {
+    const { agent, env, id, model } = await start(
+      [
+        { name: 'chatty', content: 'Let me think.' },
+        { name: 'still chatty', content: 'Thinking more.' },
+      ],
+      { maxCorrections: 1 },
+    );
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.budgetHit).toBe('corrections');
+    expect(report!.diagnosis).toMatchObject({
+      confidence: 0,
+      rootCause: 'unknown',
+      flags: ['partial', expect.stringMatching(/^stopped:corrections budget reached/)],
+    });
+    const [investigation] = (await env.ctx.store()).agent.investigations(id);
+    expect(investigation).toMatchObject({ budgetHit: 'corrections', modelCalls: 2 });
+    expect(
+      (await timeline(env.ctx, id)).some(
+        e => e.kind === 'note' && e.summary.startsWith('Unsupported Diagnosis (confidence 0)'),
+      ),
+    ).toBe(true);
+    // A budget is a verdict, not an outage: the incident is not investigated again.
+    expect(await agent.runOnce()).toEqual([]);
+  });
+});
+
+describe('budgets', () => {
+  it('refuses tool calls past the tool-call budget and lets the model conclude', async () => {
+    const { agent, model } = await start(
+      [
+        {
+          name: 'two calls',
+          toolCalls: [
+            { name: 'get_incident', arguments: { id: 1 } },
+            { name: 'list_incidents', arguments: {} },
+          ],
+        },
+        {
+          name: 'conclude',
+          expect: {
+            check: c =>
+              c.lastResult('list_incidents').startsWith('BUDGET: ')
+                ? undefined
+                : 'expected the budget refusal',
+          },
+          ...diagnose,
+        },
+      ],
+      { maxToolCalls: 1 },
+    );
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.diagnosis).toMatchObject({ confidence: 0.6, flags: [] });
+  });
+
+  it('ends a model that keeps calling tools at the model-call budget, with a partial diagnosis', async () => {
+    const { agent, env, id, model } = await start([getIncident(), getIncident(), getIncident()], {
+      maxModelCalls: 2,
+    });
+    const [report] = await agent.runOnce();
+    expect(model.progress().step).toBe(2);
+    expect(report!.budgetHit).toBe('model_calls');
+    expect(report!.diagnosis!.nextSteps[0]).toMatch(/2 tool call\(s\) were made \(get_incident\)/);
+    expect((await env.ctx.store()).agent.investigations(id)[0]).toMatchObject({
+      budgetHit: 'model_calls',
+      modelCalls: 2,
+      toolCalls: 2,
+    });
+  });
+
+  it('counts tokens from the answers and stops at the token budget', async () => {
+    const { agent, model } = await start(
+      [
+        { ...getIncident(), usage: { prompt_tokens: 900, completion_tokens: 200 } },
+        { ...getIncident(), usage: { prompt_tokens: 900, completion_tokens: 200 } },
+      ],
+      { maxTokens: 1000 },
+    );
+    const [report] = await agent.runOnce();
+    expect(model.progress().step).toBe(1);
+    expect(report!.budgetHit).toBe('tokens');
+  });
+});
+
+describe('the wall clock', () => {
+  it('ends an investigation whose model does not answer in time, with a partial diagnosis', async () => {
+    const { agent, model, env, id } = await start([getIncident(), diagnose], {
+      maxSeconds: 1,
+      llmRetries: 0,
+    });
+    model.fail({ delayMs: 10_000 });
+    const [report] = await agent.runOnce();
+    expect(report!.budgetHit).toBe('wall_clock');
+    expect(report!.diagnosis!.summary).toBe(
+      'Investigation ended before a diagnosis: wall clock budget of 1 s reached.',
+    );
+    expect((await env.ctx.store()).agent.investigations(id)[0]).toMatchObject({ budgetHit: 'wall_clock' });
+  });
+});
+
+describe('an LLM that fails', () => {
+  it('honours retry-after on 429 and carries on', async () => {
+    const { agent, model, env, id } = await start([getIncident(), diagnose], { llmRetries: 3 });
+    model.fail({ status: 429, count: 2, retryAfterSeconds: 0 });
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.budgetHit).toBeUndefined();
+    expect(model.requests.map(r => r.status)).toEqual([429, 429, 200, 200]);
+    const transcript = (await env.ctx.store()).agent.transcript(
+      (await env.ctx.store()).agent.investigations(id)[0]!.id,
+    ) as any;
+    expect(transcript.modelTurns.map((t: any) => t.retries)).toEqual([2, 0]);
+  });
+
+  it('defers the investigation while the LLM is down, and investigates once it is back', async () => {
+    const { agent, model, env, id } = await start([getIncident(), diagnose], {
+      llmRetries: 1,
+      breakerFailures: 1,
+      breakerCooldownSeconds: 0.2,
+    });
+    model.fail({ status: 500, count: 2 });
+    const [first] = await agent.runOnce();
+    expect(first).toMatchObject({ budgetHit: 'llm_unavailable' });
+    expect(agent.breaker.state()).toBe('open');
+    const [skipped] = await agent.runOnce();
+    expect(skipped!.skipped).toMatch(/^the LLM endpoint is unavailable; retrying in \d+ s$/);
+    await waitFor(() => agent.breaker.state() !== 'open');
+    const [second] = await agent.runOnce();
+    model.assertDone();
+    expect(second!.budgetHit).toBeUndefined();
+    expect(second!.diagnosis!.confidence).toBe(0.6);
+    expect((await env.ctx.store()).agent.investigations(id).map(i => i.budgetHit ?? 'done')).toEqual([
+      'llm_unavailable',
+      'done',
+    ]);
+  });
+});
+
+describe('stopping', () => {
+  it('ends between steps when told to stop, and leaves the incident for the next run', async () => {
+    const stop = new AbortController();
+    const file = join(dir, 'stop.json');
+    await writeFile(file, JSON.stringify({ agent: { pollSeconds: 0.05 } }));
+    model = await startOpenAiDouble(
+      viaDiagnosisTool([
+        {
+          name: 'read the incident, and meanwhile SIGTERM arrives',
+          expect: {
+            check: () => {
+              stop.abort();
+              return undefined;
+            },
+          },
+          toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
+        },
+      ]),
+    );
+    env = await agentContext({ DEVOPS_MCP_CONFIG: file }, model);
+    agent = await openAgent(env.ctx, { mode: 'observe', stop: stop.signal });
+    const id = await openIncident(env.ctx, '127.0.0.1:9');
+    await agent.run();
+    model.assertDone();
+    const [investigation] = (await env.ctx.store()).agent.investigations(id);
+    // The step under way (the tool call) finished; no further model call was made.
+    expect(investigation).toMatchObject({ budgetHit: 'stopped', modelCalls: 1, toolCalls: 1 });
+    expect(investigation!.endedAt).toBeDefined();
+  });
+});

@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import { ToolError } from '../lib/errors.ts';
-import { createHttpBackend, type QueryValue } from '../lib/http.ts';
+import { createHttpBackend, QUERY_BACKEND_RESILIENCE, type QueryValue } from '../lib/http.ts';
 
 export interface LokiClientOptions {
   url: string;
@@ -116,6 +116,9 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
     timeoutMs: options.timeoutMs,
     maxResponseBytes: options.maxResponseBytes,
     headers: { accept: 'application/json', ...options.headers },
+    // Every call is a read: a dropped connection or a 503 is retried within the deadline, and an outage trips a
+    // breaker so that tools answer at once instead of each waiting out its timeout.
+    ...QUERY_BACKEND_RESILIENCE,
   });
 
   async function get<T>(

@@ -2,7 +2,12 @@
 
 import { z } from 'zod';
 import { ToolError } from '../lib/errors.ts';
-import { createHttpBackend, type HttpBackend, type QueryValue } from '../lib/http.ts';
+import {
+  createHttpBackend,
+  QUERY_BACKEND_RESILIENCE,
+  type HttpBackend,
+  type QueryValue,
+} from '../lib/http.ts';
 import { readMatrixAnswer } from '../lib/matrix-json.ts';
 import { columnsOf, type Columns } from '../lib/series.ts';
 
@@ -157,6 +162,9 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
     timeoutMs: options.timeoutMs,
     maxResponseBytes: options.maxResponseBytes,
     headers: { accept: 'application/json', ...options.headers },
+    // Every call is a read: a dropped connection or a 503 is retried within the deadline, and an outage trips a
+    // breaker so that tools answer at once instead of each waiting out its timeout.
+    ...QUERY_BACKEND_RESILIENCE,
   });
   // Prometheus stops evaluating at its own deadline, a little before ours, so it answers with its timeout error.
   const evalTimeout = `${Math.max(100, options.timeoutMs - 250)}ms`;

@@ -5,7 +5,9 @@
 // peak-RSS budget is 80 MB. node:http loads on first use so that `serve` starts without it.
 
 import type { Agent, IncomingMessage, request as httpRequest } from 'node:http';
+import { createCircuitBreaker } from './circuit-breaker.ts';
 import { ToolError } from './errors.ts';
+import { abortableSleep, backoffMs } from './retry.ts';
 
 export interface HttpBackendOptions {
   /** Human name used in errors: "Prometheus". */
@@ -16,7 +18,26 @@ export interface HttpBackendOptions {
   timeoutMs: number;
   maxResponseBytes: number;
   headers?: Record<string, string>;
+  /**
+   * Attempts after the first for a transient failure — a dropped or refused connection, 502/503/504, a 429 whose
+   * retry-after fits — always within the call's one deadline. Only for backends whose every call is a read (a
+   * repeat changes nothing); 0 (the default) for probes, whose answer is the failure itself.
+   */
+  retries?: number;
+  /** After this many failed calls in a row the backend is not asked for `cooldownMs`; then one call probes it. */
+  breaker?: { failures: number; cooldownMs: number };
 }
+
+/** What query backends (Prometheus, Loki) get: two quick retries, and a breaker that fails fast during an outage. */
+export const QUERY_BACKEND_RESILIENCE = {
+  retries: 2,
+  breaker: { failures: 5, cooldownMs: 10_000 },
+} as const;
+
+// The first retry waits ~100 ms, the second ~200 ms (full jitter); a server's retry-after is honoured up to this.
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_WAIT_MS = 5000;
+const TRANSIENT_STATUS = new Set([429, 502, 503, 504]);
 
 export type QueryValue = string | number | readonly string[] | undefined;
 
@@ -38,6 +59,8 @@ export interface HttpResponse {
   body: Buffer;
   /** Milliseconds from sending to the last byte. */
   elapsedMs: number;
+  /** The Retry-After header, when the server sent one. */
+  retryAfter?: string | undefined;
 }
 
 export interface HttpBackend {
@@ -76,8 +99,44 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       request: module.request,
     })));
 
+  const retries = options.retries ?? 0;
+  const breaker = options.breaker && createCircuitBreaker(options.breaker);
+
+  /** One call: its attempts share one deadline, transient failures are retried, the breaker is told the end. */
   async function request(req: HttpRequest): Promise<HttpResponse> {
+    if (breaker && !breaker.allow()) throw circuitOpen(options, breaker.retryInMs());
     const timeoutMs = req.timeoutMs ?? options.timeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    // Waits only when the wait and a useful attempt still fit in the deadline.
+    const pause = async (ms: number): Promise<boolean> => {
+      if (performance.now() + ms + 50 > deadline) return false;
+      try {
+        await abortableSleep(ms, req.signal);
+      } catch {
+        throw new ToolError('CANCELLED', 'The request was cancelled by the client.');
+      }
+      return true;
+    };
+    for (let attempt = 1; ; attempt++) {
+      let response: HttpResponse;
+      try {
+        response = await send(req, Math.max(1, deadline - performance.now()), timeoutMs);
+      } catch (error) {
+        const dropped = error instanceof ToolError && error.code === 'BACKEND_UNREACHABLE';
+        if (dropped && attempt <= retries && (await pause(wait(attempt, undefined)))) continue;
+        if (dropped || (error instanceof ToolError && error.code === 'BACKEND_TIMEOUT')) breaker?.failure();
+        throw error;
+      }
+      if (TRANSIENT_STATUS.has(response.status) && attempt <= retries) {
+        if (await pause(wait(attempt, retryAfterMs(response.retryAfter)))) continue;
+      }
+      if (response.status >= 500) breaker?.failure();
+      else breaker?.success();
+      return response;
+    }
+  }
+
+  async function send(req: HttpRequest, timeoutMs: number, statedTimeoutMs: number): Promise<HttpResponse> {
     // A timer cleared when the call ends, not AbortSignal.timeout(): on a busy server those would keep one
     // live timer per call for the whole timeout.
     const deadline = new AbortController();
@@ -128,11 +187,13 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
             response.on('error', reject);
             response.on('end', () => {
               const contentType = response.headers['content-type'];
+              const retryAfter = response.headers['retry-after'];
               resolve({
                 status: response.statusCode ?? 0,
                 contentType: contentType ?? '',
                 body: Buffer.concat(chunks, size),
                 elapsedMs: performance.now() - started,
+                retryAfter,
               });
             });
           },
@@ -142,7 +203,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       });
     } catch (error) {
       if (error instanceof ToolError) throw error;
-      throw transportError(error, options, timeoutMs, deadline.signal, req.signal);
+      throw transportError(error, options, statedTimeoutMs, deadline.signal, req.signal);
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onCallerAbort);
@@ -158,6 +219,32 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       if (transport) (await transport).agent.destroy();
     },
   };
+}
+
+function wait(attempt: number, retryAfter: number | undefined): number {
+  return backoffMs(attempt, {
+    baseMs: RETRY_BASE_MS,
+    maxMs: RETRY_MAX_WAIT_MS,
+    retryAfterMs: retryAfter,
+    random: Math.random,
+  });
+}
+
+/** Retry-After as milliseconds: delay-seconds or an HTTP date. */
+function retryAfterMs(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function circuitOpen(options: HttpBackendOptions, retryInMs: number): ToolError {
+  return new ToolError(
+    'BACKEND_UNREACHABLE',
+    `${options.name} failed ${options.breaker?.failures ?? 0} calls in a row; devops-mcp is not asking it again for ${Math.ceil(retryInMs / 1000)} s.`,
+    `Check that ${options.name} is running and that ${options.envVar} points at it; \`devops-mcp check\` tests the connection.`,
+  );
 }
 
 function transportError(

@@ -44,6 +44,26 @@ export function describeStoreFailure(path: string, error: unknown): StoreError {
 }
 
 export function openDatabase(path: string, options: OpenOptions): DatabaseSync {
+  // Two processes starting together on a new file can meet SQLITE_BUSY where SQLite does not wait by itself:
+  // switching the file to WAL needs an exclusive lock, and the busy timeout does not cover that. So the whole
+  // open is tried again until the busy timeout has passed.
+  const started = Date.now();
+  for (;;) {
+    try {
+      return openOnce(path, options);
+    } catch (error) {
+      const errcode = (error as { errcode?: number }).errcode;
+      const busy = errcode === SQLITE_BUSY || errcode === SQLITE_LOCKED;
+      if (!busy || Date.now() - started >= options.busyTimeoutMs) throw describeStoreFailure(path, error);
+      Atomics.wait(PAUSE, 0, 0, 25);
+    }
+  }
+}
+
+// What Atomics.wait sleeps on between attempts (a synchronous open has no event loop to wait on).
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+function openOnce(path: string, options: OpenOptions): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -51,7 +71,9 @@ export function openDatabase(path: string, options: OpenOptions): DatabaseSync {
     // Reading the header first: a file that is not SQLite fails here, before anything is written to it.
     const version = userVersion(db);
     if (version > SCHEMA_VERSION) throw newerSchema(path, version);
-    db.exec('PRAGMA journal_mode = WAL');
+    // WAL is a property of the file: only its first open switches it (the step that needs the exclusive lock).
+    const mode = db.prepare('PRAGMA journal_mode').get() as { journal_mode: string } | undefined;
+    if (mode?.journal_mode !== 'wal' && path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
     // In WAL mode NORMAL syncs at checkpoints only: a crash of the process loses nothing, a power cut may lose
     // the last commits. It keeps an audit row to a WAL append (tens of microseconds) instead of an fsync.
     db.exec('PRAGMA synchronous = NORMAL');
@@ -60,7 +82,7 @@ export function openDatabase(path: string, options: OpenOptions): DatabaseSync {
     return db;
   } catch (error) {
     db?.close();
-    throw describeStoreFailure(path, error);
+    throw error;
   }
 }
 

@@ -3,10 +3,10 @@
 // doubles, and the scripted model's investigation of the incident.
 
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { Mode } from '../../src/agent/modes.ts';
 import { startGithubDouble, type GithubDouble } from '../doubles/github/index.ts';
 import { startLokiDouble, type LokiDouble } from '../doubles/loki/index.ts';
@@ -14,6 +14,7 @@ import type { Conversation, Scenario } from '../doubles/openai/index.ts';
 import { viaDiagnosisTool } from './agent.ts';
 import { startPredictor, type Predictor } from './predictor.ts';
 import { startPrometheus, type PrometheusServer } from './prometheus.ts';
+import { filesOf } from './files.ts';
 
 const PREDICTOR = join(import.meta.dirname, '..', '..', 'examples', 'market-predictor');
 export const CONFIG_FILE = 'src/config.mjs';
@@ -31,20 +32,6 @@ export const ALERT_RULES = `groups:
         labels: { service: market-predictor, severity: critical }
         annotations: { summary: "predictions are failing" }
 `;
-
-export function filesOf(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      if (name === 'node_modules' || name === '.git') continue;
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out[relative(root, full)] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(root);
-  return out;
-}
 
 export function hasPrometheus(): boolean {
   try {

@@ -1,10 +1,10 @@
 // The act step on the real Docker engine with the GitHub double: the proposed change goes to run_sandbox_test, a
 // failing run goes back to the model for a revision, and only a passing run's receipt opens the draft PR (in
 // autonomous mode), whose body carries the diagnosis, its evidence and the incident link.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
 import type { Mode } from '../../../src/agent/modes.ts';
@@ -22,6 +22,7 @@ import {
   type AgentContext,
   viaDiagnosisTool,
 } from '../../support/agent.ts';
+import { filesOf } from '../../support/files.ts';
 
 const PREDICTOR = join(import.meta.dirname, '..', '..', '..', 'examples', 'market-predictor');
 const CONFIG_FILE = 'src/config.mjs';
@@ -29,20 +30,6 @@ const REPO = 'acme/market-predictor';
 const shipped = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
 const withWindow = (n: number) =>
   shipped.replace(/MOVING_AVERAGE_WINDOW = \d+;/, `MOVING_AVERAGE_WINDOW = ${n};`);
-
-function filesOf(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      if (name === 'node_modules' || name === '.git') continue;
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out[relative(root, full)] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(root);
-  return out;
-}
 
 let github: GithubDouble;
 let dir: string;

@@ -2,31 +2,18 @@
 // tarball at a ref, its receipt lets open_pr open the PR, and a receipt for another change is refused. Also: a
 // local source read at a git ref, and a bad ref refused before any container exists.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
+import { filesOf } from '../../support/files.ts';
 
 const PREDICTOR = join(import.meta.dirname, '..', '..', '..', 'examples', 'market-predictor');
 const CONFIG_FILE = 'src/config.mjs';
 const REPO = 'acme/market-predictor';
-
-function filesOf(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      if (name === 'node_modules' || name === '.git') continue;
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out[relative(root, full)] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(root);
-  return out;
-}
 
 let double: GithubDouble;
 let mcp: Connected;

@@ -5,9 +5,9 @@
 // Nothing stored here is a secret: diagnoses, flags and transcripts are redacted on the way in (every string through
 // the configured secrets' redactor, every string under a secret-named field replaced), so a caller cannot forget.
 
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { REDACTED, type Redactor } from '../lib/redact.ts';
-import { transaction } from './db.ts';
+import { preparedStatements, transaction } from './db.ts';
 import type { Change, IncidentStore } from './incidents.ts';
 import { SECRET_KEY } from './recorder.ts';
 
@@ -172,15 +172,7 @@ export function createAgentStore(
   options: AgentStoreOptions = {},
 ): AgentStore {
   const redact = options.redact ?? ((text: string) => text);
-  const cache = new Map<string, StatementSync>();
-  const sql = (text: string): StatementSync => {
-    let statement = cache.get(text);
-    if (!statement) {
-      statement = db.prepare(text);
-      cache.set(text, statement);
-    }
-    return statement;
-  };
+  const sql = preparedStatements(db);
   const json = (value: unknown): string | null =>
     value === undefined ? null : JSON.stringify(scrub(value, redact));
   const parse = (text: string | null): unknown => (text === null ? undefined : JSON.parse(text));

@@ -2,7 +2,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 
 /** A store that cannot be used: the message names the file and what to do, like a ConfigError. */
@@ -135,4 +135,17 @@ export function transaction<T>(db: DatabaseSync, work: () => T): T {
 // A function, so that each check reads the connection's state now, not what the compiler last saw of it.
 function inTransaction(db: DatabaseSync): boolean {
   return db.isTransaction;
+}
+
+/** A statement per SQL text, prepared on first use and reused: the store's queries are fixed strings. */
+export function preparedStatements(db: DatabaseSync): (text: string) => StatementSync {
+  const cache = new Map<string, StatementSync>();
+  return text => {
+    let statement = cache.get(text);
+    if (!statement) {
+      statement = db.prepare(text);
+      cache.set(text, statement);
+    }
+    return statement;
+  };
 }

@@ -1,9 +1,9 @@
 // Incidents, their alerts and timelines in SQLite: grouping decisions are made inside one write transaction, and
 // the partial unique index on the group key (schema.ts) makes "one open incident per group" hold for every writer.
 
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { groupOf, highestSeverity, severityRank, type AlertInput, type Labels } from '../incidents/alerts.ts';
-import { transaction } from './db.ts';
+import { preparedStatements, transaction } from './db.ts';
 
 export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
 export type EventKind =
@@ -133,15 +133,7 @@ export interface IncidentStore {
 const OPEN = "status <> 'resolved'";
 
 export function createIncidentStore(db: DatabaseSync, options: GroupingOptions): IncidentStore {
-  const cache = new Map<string, StatementSync>();
-  const sql = (text: string): StatementSync => {
-    let statement = cache.get(text);
-    if (!statement) {
-      statement = db.prepare(text);
-      cache.set(text, statement);
-    }
-    return statement;
-  };
+  const sql = preparedStatements(db);
 
   // One revision per transaction, taken on the first change in it.
   let txRev: number | undefined;

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { isLoopbackHost } from './lib/net.ts';
 import { VERSION } from './server.ts';
+import type { Store } from './store/index.ts';
 import { defaultDbPath } from './store/paths.ts';
 
 const USAGE = `devops-mcp ${VERSION}: safe, fast DevOps tools over MCP
@@ -154,6 +155,16 @@ async function check(config: Config): Promise<void> {
 const storeOptions = () => ({ dbPath: defaultDbPath(process.env, homedir()) });
 
 /** A store that cannot be opened stops the process with its message (no stack trace). */
+/** The store, or undefined once its failure is reported (the process then exits 1). */
+async function storeOrExit(ctx: Context): Promise<Store | undefined> {
+  try {
+    return await ctx.store();
+  } catch (error) {
+    storeFailed(ctx, error);
+    return undefined;
+  }
+}
+
 function storeFailed(ctx: Context, error: unknown): void {
   const message = (error as Error).name === 'StoreError' ? (error as Error).message : String(error);
   fail(message);
@@ -171,14 +182,8 @@ async function audit(config: Config, action: string | undefined, lines: string |
     return;
   }
   const ctx = createContext({ ...config, logLevel: 'warn' }, storeOptions());
-  let store;
-  try {
-    store = await ctx.store();
-  } catch (error) {
-    fail((error as Error).name === 'StoreError' ? (error as Error).message : String(error));
-    await ctx.close();
-    return;
-  }
+  const store = await storeOrExit(ctx);
+  if (!store) return;
   const { formatAuditRows } = await import('./store/format.ts');
   if (action === 'tail') {
     process.stdout.write(formatAuditRows(store.audit.tail(count)));
@@ -209,14 +214,7 @@ async function serve(config: Config, http: boolean, watch: boolean): Promise<voi
   }
   const ctx = createContext(config, { owner: `${hostname()}:${process.pid}`, ...storeOptions() });
   // HTTP and watch mode need the store at once: open it before listening, so a bad file stops the start.
-  if (http || watch) {
-    try {
-      await ctx.store();
-    } catch (error) {
-      storeFailed(ctx, error);
-      return;
-    }
-  }
+  if ((http || watch) && !(await storeOrExit(ctx))) return;
   reapSandboxes(ctx);
   let stop: () => Promise<void>;
   if (http) {
@@ -327,12 +325,7 @@ async function agent(
     return;
   }
   const ctx = createContext(config, { owner: `${hostname()}:${process.pid}`, ...storeOptions() });
-  try {
-    await ctx.store();
-  } catch (error) {
-    storeFailed(ctx, error);
-    return;
-  }
+  if (!(await storeOrExit(ctx))) return;
   reapSandboxes(ctx);
   // Stop between steps: the signal ends the loop before its next model call; a second signal exits at once.
   const stop = new AbortController();

@@ -260,9 +260,9 @@ export function shapeInstant(
   return shaped;
 }
 
-/** The longest prefix of `items` whose JSON stays within `maxBytes`, less room for the envelope. */
-export function fitList<T>(items: readonly T[], maxBytes: number): T[] {
-  const budget = maxBytes - NOTE_RESERVE;
+/** The longest prefix of `items` whose JSON stays within `maxBytes`, less `reserve` for the envelope. */
+export function fitList<T>(items: readonly T[], maxBytes: number, reserve = NOTE_RESERVE): T[] {
+  const budget = maxBytes - reserve;
   const kept: T[] = [];
   let used = 0;
   for (const item of items) {

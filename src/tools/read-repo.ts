@@ -2,8 +2,8 @@
 // (its text and the blob sha that open_pr's update needs) or a directory's entries. Read-only, capped.
 
 import { z } from 'zod';
-import type { DirEntry } from '../clients/github.ts';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
+import { fitList } from '../lib/shape.ts';
 import { checkPath, plainRef } from '../policy/changes.ts';
 import { checkRepoAllowed, splitRepo } from '../policy/repos.ts';
 import { defineTool } from './define.ts';
@@ -61,7 +61,9 @@ export const readRepo = defineTool({
     const base = { ref, path };
     switch (content.type) {
       case 'dir': {
-        const { kept, dropped } = fitEntries(content.entries, budget);
+        // The budget already leaves room for the rest of the result; the list's own brackets are the reserve.
+        const kept = fitList(content.entries, budget, 2);
+        const dropped = content.entries.length - kept.length;
         return {
           ...base,
           type: 'dir' as const,
@@ -141,16 +143,4 @@ function cutUtf8(text: string, maxBytes: number): string {
   // Do not split a surrogate pair.
   const code = text.charCodeAt(low - 1);
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? low - 1 : low);
-}
-
-function fitEntries(entries: readonly DirEntry[], budget: number): { kept: DirEntry[]; dropped: number } {
-  const kept: DirEntry[] = [];
-  let used = 2;
-  for (const entry of entries) {
-    const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
-    if (used + size > budget) break;
-    used += size;
-    kept.push(entry);
-  }
-  return { kept, dropped: entries.length - kept.length };
 }

@@ -9,6 +9,7 @@ import { errorCodeOf } from './ledger.ts';
 import { textOf, type AgentMcp } from './mcp.ts';
 import { atLeast, lowerOf, repoCap, type Mode } from './modes.ts';
 import type { Session } from './investigate.ts';
+import { findRepoPolicy } from '../policy/repos.ts';
 
 export interface ActOutcome {
   tested: boolean;
@@ -48,7 +49,7 @@ export function toolChanges(change: ProposedChange): Array<Record<string, string
 
 /** The policy command a repository's changes are tested with: `test` when it names one, else its first. */
 function testCommand(ctx: Context, repo: string): string | undefined {
-  const commands = Object.keys(ctx.config.repos[repo]?.commands ?? {});
+  const commands = Object.keys(findRepoPolicy(ctx.config.repos, repo)?.policy.commands ?? {});
   return commands.includes('test') ? 'test' : commands[0];
 }
 

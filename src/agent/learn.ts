@@ -4,6 +4,7 @@
 
 import type { Context } from '../context.ts';
 import type { Outcome } from '../store/agent.ts';
+import { findRepoPolicy } from '../policy/repos.ts';
 
 export interface OutcomeChange {
   incidentId: number;
@@ -56,7 +57,7 @@ async function prClosedUnmerged(
 ): Promise<boolean> {
   if (!ctx.github) return false;
   const [owner = '', repo = ''] = fullName.split('/');
-  const prefix = ctx.config.repos[fullName]?.pr.branchPrefix ?? 'devops-mcp/';
+  const prefix = findRepoPolicy(ctx.config.repos, fullName)?.policy.pr.branchPrefix ?? 'devops-mcp/';
   try {
     const pulls = await ctx.github.listPulls(
       { owner, repo },

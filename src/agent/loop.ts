@@ -14,6 +14,7 @@ import { checkOutcomes } from './learn.ts';
 import { connectInProcess, type AgentMcp } from './mcp.ts';
 import { textOfContent, type Guard } from './middleware.ts';
 import { atLeast, effectiveMode, lowerOf, repoCap, type Mode } from './modes.ts';
+import { findRepoPolicy } from '../policy/repos.ts';
 
 export interface AgentOptions {
   mode: Mode;
@@ -96,7 +97,8 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       const repo = typeof args.repo === 'string' ? args.repo : '';
       // A repository without a policy here is the tools' to refuse (not allow-listed, no sandbox policy): the
       // call goes through, so the refusal is theirs, audited like any other.
-      if (!(repo in ctx.config.repos)) return undefined;
+      // Looked up as the tools look it up (case-insensitively), so that no spelling of the name slips past its cap.
+      if (!findRepoPolicy(ctx.config.repos, repo)) return undefined;
       const needed: Mode = name === 'open_pr' ? 'autonomous' : 'propose';
       const allowed = lowerOf(mode, repoCap(ctx.config, repo));
       if (!atLeast(allowed, needed)) {

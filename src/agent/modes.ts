@@ -1,6 +1,7 @@
 // Graduated autonomy: which tools the model is offered in each mode, and how a repository policy caps a mode.
 
 import type { Config } from '../config.ts';
+import { findRepoPolicy } from '../policy/repos.ts';
 
 export const MODES = ['observe', 'propose', 'autonomous'] as const;
 export type Mode = (typeof MODES)[number];
@@ -34,7 +35,7 @@ export function offered(tool: { name: string; readOnly: boolean }, mode: Mode): 
 
 /** A repository's cap (`repos[…].agent.maxMode`); a repository without a policy gets no further than observe. */
 export function repoCap(config: Config, repo: string): Mode {
-  return config.repos[repo]?.agent.maxMode ?? 'observe';
+  return findRepoPolicy(config.repos, repo)?.policy.agent.maxMode ?? 'observe';
 }
 
 /**

@@ -39,6 +39,8 @@ describe('graduated autonomy', () => {
     expect(effectiveMode('autonomous', withFile, true)).toBe('observe');
     expect(repoCap(withFile, 'acme/b')).toBe('observe');
     expect(repoCap(withFile, 'acme/unknown')).toBe('observe');
+    // Any spelling of a name the tools would accept gets that repository's cap.
+    expect(repoCap(withFile, 'ACME/A')).toBe('propose');
     // No repository configured: nothing to act on.
     expect(effectiveMode('autonomous', await loadConfig({ env: {} }), false)).toBe('observe');
   });

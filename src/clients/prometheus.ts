@@ -233,7 +233,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
 
 /** A matrix answer read straight into columns (lib/matrix-json.ts); anything else takes the generic path. */
 function fastMatrix(body: Buffer, pointsPerSeries: number): ApiResult<QueryData> | undefined {
-  const matrix = readMatrixAnswer(body.toString('utf8'), pointsPerSeries);
+  const matrix = readMatrixAnswer(body, pointsPerSeries);
   return matrix && { data: { resultType: 'matrix', result: matrix.result }, warnings: matrix.warnings };
 }
 

@@ -21,7 +21,7 @@ describe('readMatrixAnswer', () => {
       { metric: {}, values: [] },
     ];
     const text = answer(result, { warnings: ['PromQL info: metric might not be a counter'] });
-    const read = readMatrixAnswer(text);
+    const read = readMatrixAnswer(Buffer.from(text));
     const parsed = JSON.parse(text) as { data: { result: typeof result } };
     expect(read?.warnings).toEqual(['PromQL info: metric might not be a counter']);
     expect(read?.result.map(s => s.metric)).toEqual(parsed.data.result.map(s => s.metric));
@@ -34,7 +34,7 @@ describe('readMatrixAnswer', () => {
   it('grows past its first allocation and accepts whitespace and any key order', () => {
     const values = Array.from({ length: 1000 }, (_, i) => `[ ${1764000000 + i} , "${i}" ]`).join(',\n');
     const text = `{ "data" : { "result" : [ { "values" : [ ${values} ] , "metric" : { "a" : "b" } } ], "resultType" : "matrix" }, "infos": [], "status" : "success" }`;
-    const read = readMatrixAnswer(text, 10);
+    const read = readMatrixAnswer(Buffer.from(text), 10);
     expect(read?.result[0]?.samples.v.length).toBe(1000);
     expect(read?.result[0]?.samples.v[999]).toBe(999);
     expect(read?.result[0]?.samples.t[999]).toBe(1764000999);
@@ -56,7 +56,52 @@ describe('readMatrixAnswer', () => {
       '',
       'null',
     ]) {
-      expect(readMatrixAnswer(text), text).toBeUndefined();
+      expect(readMatrixAnswer(Buffer.from(text)), text).toBeUndefined();
     }
+  });
+
+  it('reads every decimal as Number() does, times and values alike', () => {
+    // Every shape Prometheus writes: integers, millisecond times, shortest round-trip decimals (up to 17
+    // digits), negative zero, tiny and huge magnitudes, exponents; and random ones around them.
+    const decimals = [
+      '0',
+      '-0',
+      '1',
+      '-1',
+      '0.1',
+      '0.30000000000000004',
+      '1764000000.123',
+      '1764000000.1',
+      '9007199254740993',
+      '123456789012345',
+      '1234567890123456',
+      '0.000000000000000000000001',
+      '0.0000000000000000000001',
+      '1e-7',
+      '1.5E+300',
+      '-2.5e-3',
+      '4.35',
+      '0.000001',
+      '100000000000000000000000',
+      '2.2250738585072014e-308',
+      '1.7976931348623157e308',
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const value = (Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 40 - 20);
+      decimals.push(String(value), value.toFixed(Math.floor(Math.random() * 8)));
+    }
+    const pairs = decimals.map((d, i) => `[${decimals[decimals.length - 1 - i] ?? '0'},"${d}"]`).join(',');
+    const text = `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[${pairs}]}]}}`;
+    const samples = readMatrixAnswer(Buffer.from(text), 4)?.result[0]?.samples;
+    expect(samples?.v.length).toBe(decimals.length);
+    decimals.forEach((d, i) => {
+      expect(Object.is(samples?.v[i], Number(d)), `value ${d}`).toBe(true);
+      expect(Object.is(samples?.t[decimals.length - 1 - i], Number(d)), `time ${d}`).toBe(true);
+    });
+  });
+
+  it('decodes UTF-8 label values', () => {
+    const text = answer([{ metric: { city: 'Zürich', note: '温度' }, values: [[1, '2']] }]);
+    expect(readMatrixAnswer(Buffer.from(text))?.result[0]?.metric).toEqual({ city: 'Zürich', note: '温度' });
   });
 });

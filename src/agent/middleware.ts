@@ -129,6 +129,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     let retries = 0;
     let result: AIMessage | Command | undefined;
     const parsing = { failed: false };
+    let settled = false;
     try {
       result = await retry(
         async () => {
@@ -157,14 +158,19 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         },
       );
       breaker.success();
+      settled = true;
     } catch (error) {
       // Told to stop while waiting to retry: the wait was cut short, which is no outage.
       if (stopRequested(opts.stop)) throw new Stopped('the loop was told to stop', { cause: error });
       if (retryableLlmError(error)) {
         breaker.failure();
+        settled = true;
         throw new LlmUnavailable(`the LLM endpoint failed: ${(error as Error).message}`, { cause: error });
       }
       throw error;
+    } finally {
+      // Stopped, or an error no retry fixes (a 400, a 401): no verdict on the endpoint, but the probe is over.
+      if (!settled) breaker.release();
     }
     const answer = lastAnswer ?? (AIMessage.isInstance(result) ? result : undefined);
     const tokens = answer?.usage_metadata?.total_tokens ?? 0;

@@ -1,5 +1,8 @@
 // A small circuit breaker: after `failures` failures in a row it opens for `cooldownMs`, then lets one call
-// through (half-open); a success closes it, a failure opens it again.
+// through (half-open); a success closes it, a failure opens it again. Every call that allow() let through must
+// end in success(), failure() or release(): a half-open probe that ended otherwise (cancelled, or an answer
+// that says nothing about the backend's health) would otherwise hold the probe slot, and the breaker would
+// refuse every call until the process restarts.
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -11,6 +14,8 @@ export interface CircuitBreaker {
   retryInMs(): number;
   success(): void;
   failure(): void;
+  /** The call ended without showing whether the backend works: the state stays, the next call may probe. */
+  release(): void;
 }
 
 export class CircuitOpenError extends Error {
@@ -56,6 +61,9 @@ export function createCircuitBreaker(opts: {
       failed += 1;
       probing = false;
       if (openedAt !== undefined || failed >= opts.failures) openedAt = now();
+    },
+    release() {
+      probing = false;
     },
   };
 }

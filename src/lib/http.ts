@@ -105,6 +105,11 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   /** One call: its attempts share one deadline, transient failures are retried, the breaker is told the end. */
   async function request(req: HttpRequest): Promise<HttpResponse> {
     if (breaker && !breaker.allow()) throw circuitOpen(options, breaker.retryInMs());
+    let settled = false;
+    const fail = () => {
+      breaker?.failure();
+      settled = true;
+    };
     const timeoutMs = req.timeoutMs ?? options.timeoutMs;
     const deadline = performance.now() + timeoutMs;
     // Waits only when the wait and a useful attempt still fit in the deadline.
@@ -117,22 +122,31 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       }
       return true;
     };
-    for (let attempt = 1; ; attempt++) {
-      let response: HttpResponse;
-      try {
-        response = await send(req, Math.max(1, deadline - performance.now()), timeoutMs);
-      } catch (error) {
-        const dropped = error instanceof ToolError && error.code === 'BACKEND_UNREACHABLE';
-        if (dropped && attempt <= retries && (await pause(wait(attempt, undefined)))) continue;
-        if (dropped || (error instanceof ToolError && error.code === 'BACKEND_TIMEOUT')) breaker?.failure();
-        throw error;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        let response: HttpResponse;
+        try {
+          response = await send(req, Math.max(1, deadline - performance.now()), timeoutMs);
+        } catch (error) {
+          const dropped = error instanceof ToolError && error.code === 'BACKEND_UNREACHABLE';
+          if (dropped && attempt <= retries && (await pause(wait(attempt, undefined)))) continue;
+          if (dropped || (error instanceof ToolError && error.code === 'BACKEND_TIMEOUT')) fail();
+          throw error;
+        }
+        if (TRANSIENT_STATUS.has(response.status) && attempt <= retries) {
+          if (await pause(wait(attempt, retryAfterMs(response.retryAfter)))) continue;
+        }
+        if (response.status >= 500) fail();
+        else {
+          breaker?.success();
+          settled = true;
+        }
+        return response;
       }
-      if (TRANSIENT_STATUS.has(response.status) && attempt <= retries) {
-        if (await pause(wait(attempt, retryAfterMs(response.retryAfter)))) continue;
-      }
-      if (response.status >= 500) breaker?.failure();
-      else breaker?.success();
-      return response;
+    } finally {
+      // Cancelled by the client, or an answer over the size cap: no verdict on the backend, but the call that
+      // may have been the half-open probe is over.
+      if (!settled) breaker?.release();
     }
   }
 

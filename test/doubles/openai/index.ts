@@ -53,7 +53,7 @@ export interface RecordedChatRequest {
 }
 
 export type Fault =
-  | { status: 429 | 500 | 503; count?: number; retryAfterSeconds?: number }
+  | { status: 400 | 429 | 500 | 503; count?: number; retryAfterSeconds?: number }
   | { delayMs: number; count?: number };
 
 export interface OpenAiDouble {

@@ -134,8 +134,19 @@ export function authError(presented: string | undefined): ErrorBody {
 }
 
 /** The bodies OpenAI answers an injected fault with, by status. */
-export function faultError(status: 429 | 500 | 503, model: string, retryAfterSeconds: number): ErrorBody {
+export function faultError(
+  status: 400 | 429 | 500 | 503,
+  model: string,
+  retryAfterSeconds: number,
+): ErrorBody {
   switch (status) {
+    case 400:
+      // What a proxy or a gateway in front of the model answers for a request it will not take.
+      return errorBody(
+        `The model ${model} cannot take this request right now.`,
+        'invalid_request_error',
+        'invalid_request',
+      );
     case 429:
       return errorBody(
         `Rate limit reached for ${model} on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in ${retryAfterSeconds}s.`,

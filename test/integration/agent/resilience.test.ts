@@ -289,6 +289,22 @@ describe('an LLM that fails', () => {
       'done',
     ]);
   });
+  it('probes again after a probe that the endpoint refused (a 400 is no outage, and no verdict either)', async () => {
+    const { agent, model, id } = await start([getIncident(), diagnose], {
+      llmRetries: 0,
+      breakerFailures: 1,
+      breakerCooldownSeconds: 0.1,
+    });
+    model.fail({ status: 500, count: 1 });
+    expect(await agent.handle(id)).toMatchObject({ budgetHit: 'llm_unavailable' });
+    await waitFor(() => agent.breaker.state() !== 'open');
+    model.fail({ status: 400, count: 1 });
+    await expect(agent.handle(id)).rejects.toThrow(/400/);
+    const third = await agent.handle(id);
+    model.assertDone();
+    expect(third.budgetHit).toBeUndefined();
+    expect(model.requests.map(r => r.status)).toEqual([500, 400, 200, 200]);
+  });
 });
 
 describe('stopping', () => {

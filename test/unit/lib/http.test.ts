@@ -115,4 +115,37 @@ describe('the HTTP backend', () => {
     expect((await flaky.request({ path: '/q' })).status).toBe(200);
     expect(server.hits()).toBe(4);
   });
+
+  it('lets the next call probe when the probe itself was cancelled or too large', async () => {
+    let slow = true;
+    const server = await serve(
+      status(500),
+      status(500),
+      status(500),
+      (_req, res) => {
+        // The half-open probe: answered late, after the client gave up on it.
+        setTimeout(() => res.writeHead(200).end('late'), 300);
+      },
+      (_req, res) => {
+        res.writeHead(200).end('x'.repeat(2048)); // over the cap below
+      },
+      (_req, res) => {
+        slow = false;
+        res.writeHead(200).end('ok');
+      },
+    );
+    const flaky = backend(server.url, { retries: 0, maxResponseBytes: 1024 });
+    for (let i = 0; i < 3; i++) expect((await flaky.request({ path: '/q' })).status).toBe(500);
+    await new Promise(resolve => setTimeout(resolve, 450));
+    const cancel = new AbortController();
+    const probe = codeOf(flaky.request({ path: '/q', signal: cancel.signal }));
+    setTimeout(() => {
+      cancel.abort();
+    }, 50);
+    expect(await probe).toBe('CANCELLED');
+    expect(await codeOf(flaky.request({ path: '/q' }))).toBe('RESULT_TOO_LARGE');
+    expect((await flaky.request({ path: '/q' })).status).toBe(200);
+    expect(slow).toBe(false);
+    expect(server.hits()).toBe(6);
+  });
 });

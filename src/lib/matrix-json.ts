@@ -37,8 +37,10 @@ const EXACT_POWERS_OF_TEN = [
 const MAX_EXACT_DIGITS = 15;
 
 /**
- * `pointsPerSeries` sizes each series' columns up front (a range query knows it: (end − start) / step + 1), so
- * that no column is grown and copied; more points than that still fit.
+ * `pointsPerSeries` is the most points a series can have (a range query knows it: (end − start) / step + 1). The
+ * columns are sized from it only as far as the series already read bear out — most series of one answer have
+ * the same length, but many short-lived series must not each reserve the whole range (20,000 one-sample series
+ * over an hour at 3 s would reserve 350 MB). Columns grow by doubling; more points than expected still fit.
  */
 export function readMatrixAnswer(body: Buffer, pointsPerSeries = 64): MatrixAnswer | undefined {
   try {
@@ -52,11 +54,13 @@ export function readMatrixAnswer(body: Buffer, pointsPerSeries = 64): MatrixAnsw
 // A cursor over the bytes; a class keeps the position in one place without a closure per value.
 class Reader {
   private readonly b: Buffer;
-  private readonly capacity: number;
+  private readonly points: number;
+  /** The length of the last series read: the first guess for the next one. */
+  private lastLength = 64;
   private i = 0;
-  constructor(body: Buffer, capacity: number) {
+  constructor(body: Buffer, points: number) {
     this.b = body;
-    this.capacity = Math.max(1, Math.min(Math.ceil(capacity), 1 << 20));
+    this.points = Math.max(1, Math.min(Math.ceil(points), 1 << 20));
   }
 
   answer(): MatrixAnswer {
@@ -104,8 +108,9 @@ class Reader {
   }
 
   private samples(): Columns {
-    let t = new Float64Array(this.capacity);
-    let v = new Float64Array(this.capacity);
+    const capacity = Math.min(this.points, Math.max(16, this.lastLength));
+    let t = new Float64Array(capacity);
+    let v = new Float64Array(capacity);
     let n = 0;
     this.array(() => {
       this.expect(0x5b); // [
@@ -115,8 +120,9 @@ class Reader {
       const value = this.sampleValue();
       this.expect(0x5d); // ]
       if (n === t.length) {
-        const grownT = new Float64Array(n * 2);
-        const grownV = new Float64Array(n * 2);
+        const size = Math.max(n + 1, Math.min(n * 2, this.points));
+        const grownT = new Float64Array(size);
+        const grownV = new Float64Array(size);
         grownT.set(t);
         grownV.set(v);
         t = grownT;
@@ -126,7 +132,11 @@ class Reader {
       v[n] = value;
       n++;
     });
-    return { t: t.subarray(0, n), v: v.subarray(0, n) };
+    this.lastLength = n;
+    // A view keeps its whole buffer alive: copy when most of it would be wasted.
+    return n < t.length / 2
+      ? { t: t.slice(0, n), v: v.slice(0, n) }
+      : { t: t.subarray(0, n), v: v.subarray(0, n) };
   }
 
   /** A sample's value, a JSON string holding a decimal, "NaN", "+Inf" or "-Inf", read without a string. */

@@ -104,4 +104,20 @@ describe('readMatrixAnswer', () => {
     const text = answer([{ metric: { city: 'Zürich', note: '温度' }, values: [[1, '2']] }]);
     expect(readMatrixAnswer(Buffer.from(text))?.result[0]?.metric).toEqual({ city: 'Zürich', note: '温度' });
   });
+
+  it('reserves memory for the points that came, not for every series at the full range', () => {
+    const series = Array.from(
+      { length: 2000 },
+      (_, i) => `{"metric":{"i":"${i}"},"values":[[1764000000,"1"]]}`,
+    );
+    const text = `{"status":"success","data":{"resultType":"matrix","result":[${series.join(',')}]}}`;
+    const read = readMatrixAnswer(Buffer.from(text), 10_000);
+    const reserved = (read?.result ?? []).reduce(
+      (sum, s) => sum + s.samples.t.buffer.byteLength + s.samples.v.buffer.byteLength,
+      0,
+    );
+    expect(read?.result.length).toBe(2000);
+    // 2,000 series × 2 columns × 10,000 points × 8 bytes would be 320 MB.
+    expect(reserved).toBeLessThan(2000 * 2 * 16 * 8 + 1);
+  });
 });

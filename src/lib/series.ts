@@ -205,8 +205,12 @@ export function downsample(
   return Array.from(sums, (sum, i) => (counts[i] ? sum / (counts[i] ?? 1) : null));
 }
 
-/** Rounds to `digits` significant digits; keeps integers exact up to that precision. */
+/**
+ * Rounds to `digits` significant digits, but never rounds away a digit before the point: a unix timestamp, a byte
+ * counter or a request total must come back as it is (1769868123, not 1769870000), only fractions are cut.
+ */
 export function round(value: number, digits = 6): number {
   if (!Number.isFinite(value) || value === 0) return value;
+  if (Math.abs(value) >= 10 ** (digits - 1)) return Math.round(value);
   return Number(value.toPrecision(digits));
 }

@@ -134,7 +134,8 @@ function render(series: Analyzed, ctx: RangeContext, level: number | 'values'): 
   const { samples, summary } = series;
   const count = samples.t.length;
   if (level === 'values') {
-    const values = Array.from(samples.t, (t, i) => [t, encodeValue(round(samples.v[i] ?? Number.NaN, 8))]);
+    // Every point, exactly as Prometheus gave it: this is the format asked for when the figures must be exact.
+    const values = Array.from(samples.t, (t, i) => [t, encodeValue(samples.v[i] ?? Number.NaN)]);
     return { ...summary, values };
   }
   if (level === 0 || count <= 2) return summary;
@@ -240,7 +241,7 @@ export function shapeInstant(
   for (const s of all) {
     const entry: InstantSeries = {
       labels: without(s.labels, common),
-      value: encodeValue(round(parseSampleValue(s.value), 8)),
+      value: encodeValue(parseSampleValue(s.value)),
     };
     const size = bytes(entry) + 1;
     if (used + size > budget) break;

@@ -71,7 +71,10 @@ describe('downsample', () => {
 describe('round', () => {
   it('keeps significant digits', () => {
     expect(round(0.123456789, 4)).toBe(0.1235);
-    expect(round(123456789, 4)).toBe(123500000);
+    expect(round(123456789, 4)).toBe(123456789); // integer digits are never rounded away
+    expect(round(1769868123.456)).toBe(1769868123);
+    expect(round(12345.678, 4)).toBe(12346);
+    expect(round(123.456, 4)).toBe(123.5);
     expect(round(42)).toBe(42);
   });
 });

@@ -41,19 +41,43 @@ const DEFAULT_LIMITS: SandboxLimitsConfig = {
 
 /**
  * Paths open_pr refuses unless a repository's `pr.allowPaths` lifts them: CI and repository settings, code owners,
- * agent instructions, dependency manifests and lockfiles, and every top-level dot-directory.
+ * agent instructions, dependency manifests and lockfiles, package-manager settings and hooks that run code on
+ * install, and every top-level dot-directory. Ordinary top-level dotfiles (.gitignore, .editorconfig, linter
+ * settings) stay open: they are everyday fixes, and CI still judges the result.
  */
 export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   '.github/**',
   '.*/**',
+  // CI outside .github
+  '.gitlab-ci.yml',
+  '.travis.yml',
+  '**/Jenkinsfile',
+  'azure-pipelines.yml',
+  'bitbucket-pipelines.yml',
+  // ownership and what the repository's files mean to git
   '**/CODEOWNERS',
+  '**/.gitattributes',
+  '**/.gitmodules',
+  // instructions to coding agents
   '**/AGENTS.md',
   '**/CLAUDE.md',
+  '**/GEMINI.md',
+  '**/.cursorrules',
+  '**/.windsurfrules',
+  '**/.clinerules',
+  // package-manager settings and install hooks
+  '**/.npmrc',
+  '**/.yarnrc',
+  '**/.yarnrc.yml',
+  '**/.pnpmfile.cjs',
+  // manifests and lockfiles
   '**/package.json',
   '**/package-lock.json',
   '**/npm-shrinkwrap.json',
   '**/yarn.lock',
   '**/pnpm-lock.yaml',
+  '**/bun.lock',
+  '**/bun.lockb',
   '**/go.mod',
   '**/go.sum',
   '**/Cargo.toml',
@@ -61,9 +85,20 @@ export const DEFAULT_PROTECTED_PATHS: readonly string[] = [
   '**/requirements*.txt',
   '**/pyproject.toml',
   '**/poetry.lock',
+  '**/uv.lock',
+  '**/Pipfile',
   '**/Pipfile.lock',
+  '**/setup.py',
+  '**/setup.cfg',
   '**/Gemfile',
   '**/Gemfile.lock',
+  '**/pom.xml',
+  '**/build.gradle',
+  '**/build.gradle.kts',
+  '**/settings.gradle',
+  '**/settings.gradle.kts',
+  '**/composer.json',
+  '**/composer.lock',
 ];
 
 const prPolicySchema = z.strictObject({
@@ -113,6 +148,11 @@ const agentSchema = z.strictObject({
   maxCorrections: count(20, 3),
   /** Revisions of a proposed change after a failing sandbox run. */
   maxRevisions: count(10, 2),
+  /**
+   * The confidence, after the citation check, below which a proposed change is not even tested: the check lowers it
+   * for evidence that did not happen or failed, and such a diagnosis is a guess, not grounds to act.
+   */
+  minConfidenceToAct: z.number().min(0).max(1).default(0.5),
   /** Per hour, across the process (counted in the store). */
   maxInvestigationsPerHour: count(1000, 10),
   maxPrsPerHour: count(1000, 2),
@@ -252,7 +292,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(8811),
-      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      // The characters of an RFC 6750 bearer token: what a client can send after "Bearer " and be matched.
+      token: z
+        .string()
+        .min(16, 'must be at least 16 characters')
+        .regex(
+          /^[A-Za-z0-9\-._~+/]+=*$/,
+          'may hold only letters, digits and - . _ ~ + / (then = padding), no spaces',
+        )
+        .optional(),
       /** Host header values accepted besides the loopback names (DNS-rebinding protection). */
       allowedHosts: z.array(z.string().min(1)).default([]),
       /** Origins accepted besides http(s)://<allowed host>. */
@@ -467,8 +515,18 @@ function describeIssue(
   // would carry whatever secrets sit beside it.
   const plain = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
   const shown =
-    !plain || SECRET_PATHS.has(dotted) || secretValue(dotted) ? '' : ` (got ${JSON.stringify(value)})`;
+    !plain || SECRET_PATHS.has(dotted) || secretValue(dotted)
+      ? ''
+      : ` (got ${JSON.stringify(typeof value === 'string' ? withoutUserinfo(value) : value)})`;
   return `${where}: ${message}${shown}`;
+}
+
+/**
+ * A URL's user and password masked, for echoing a bad value: everything between "://" and the last "@", since a
+ * password with an unencoded "/" or "#" is exactly the URL that fails to parse.
+ */
+function withoutUserinfo(value: string): string {
+  return value.replace(/:\/\/.*@/s, '://***@');
 }
 
 /** Paths of the file-only secrets (not env-backed), whose values must not be echoed either. */
@@ -488,9 +546,9 @@ function getPath(target: unknown, path: readonly string[]): unknown {
 /** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
 export function secretsOf(config: Config): string[] {
   const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
-  for (const section of [config.prometheus, config.loki, config.predictor]) {
-    if (!section) continue;
-    const password = new URL(section.url).password;
+  for (const url of [config.prometheus?.url, config.loki?.url, config.predictor?.url, config.github.apiUrl]) {
+    if (url === undefined) continue;
+    const password = new URL(url).password;
     if (password) secrets.push(decodeURIComponent(password));
   }
   for (const value of Object.values({ ...config.prometheus?.headers, ...config.loki?.headers }))

@@ -103,6 +103,25 @@ describe('loadConfig', () => {
     expect(message).toContain('required (set PROMETHEUS_URL)');
   });
 
+  it('masks the user and password of a URL it rejects', async () => {
+    const message = await configError(
+      loadConfig({
+        env: { PROMETHEUS_URL: 'prom.internal:9090@x', LOKI_URL: 'http://admin:pa#ss/Secret42@loki:3100' },
+      }),
+    );
+    expect(message).toContain('LOKI_URL');
+    expect(message).toContain('(got "http://***@loki:3100")');
+    expect(message).not.toContain('Secret42');
+  });
+
+  it('refuses an HTTP token that no Authorization header could carry', async () => {
+    const message = await configError(
+      loadConfig({ env: { DEVOPS_MCP_HTTP_TOKEN: 'correct horse battery staple' } }),
+    );
+    expect(message).toContain('DEVOPS_MCP_HTTP_TOKEN: may hold only letters, digits');
+    expect(message).not.toContain('horse');
+  });
+
   it('never prints a secret it rejects', async () => {
     const message = await configError(loadConfig({ env: { DEVOPS_MCP_HTTP_TOKEN: 'short-secret' } }));
     expect(message).toContain('DEVOPS_MCP_HTTP_TOKEN: must be at least 16 characters');
@@ -173,8 +192,12 @@ describe('loadConfig', () => {
 
   it('collects secrets, including passwords in backend URLs', async () => {
     const config = await loadConfig({
-      env: { GITHUB_TOKEN: 'ghp_abcdef', PROMETHEUS_URL: 'http://user:p%40ss@127.0.0.1:9090' },
+      env: {
+        GITHUB_TOKEN: 'ghp_abcdef',
+        PROMETHEUS_URL: 'http://user:p%40ss@127.0.0.1:9090',
+        GITHUB_API_URL: 'https://proxy:Sup3rSecretPw@ghe.example/api/v3',
+      },
     });
-    expect(secretsOf(config)).toEqual(expect.arrayContaining(['ghp_abcdef', 'p@ss']));
+    expect(secretsOf(config)).toEqual(expect.arrayContaining(['ghp_abcdef', 'p@ss', 'Sup3rSecretPw']));
   });
 });

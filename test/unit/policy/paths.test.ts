@@ -41,6 +41,20 @@ describe('protected paths', () => {
       '.husky/pre-commit',
       '.vscode/settings.json',
       'AGENTS.md',
+      // top-level CI, install hooks and agent instructions that are files, not dot-directories
+      '.gitlab-ci.yml',
+      '.travis.yml',
+      'Jenkinsfile',
+      '.npmrc',
+      'packages/api/.npmrc',
+      '.pnpmfile.cjs',
+      '.yarnrc.yml',
+      '.gitattributes',
+      '.cursorrules',
+      'GEMINI.md',
+      'setup.py',
+      'pom.xml',
+      'build.gradle.kts',
     ];
     expect(refused(paths)).toEqual(paths);
   });

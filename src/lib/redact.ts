@@ -5,7 +5,10 @@ export const REDACTED = '[REDACTED]';
 export type Redactor = (text: string) => string;
 
 export function createRedactor(secrets: readonly string[]): Redactor {
-  const unique = [...new Set(secrets)]
+  // Most text scrubbed here is JSON (tool results, log lines, audit arguments), where a secret holding `"`, `\`
+  // or a control character appears escaped: scrub that spelling too.
+  const spellings = secrets.flatMap(secret => [secret, JSON.stringify(secret).slice(1, -1)]);
+  const unique = [...new Set(spellings)]
     .filter(secret => secret.length >= 4)
     .sort((a, b) => b.length - a.length);
   if (unique.length === 0) return text => text;

@@ -171,8 +171,15 @@ const agentSchema = z.strictObject({
   outcomeWindowSeconds: count(30 * 86_400, 86_400),
 });
 
+// The HTTP client builds every request's query itself: a query string or fragment in the base URL would be
+// dropped, so it is refused instead (extra parameters belong in headers, credentials in the URL's userinfo).
+const backendUrl = httpUrl.refine(
+  url => !/[?#]/.test(url),
+  'must not carry a query string or fragment (set headers for what a proxy needs)',
+);
+
 const backend = <T extends z.ZodRawShape>(extra: T) =>
-  z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.default(15_000), ...extra });
+  z.strictObject({ url: backendUrl, timeoutMs: timeoutMs.default(15_000), ...extra });
 
 export const configSchema = z.strictObject({
   prometheus: backend({
@@ -187,12 +194,18 @@ export const configSchema = z.strictObject({
       .default(64 * 1024 * 1024),
     /** Extra request headers, e.g. X-Scope-OrgID for Mimir or an Authorization header. */
     headers: z.record(z.string(), z.string()).default({}),
-  }).optional(),
+  })
+    .refine(p => p.targetPoints <= p.maxPoints, {
+      path: ['targetPoints'],
+      message: 'must not exceed prometheus.maxPoints',
+    })
+    .optional(),
   loki: backend({
     /** Most log lines a caller may ask for (search_loki's `limit` is clamped to it). */
     maxLines: z.number().int().min(1).max(5000).default(1000),
     /** Loki's own max_entries_limit_per_query: a larger limit is never sent. */
-    maxEntriesLimit: z.number().int().min(1).default(5000),
+    // search_loki asks for one line more than it returns, to know whether more are left.
+    maxEntriesLimit: z.number().int().min(2).default(5000),
     /** Loki's own max_query_length, in hours: a longer range is refused before it is sent. */
     maxQueryLengthHours: z.number().min(1).default(721),
     /** Cost guardrail: refuse a query whose index statistics say it would scan more bytes than this. */

@@ -114,6 +114,23 @@ describe('loadConfig', () => {
     expect(message).not.toContain('Secret42');
   });
 
+  it('refuses settings that contradict each other or would be dropped silently', async () => {
+    const message = await configError(
+      loadConfig({
+        env: { DEVOPS_MCP_CONFIG: 'c.json', PROMETHEUS_URL: 'http://127.0.0.1:9090/?tenant=a' },
+        readFile: files({
+          'c.json': JSON.stringify({
+            prometheus: { targetPoints: 2000, maxPoints: 1000 },
+            loki: { url: 'http://127.0.0.1:3100', maxEntriesLimit: 1 },
+          }),
+        }),
+      }),
+    );
+    expect(message).toContain('PROMETHEUS_URL: must not carry a query string');
+    expect(message).toContain('prometheus.targetPoints in c.json: must not exceed prometheus.maxPoints');
+    expect(message).toContain('loki.maxEntriesLimit in c.json');
+  });
+
   it('refuses an HTTP token that no Authorization header could carry', async () => {
     const message = await configError(
       loadConfig({ env: { DEVOPS_MCP_HTTP_TOKEN: 'correct horse battery staple' } }),

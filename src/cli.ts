@@ -191,7 +191,7 @@ async function audit(config: Config, action: string | undefined, lines: string |
     const verdict = store.audit.verify();
     if (verdict.ok) {
       process.stdout.write(
-        `audit log intact: ${verdict.rows} rows in ${store.path}${verdict.rows > 0 ? `; head ${verdict.head}` : ''}\n`,
+        `audit log intact: ${verdict.rows} rows in ${store.path}${verdict.rows > 0 ? `; head ${verdict.head}` : ''}${verdict.anchored || verdict.rows === 0 ? '' : ` (no anchor file ${store.path}.audit-head: rows cut from the end would not show)`}\n`,
       );
     } else {
       process.stdout.write(`audit log ALTERED at row ${verdict.row}: ${verdict.problem} (${store.path})\n`);

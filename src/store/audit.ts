@@ -1,7 +1,12 @@
 // The audit log: one hash-chained row per tool call. Each row stores the hash of the row before it and a hash
 // over its own content and that previous hash, so an edited row, or a removed one, breaks the chain where it was.
+// A chain cannot show that its newest rows were cut off — what is left is still a valid chain — so each commit
+// also writes the head (id and hash) to an anchor file beside the database, which verify() holds the table to.
+// Whoever can rewrite both files (and recompute the chain) can still forge history: keep the anchor where that
+// is harder (another volume, shipped logs), and keep the file's permissions tight.
 
 import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 export interface AuditEntry {
@@ -25,7 +30,13 @@ export interface AuditRow extends AuditEntry {
 }
 
 export type Verdict =
-  { ok: true; rows: number; head: string } | { ok: false; rows: number; row: number; problem: string };
+  | {
+      ok: true;
+      rows: number;
+      head: string;
+      /** Whether an anchor file vouched for the newest row. */ anchored: boolean;
+    }
+  | { ok: false; rows: number; row: number; problem: string };
 
 export interface AuditLog {
   append(entry: AuditEntry): void;
@@ -57,7 +68,13 @@ export function rowHash(prev: string, fields: RowFields): string {
 // A function, so that the check reads the connection's state now, not what the compiler last saw of it.
 const inTransaction = (db: DatabaseSync): boolean => db.isTransaction;
 
-export function createAuditLog(db: DatabaseSync): AuditLog {
+interface Anchor {
+  id: number;
+  hash: string;
+}
+
+/** `anchorPath`: where the head is written after each commit; none for an in-memory store. */
+export function createAuditLog(db: DatabaseSync, anchorPath?: string): AuditLog {
   const columns = 'id, at, tool, client, session, args, outcome, code, ms, prev_hash, hash';
   let head: StatementSync | undefined;
   let insert: StatementSync | undefined;
@@ -69,11 +86,13 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
     head ??= db.prepare('SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1');
     insert ??= db.prepare(`INSERT INTO audit (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const own = !db.isTransaction;
+    let id: number;
+    let prev: string;
     if (own) db.exec('BEGIN IMMEDIATE');
     try {
       const last = head.get() as { id: number; hash: string } | undefined;
-      let id = last?.id ?? 0;
-      let prev = last?.hash ?? '';
+      id = last?.id ?? 0;
+      prev = last?.hash ?? '';
       for (const entry of entries) {
         id++;
         const fields: RowFields = [
@@ -96,6 +115,35 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
       if (own && inTransaction(db)) db.exec('ROLLBACK');
       throw error;
     }
+    // Only after our own commit do we know the rows are there (a caller's transaction may yet roll back).
+    if (own) writeAnchor({ id, hash: prev });
+  }
+
+  function writeAnchor(anchor: Anchor): void {
+    if (anchorPath === undefined) return;
+    // Best effort, never a failed append: the rows are committed, and a retry would write them twice. Another
+    // process sharing the file may leave an older head here, which verify() accepts (the table may be ahead).
+    try {
+      const temporary = `${anchorPath}.${process.pid}.tmp`;
+      writeFileSync(temporary, `${JSON.stringify(anchor)}\n`, { mode: 0o600 });
+      renameSync(temporary, anchorPath);
+    } catch {
+      // The next commit tries again.
+    }
+  }
+
+  function readAnchor(): Anchor | undefined {
+    if (anchorPath === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(anchorPath, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const anchor = JSON.parse(text) as Partial<Anchor>;
+    return typeof anchor.id === 'number' && typeof anchor.hash === 'string'
+      ? { id: anchor.id, hash: anchor.hash }
+      : { id: Number.POSITIVE_INFINITY, hash: '' };
   }
   return {
     append: entry => {
@@ -110,6 +158,8 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
       ).reverse(),
     get: id => db.prepare(`SELECT ${columns} FROM audit WHERE id = ?`).get(id) as AuditRow | undefined,
     verify() {
+      const anchor = readAnchor();
+      let anchorSeen = false;
       let prev = '';
       let expectedId = 1;
       let rows = 0;
@@ -157,10 +207,34 @@ export function createAuditLog(db: DatabaseSync): AuditLog {
             problem: `row ${row.id} was altered: its content no longer matches its hash`,
           };
         }
+        if (anchor && row.id === anchor.id) {
+          if (row.hash !== anchor.hash) {
+            return {
+              ok: false,
+              rows,
+              row: row.id,
+              problem: `row ${row.id} was replaced: its hash is not the one ${anchorPath ?? 'the anchor'} recorded`,
+            };
+          }
+          anchorSeen = true;
+        }
         prev = row.hash;
         expectedId++;
       }
-      return { ok: true, rows, head: prev };
+      if (anchor && !anchorSeen) {
+        const first = rows + 1;
+        const which =
+          anchor.id === first
+            ? `row ${first} was`
+            : `rows ${first}${Number.isFinite(anchor.id) ? `–${anchor.id}` : ' and later'} were`;
+        return {
+          ok: false,
+          rows,
+          row: first,
+          problem: `${which} removed from the end (${anchorPath ?? 'the anchor'} records a head the table no longer has)`,
+        };
+      }
+      return { ok: true, rows, head: prev, anchored: anchor !== undefined };
     },
   };
 }

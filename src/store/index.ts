@@ -29,7 +29,7 @@ export function openStore(options: StoreOptions): Store {
     path: options.path,
     db,
     incidents,
-    audit: createAuditLog(db),
+    audit: createAuditLog(db, options.path === ':memory:' ? undefined : `${options.path}.audit-head`),
     agent: createAgentStore(db, incidents, { redact: options.redact, onChange: options.onChange }),
     close() {
       if (db.isOpen) db.close();

@@ -234,6 +234,15 @@ describe('the audit log', () => {
     expect(altered.stdout).toContain(
       'audit log ALTERED at row 2: row 2 was altered: its content no longer matches its hash',
     );
+
+    // The newest row removed leaves a valid, shorter chain: the anchor file beside the database tells.
+    const cut = new DatabaseSync(db);
+    cut.exec("UPDATE audit SET outcome = 'error', code = 'NOT_FOUND' WHERE id = 2");
+    cut.exec('DELETE FROM audit WHERE id = 3');
+    cut.close();
+    const truncated = await run(['audit', 'verify'], env);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stdout).toContain('audit log ALTERED at row 3: row 3 was removed from the end');
   });
 });
 

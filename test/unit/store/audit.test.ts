@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../../src/store/index.ts';
+import { rowHash, type RowFields } from '../../../src/store/audit.ts';
 import { auditArgs } from '../../../src/store/recorder.ts';
 import { createRedactor } from '../../../src/lib/redact.ts';
 
@@ -37,7 +41,7 @@ describe('the audit log', () => {
     expect(rows.map(r => r.id)).toEqual([1, 2, 3, 4, 5]);
     expect(rows[0]?.prev_hash).toBe('');
     for (let i = 1; i < rows.length; i++) expect(rows[i]?.prev_hash).toBe(rows[i - 1]?.hash);
-    expect(store.audit.verify()).toEqual({ ok: true, rows: 5, head: rows[4]?.hash });
+    expect(store.audit.verify()).toEqual({ ok: true, rows: 5, head: rows[4]?.hash, anchored: false });
   });
 
   it('finds the first row altered with plain SQL', () => {
@@ -64,6 +68,68 @@ describe('the audit log', () => {
       row: 2,
       problem: 'rows 2–3 were removed (row 4 follows row 1)',
     });
+  });
+});
+
+describe('the audit log in a file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'devops-mcp-audit-'));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const fileStore = (name: string) =>
+    openStore({
+      path: join(dir, name),
+      busyTimeoutMs: 1000,
+      groupBy: ['service'],
+      quietSeconds: 0,
+      windowSeconds: 0,
+      timelineMax: 10,
+    });
+  const entry = (i: number) => ({
+    at: 1000 + i,
+    tool: i === 5 ? 'open_pr' : 'query_prometheus',
+    args: '{}',
+    outcome: 'ok' as const,
+    ms: 1,
+  });
+
+  it('notices rows cut from the end, which leave a valid chain behind', () => {
+    const file = fileStore('cut.db');
+    for (let i = 1; i <= 5; i++) file.audit.append(entry(i));
+    expect(file.audit.verify()).toMatchObject({ ok: true, rows: 5, anchored: true });
+    file.db.exec('DELETE FROM audit WHERE id >= 4');
+    expect(file.audit.verify()).toMatchObject({
+      ok: false,
+      row: 4,
+      problem: expect.stringMatching(/^rows 4–5 were removed from the end/),
+    });
+    file.db.exec('DELETE FROM audit');
+    expect(file.audit.verify()).toMatchObject({ ok: false, row: 1 });
+    file.close();
+  });
+
+  it('notices a newest row replaced with a recomputed hash', () => {
+    const file = fileStore('replaced.db');
+    for (let i = 1; i <= 5; i++) file.audit.append(entry(i));
+    const row4 = file.audit.get(4);
+    const forged: RowFields = [5, 1005, 'query_prometheus', null, null, '{}', 'ok', null, 1];
+    file.db
+      .prepare('UPDATE audit SET tool = ?, hash = ? WHERE id = 5')
+      .run('query_prometheus', rowHash(row4?.hash ?? '', forged));
+    expect(file.audit.verify()).toMatchObject({
+      ok: false,
+      row: 5,
+      problem: expect.stringMatching(/^row 5 was replaced/),
+    });
+    file.close();
+  });
+
+  it('says when there is no anchor to vouch for the newest row', () => {
+    const file = fileStore('unanchored.db');
+    file.audit.append(entry(1));
+    unlinkSync(join(dir, 'unanchored.db.audit-head'));
+    expect(file.audit.verify()).toMatchObject({ ok: true, rows: 1, anchored: false });
+    file.close();
   });
 });
 

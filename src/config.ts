@@ -561,8 +561,9 @@ export function secretsOf(config: Config): string[] {
   const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
   for (const url of [config.prometheus?.url, config.loki?.url, config.predictor?.url, config.github.apiUrl]) {
     if (url === undefined) continue;
+    // Both spellings: an error quoting the URL shows it percent-encoded, a header or a log the decoded value.
     const password = new URL(url).password;
-    if (password) secrets.push(decodeURIComponent(password));
+    if (password) secrets.push(password, decodeURIComponent(password));
   }
   for (const value of Object.values({ ...config.prometheus?.headers, ...config.loki?.headers }))
     secrets.push(value);

@@ -215,6 +215,8 @@ describe('loadConfig', () => {
         GITHUB_API_URL: 'https://proxy:Sup3rSecretPw@ghe.example/api/v3',
       },
     });
-    expect(secretsOf(config)).toEqual(expect.arrayContaining(['ghp_abcdef', 'p@ss', 'Sup3rSecretPw']));
+    expect(secretsOf(config)).toEqual(
+      expect.arrayContaining(['ghp_abcdef', 'p@ss', 'p%40ss', 'Sup3rSecretPw']),
+    );
   });
 });

@@ -246,6 +246,14 @@ function scopeParams(scope: SeriesScope | undefined): Record<string, QueryValue>
 }
 
 function parseResponse<T>(http: HttpBackend, status: number, body: Buffer, read: Reader<T>): ApiResult<T> {
+  // Prometheus itself never asks for credentials: a 401 or 403 comes from a proxy or a hosted service in front.
+  if (status === 401 || status === 403) {
+    throw new ToolError(
+      'BACKEND_ERROR',
+      `${http.name} refused devops-mcp's credentials (HTTP ${status}).`,
+      `Ask the operator to check the credentials in ${http.envVar} (user:password in the URL) or the configured request headers.`,
+    );
+  }
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));

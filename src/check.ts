@@ -1,5 +1,6 @@
 // `devops-mcp check`: probes every configured backend and reports one line each.
 
+import { createPrometheusClient } from './clients/prometheus.ts';
 import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import { ToolError } from './lib/errors.ts';
@@ -81,16 +82,8 @@ function expectOk(http: HttpBackend, status: number, what: string): void {
 function probesFor(ctx: Context): Probe[] {
   const { config } = ctx;
   return [
-    ctx.prometheus
-      ? {
-          backend: 'prometheus',
-          run: async () => {
-            const prometheus = ctx.prometheus;
-            if (!prometheus) throw new Error('unreachable');
-            const info = await prometheus.buildInfo({ signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-            return `Prometheus ${info.version} at ${prometheus.describe()}`;
-          },
-        }
+    config.prometheus
+      ? prometheusProbe(config.prometheus)
       : { backend: 'prometheus', missing: 'PROMETHEUS_URL' },
     config.loki
       ? {
@@ -119,6 +112,28 @@ function probesFor(ctx: Context): Probe[] {
       ? openAiProbe(config)
       : { backend: 'llm', missing: 'OPENAI_API_KEY or OPENAI_BASE_URL' },
   ];
+}
+
+function prometheusProbe(settings: NonNullable<Config['prometheus']>): Probe {
+  return {
+    backend: 'prometheus',
+    run: async () => {
+      // A client of its own, with the probe's deadline as its timeout: a caller's abort signal instead would
+      // report a hang as "cancelled by the client".
+      const prometheus = createPrometheusClient({
+        url: settings.url,
+        timeoutMs: PROBE_TIMEOUT_MS,
+        maxResponseBytes: 1024 * 1024,
+        headers: settings.headers,
+      });
+      try {
+        const info = await prometheus.buildInfo();
+        return `Prometheus ${info.version} at ${prometheus.describe()}`;
+      } finally {
+        await prometheus.close();
+      }
+    },
+  };
 }
 
 function githubProbe(config: Config): Probe {

@@ -41,6 +41,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: Server;
   lastSeen: number;
+  /** Responses still open: a GET event stream can sit silent far longer than the idle limit. */
+  open: number;
 }
 
 export async function startHttpServer(ctx: Context, options: HttpOptions): Promise<RunningHttpServer> {
@@ -107,7 +109,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: id => {
-        sessions.set(id, { transport, server, lastSeen: Date.now() });
+        sessions.set(id, { transport, server, lastSeen: Date.now(), open: 0 });
         log.debug({ session: id }, 'session opened');
       },
     });
@@ -117,6 +119,19 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
+    // A refused initialize (a missing Accept header, a bad version) registers no session: close what was built
+    // for it, or every such request would leave a server and its change-feed listener behind, outside maxSessions.
+    if (transport.sessionId === undefined || !sessions.has(transport.sessionId)) await server.close();
+  }
+
+  /** A session is in use while any of its responses is open; idle time counts from when the last one closed. */
+  function track(session: Session, res: ServerResponse): void {
+    session.open++;
+    session.lastSeen = Date.now();
+    res.once('close', () => {
+      session.open--;
+      session.lastSeen = Date.now();
+    });
   }
 
   async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -138,7 +153,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
         refuse(res, 404, 'Session not found; initialize a new session');
         return;
       }
-      session.lastSeen = Date.now();
+      track(session, res);
       await session.transport.handleRequest(req, res, body.value);
       return;
     }
@@ -152,7 +167,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
         refuse(res, 404, 'Session not found; initialize a new session');
         return;
       }
-      session.lastSeen = Date.now();
+      track(session, res);
       await session.transport.handleRequest(req, res);
       return;
     }
@@ -252,7 +267,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     () => {
       const cutoff = Date.now() - options.sessionIdleMs;
       for (const [id, session] of sessions) {
-        if (session.lastSeen >= cutoff) continue;
+        if (session.open > 0 || session.lastSeen >= cutoff) continue;
         log.info({ session: id }, 'closing idle session');
         void session.transport.close();
       }

@@ -66,8 +66,10 @@ export type IndexStats = z.output<typeof indexStats>;
 
 export interface RangeQuery {
   query: string;
-  start: number;
-  end: number;
+  /** Unix seconds, or a nanosecond epoch string, passed to Loki digit for digit. */
+  start: number | string;
+  /** Exclusive, as Loki reads it. */
+  end: number | string;
   limit?: number;
   direction?: 'forward' | 'backward';
   step?: number;
@@ -151,8 +153,8 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
         '/loki/api/v1/query_range',
         {
           query: q.query,
-          start: toNanos(q.start),
-          end: toNanos(q.end),
+          start: typeof q.start === 'string' ? q.start : toNanos(q.start),
+          end: typeof q.end === 'string' ? q.end : toNanos(q.end),
           limit: q.limit,
           direction: q.direction,
           step: q.step === undefined ? undefined : `${q.step}s`,

@@ -111,7 +111,13 @@ export function assess(
   } else {
     let body: Record<string, unknown> = {};
     try {
-      body = JSON.parse(health.body ?? '') as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(health.body ?? '');
+      // null, an array or a bare value is valid JSON but has no fields to read.
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+        body = parsed as Record<string, unknown>;
+      } else {
+        reasons.push('/health body is not a JSON object');
+      }
     } catch {
       reasons.push(`/health answered HTTP ${health.status} with a body that is not JSON`);
     }

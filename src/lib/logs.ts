@@ -41,8 +41,15 @@ export function maskLine(line: string): string {
   return masked;
 }
 
+const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/** The line cut to `maxChars` UTF-16 units, never between the halves of a surrogate pair. */
 export function cutLine(line: string, maxChars: number): string {
-  return line.length <= maxChars ? line : `${line.slice(0, maxChars)}… [+${line.length - maxChars} chars]`;
+  if (line.length <= maxChars) return line;
+  // Half a pair would go out as a lone surrogate: invalid text, and \uXXXX (6 bytes) in JSON.
+  const high = line.charCodeAt(maxChars - 1);
+  const cut = high >= 0xd800 && high <= 0xdbff ? maxChars - 1 : maxChars;
+  return `${line.slice(0, cut)}… [+${line.length - cut} chars]`;
 }
 
 /** Collapses repeats within one stream, keeping the order in which each message first appears. */
@@ -78,13 +85,16 @@ export interface ShapedLogs {
 
 const ENVELOPE_RESERVE = 600;
 
-/** Streams of lines → collapsed groups that fit `maxBytes` (with what the caller's base result takes). */
+/**
+ * Streams of lines → collapsed groups that fit `maxBytes` bytes of UTF-8 (with the `baseBytes` the caller's base
+ * result takes): counted in bytes, since a line of CJK or emoji is up to three times its length.
+ */
 export function shapeLogs(
   streams: ReadonlyArray<{ labels: Labels; lines: LogLine[] }>,
   options: { maxBytes: number; maxLineChars: number; baseBytes: number },
 ): ShapedLogs {
   const common = commonLabels(streams.map(s => s.labels));
-  const budget = options.maxBytes - options.baseBytes - ENVELOPE_RESERVE - JSON.stringify(common).length;
+  const budget = options.maxBytes - options.baseBytes - ENVELOPE_RESERVE - bytes(common);
   const collapsed = streams.map(s => ({
     labels: Object.fromEntries(Object.entries(s.labels).filter(([k, v]) => common[k] !== v)),
     lines: s.lines.length,
@@ -93,14 +103,14 @@ export function shapeLogs(
   const total = collapsed.reduce((sum, s) => sum + s.groups.length, 0);
   // Give every stream its turn: take groups round-robin until the budget is spent.
   const kept = collapsed.map(s => ({ ...s, groups: [] as LineGroup[] }));
-  let used = kept.reduce((sum, s) => sum + JSON.stringify(s).length + 1, 0);
+  let used = kept.reduce((sum, s) => sum + bytes(s) + 1, 0);
   let shown = 0;
   for (let round = 0, added = true; added; round++) {
     added = false;
     for (const [i, stream] of collapsed.entries()) {
       const group = stream.groups[round];
       if (!group) continue;
-      const size = JSON.stringify(group).length + 1;
+      const size = bytes(group) + 1;
       if (used + size > budget) continue;
       kept[i]?.groups.push(group);
       used += size;

@@ -66,6 +66,9 @@ export function parseTime(value: string | number, now: number, field: string): n
   if (typeof value === 'number') return fromEpochNumber(value, field);
   const text = value.trim();
   if (text === '') throw invalidArgument(`${field} is empty.`, TIME_HINT);
+  // Split, since 19 digits are more than a float holds.
+  const nanos = nanosecondEpoch(text);
+  if (nanos !== undefined) return Number(nanos.slice(0, -9)) + Number(nanos.slice(-9)) / 1e9;
   if (/^-?\d+(?:\.\d+)?$/.test(text)) return fromEpochNumber(Number(text), field);
 
   const relative = /^now(?:\s*([+-])\s*(.+))?$/i.exec(text);
@@ -93,10 +96,20 @@ function fromEpochNumber(value: number, field: string): number {
   if (!Number.isFinite(value) || value < 0) {
     throw invalidArgument(`${field} must be a non-negative unix time.`, TIME_HINT);
   }
-  // 13-digit values are milliseconds: as seconds they would lie past the year 30000.
-  const seconds = value >= 1e12 ? value / 1000 : value;
+  // 13-digit values are milliseconds: as seconds they would lie past the year 30000; 19-digit ones nanoseconds.
+  const seconds = value >= 1e17 ? value / 1e9 : value >= 1e12 ? value / 1000 : value;
   if (seconds > 253_402_300_799) throw invalidArgument(`${field} lies after the year 9999.`, TIME_HINT);
   return seconds;
+}
+
+/**
+ * The digits of a nanosecond epoch argument ("1764000000123456789"), which a float of seconds would round
+ * (to about 200 ns); undefined for any other form of time.
+ */
+export function nanosecondEpoch(value: string | number | undefined): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  return /^[1-9]\d{18}$/.test(text) ? text : undefined;
 }
 
 /** RFC 3339 in UTC, without milliseconds when they are zero. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
+import { cutLine } from '../lib/logs.ts';
 import { seriesSchema, shapeInstant, shapeRange, type ShapeFormat } from '../lib/shape.ts';
 import { chooseStep, describeStep } from '../lib/step.ts';
 import { formatDuration, parseDuration, parseTime, resolveWindow, toRfc3339 } from '../lib/time.ts';
@@ -7,6 +8,9 @@ import { defineTool } from './define.ts';
 
 const timeArg = z.union([z.string(), z.number()]);
 const DEFAULT_RANGE_SECONDS = 3600;
+// Prometheus may attach one warning per series or shard (e.g. "PromQL info: …"): a few say what is wrong.
+const MAX_WARNINGS = 5;
+const MAX_WARNING_CHARS = 300;
 
 const output = z.object({
   query: z.string(),
@@ -64,7 +68,9 @@ export const queryPrometheus = defineTool({
         );
       }
       const time = input.time === undefined ? now : parseTime(input.time, now, 'time');
-      const { data, warnings } = await prometheus.query(input.query, time, { signal: ctx.signal });
+      const response = await prometheus.query(input.query, time, { signal: ctx.signal });
+      const { data } = response;
+      const warned = warn(response.warnings);
       const base = { query: input.query, result_type: data.resultType, time: toRfc3339(time) };
       if (data.resultType === 'scalar' || data.resultType === 'string') {
         return {
@@ -74,28 +80,41 @@ export const queryPrometheus = defineTool({
           series_shown: 0,
           series: [],
           truncated: false,
-          ...warn(warnings),
+          ...warned,
         };
       }
       if (data.resultType === 'matrix') {
-        // A range-vector selector at an instant (rate's argument, `up[5m]`): shape it like a range.
+        if (data.result.length === 0) {
+          return {
+            ...base,
+            series_total: 0,
+            series_shown: 0,
+            series: [],
+            truncated: false,
+            ...emptyHint(0),
+            ...warned,
+          };
+        }
+        // A range-vector selector at an instant (rate's argument, `up[5m]`): shape it like a range, from the
+        // earliest sample. A loop, not Math.min(...): spreading 100k+ series overflows the call stack.
         const end = time;
-        const start = Math.min(end, ...data.result.map(s => s.samples.t[0] ?? end));
+        let start = end;
+        for (const s of data.result) start = Math.min(start, s.samples.t[0] ?? end);
         return {
           ...base,
           ...shapeRange(
             data.result.map(s => ({ labels: s.metric, samples: s.samples })),
             { start, end, step: 1 },
-            { ...shapeOptions, format, base },
+            { ...shapeOptions, format, base: { ...base, ...warned } },
           ),
-          ...warn(warnings),
+          ...warned,
         };
       }
       const shaped = shapeInstant(
         data.result.map(s => ({ labels: s.metric, value: s.value[1] })),
-        { ...shapeOptions, base },
+        { ...shapeOptions, base: { ...base, ...warned } },
       );
-      return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warn(warnings) };
+      return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warned };
     }
 
     if (input.time !== undefined) {
@@ -114,9 +133,11 @@ export const queryPrometheus = defineTool({
       input.step === undefined ? undefined : parseStep(input.step),
       budget,
     );
-    const { data, warnings } = await prometheus.queryRange(input.query, start, end, choice.step, {
+    const response = await prometheus.queryRange(input.query, start, end, choice.step, {
       signal: ctx.signal,
     });
+    const { data } = response;
+    const warned = warn(response.warnings);
     const base = {
       query: input.query,
       result_type: data.resultType,
@@ -135,15 +156,15 @@ export const queryPrometheus = defineTool({
         series_shown: 0,
         series: [],
         truncated: false,
-        ...warn(warnings),
+        ...warned,
       };
     }
     const shaped = shapeRange(
       data.result.map(s => ({ labels: s.metric, samples: s.samples })),
       { start, end, step: choice.step },
-      { ...shapeOptions, format, base },
+      { ...shapeOptions, format, base: { ...base, ...warned } },
     );
-    return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warn(warnings) };
+    return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warned };
   },
 });
 
@@ -164,8 +185,12 @@ function scalarValue(value: string): number | string {
   return Number.isFinite(number) ? number : value;
 }
 
-function warn(warnings: string[]): { warnings?: string[] } {
-  return warnings.length > 0 ? { warnings } : {};
+/** The first few warnings, each cut short, and how many more there were: they count against the byte cap too. */
+function warn(warnings: readonly string[]): { warnings?: string[] } {
+  if (warnings.length === 0) return {};
+  const shown = warnings.slice(0, MAX_WARNINGS).map(w => cutLine(w, MAX_WARNING_CHARS));
+  const more = warnings.length - shown.length;
+  return { warnings: more > 0 ? [...shown, `+${more} more`] : shown };
 }
 
 function emptyHint(total: number): { note?: string } {

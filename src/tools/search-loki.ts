@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { fromNanos, type LokiClient } from '../clients/loki.ts';
+import { fromNanos, toNanos, type LokiClient } from '../clients/loki.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
 import { shapeLogs } from '../lib/logs.ts';
 import { columnsOf } from '../lib/series.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
 import { chooseStep } from '../lib/step.ts';
-import { formatDuration, resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { formatDuration, nanosecondEpoch, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
 const DEFAULT_RANGE_SECONDS = 3600;
@@ -125,10 +125,13 @@ export const searchLoki = defineTool({
     }
 
     const limit = Math.min(input.limit, settings.maxLines, settings.maxEntriesLimit - 1);
+    // A nanosecond epoch (what the paging note gives) goes to Loki as is: seconds in a float would round it.
+    const from = nanosecondEpoch(input.start) ?? toNanos(start);
+    const to = nanosecondEpoch(input.end) ?? toNanos(end);
     const data = await loki.queryRange({
       query: input.query,
-      start,
-      end,
+      start: from,
+      end: to,
       // One more than asked, to know whether there were more.
       limit: limit + 1,
       direction: input.direction,
@@ -137,11 +140,13 @@ export const searchLoki = defineTool({
     if (data.resultType !== 'streams')
       throw new ToolError('BACKEND_ERROR', 'Loki answered a log query with a matrix.');
     const entries = data.result.flatMap(s =>
-      s.values.map(([ns, line]) => ({ stream: s.stream, t: fromNanos(ns), line })),
+      s.values.map(([ns, line]) => ({ stream: s.stream, ns, t: fromNanos(ns), line })),
     );
-    entries.sort((a, b) => (input.direction === 'backward' ? b.t - a.t : a.t - b.t));
-    const more = entries.length > limit;
+    // Ordered by the exact nanoseconds, so that the line left out is never newer (backward) than one kept.
+    entries.sort((a, b) => compareNanos(a.ns, b.ns) * (input.direction === 'backward' ? -1 : 1));
     const kept = entries.slice(0, limit);
+    const dropped = entries[limit];
+    const more = dropped !== undefined;
     const byStream = new Map<
       string,
       { labels: Record<string, string>; lines: Array<{ t: number; line: string }> }
@@ -152,18 +157,17 @@ export const searchLoki = defineTool({
       stream.lines.push({ t: entry.t, line: entry.line });
       byStream.set(key, stream);
     }
+    const last = kept.at(-1);
     const base = { ...echo, limit, direction: input.direction, lines: kept.length };
     const shaped = shapeLogs([...byStream.values()], {
       maxBytes: ctx.config.output.maxBytes,
       maxLineChars: MAX_LINE_CHARS,
-      baseBytes: JSON.stringify(base).length,
+      baseBytes: Buffer.byteLength(JSON.stringify(base)),
     });
     const notes = [
       ...(limit < input.limit ? [`limit lowered to ${limit} (the most this server allows).`] : []),
-      ...(more
-        ? [
-            `More lines matched than the ${limit} returned: ${input.direction === 'backward' ? 'older' : 'newer'} ones were not read. Narrow the query or move ${input.direction === 'backward' ? 'end' : 'start'} to ${toRfc3339(kept.at(-1)?.t ?? end)} to read on.`,
-          ]
+      ...(dropped && last
+        ? [readOn(input.direction, limit, kept[0]?.ns ?? last.ns, last.ns, dropped.ns)]
         : []),
       ...(shaped.note ? [shaped.note] : []),
       ...(kept.length === 0
@@ -179,6 +183,39 @@ export const searchLoki = defineTool({
     };
   },
 });
+
+function compareNanos(a: string, b: string): number {
+  // Loki's nanosecond strings have no leading zeros: the longer is the later, else the digits decide.
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Where the next page starts. Loki reads [start, end) and returned one line more than kept; when that line is
+ * older (backward) than the last kept, every line at the last kept time was read, so the cut can sit exactly
+ * there. When it shares that time, Loki may hold still more lines at it: the cut then takes that nanosecond in
+ * again, and its lines may repeat rather than be skipped.
+ */
+function readOn(
+  direction: 'backward' | 'forward',
+  limit: number,
+  first: string,
+  last: string,
+  dropped: string,
+): string {
+  const backward = direction === 'backward';
+  const field = backward ? 'end' : 'start';
+  const tie = last === dropped;
+  // Backward the cut is an exclusive end, forward an inclusive start.
+  const past = String(BigInt(last) + 1n);
+  const next = backward ? (tie ? past : last) : tie ? last : past;
+  const unread = `More lines matched than the ${limit} returned: ${backward ? 'older' : 'newer'} ones were not read.`;
+  // Every line kept and the one left out share one time: the next page would be this one again.
+  if (tie && first === last) {
+    return `${unread} More than ${limit} lines share the time ${last} (ns): raise limit to read past it.`;
+  }
+  const repeat = tie ? '; lines at that time may repeat' : '';
+  return `${unread} Narrow the query or move ${field} to ${next} to read on (a nanosecond epoch${repeat}).`;
+}
 
 function scanned(bytes: number | undefined): { scanned_bytes?: number } {
   return bytes === undefined ? {} : { scanned_bytes: bytes };

@@ -75,6 +75,23 @@ describe('devops-mcp check', () => {
     );
   });
 
+  it('reports a backend that never answers as a timeout, not as cancelled', async () => {
+    const hang = createServer(() => {
+      // Never answers.
+    });
+    await new Promise<void>(resolve => hang.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hang.address() as { port: number }).port}`;
+    try {
+      const result = await run(['check'], cleanEnv({ PROMETHEUS_URL: url, LOKI_URL: url }));
+      expect(result.code).toBe(1);
+      expect(line(result.stdout, 'prometheus')).toMatch(/failing\s+Prometheus did not answer within 5000 ms/);
+      expect(line(result.stdout, 'loki')).toMatch(/failing\s+Loki did not answer within 5000 ms/);
+    } finally {
+      hang.closeAllConnections();
+      hang.close();
+    }
+  });
+
   it('exits 0 with nothing configured', async () => {
     const result = await run(['check'], cleanEnv());
     expect(result.code).toBe(0);

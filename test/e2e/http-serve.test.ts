@@ -1,7 +1,12 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createContext } from '../../src/context.ts';
+import { startHttpServer } from '../../src/http.ts';
 import { cleanEnv, run, startHttp, type HttpServe } from '../support/bin.ts';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
@@ -157,5 +162,115 @@ describe('devops-mcp serve --http', () => {
   it('exits 0 on SIGTERM', async () => {
     const other = await startHttp(cleanEnv());
     expect(await other.kill('SIGTERM')).toBe(0);
+  });
+});
+
+describe('idle sessions', () => {
+  it('keeps a session while its GET event stream is open, and reaps it once the stream has closed', async () => {
+    const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:' } }), {
+      logDestination: new Writable({
+        write: (_c, _e, done) => {
+          done();
+        },
+      }),
+    });
+    // The reaper looks every sessionIdleMs: a short limit keeps the test short.
+    const idle = await startHttpServer(ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      token: undefined,
+      allowedHosts: [],
+      allowedOrigins: [],
+      maxSessions: 4,
+      sessionIdleMs: 200,
+    });
+    try {
+      const post = (body: unknown, session?: string) =>
+        fetch(idle.url, {
+          method: 'POST',
+          headers: {
+            ...json,
+            ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const init = await post(INIT);
+      const session = init.headers.get('mcp-session-id') ?? '';
+      await init.text();
+      await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+      const listening = new AbortController();
+      const stream = await fetch(idle.url, {
+        headers: {
+          accept: 'text/event-stream',
+          'mcp-session-id': session,
+          'mcp-protocol-version': '2025-06-18',
+        },
+        signal: listening.signal,
+      });
+      expect(stream.status).toBe(200);
+      await sleep(1000);
+      const during = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, session);
+      await during.text();
+      expect(during.status).toBe(200);
+      listening.abort();
+      await sleep(1000);
+      const after = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, session);
+      await after.text();
+      expect(after.status).toBe(404);
+    } finally {
+      await idle.close();
+      await ctx.close();
+    }
+  });
+});
+
+describe('refused initialize requests', () => {
+  it('leave no server behind: nothing keeps listening to the incident feed, whatever the number', async () => {
+    const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:' } }), {
+      logDestination: new Writable({
+        write: (_c, _e, done) => {
+          done();
+        },
+      }),
+    });
+    let listening = 0;
+    const subscribe = ctx.changes.subscribe.bind(ctx.changes);
+    ctx.changes.subscribe = listener => {
+      listening++;
+      const stop = subscribe(listener);
+      return () => {
+        listening--;
+        stop();
+      };
+    };
+    const served = await startHttpServer(ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      token: undefined,
+      allowedHosts: [],
+      allowedOrigins: [],
+      maxSessions: 4,
+      sessionIdleMs: 60_000,
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        // No Accept header: the transport answers 406 and opens no session.
+        const refused = await fetch(served.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(INIT),
+        });
+        await refused.text();
+        expect(refused.status).toBe(406);
+      }
+      expect(listening).toBe(0);
+      const opened = await fetch(served.url, { method: 'POST', headers: json, body: JSON.stringify(INIT) });
+      await opened.text();
+      expect(opened.status).toBe(200);
+      expect(listening).toBe(1);
+    } finally {
+      await served.close();
+      await ctx.close();
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBackfill, type Backfill } from '../../support/backfill.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
@@ -160,6 +162,76 @@ describe('query_prometheus on a real Prometheus', () => {
     const out = structured(await mcp.call('query_prometheus', { query: 'no_such_metric' }));
     expect(out.series_total).toBe(0);
     expect(out.note).toContain('explore_prometheus');
+  });
+});
+
+describe('query_prometheus on a stand-in Prometheus, for answers a real one gives only at scale', () => {
+  let fake: Server;
+  let stand: Connected;
+  const WARNINGS = Array.from({ length: 20 }, (_, i) => `PromQL info: warning ${i} ${'w'.repeat(2000)}`);
+
+  beforeAll(async () => {
+    fake = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const query = url.searchParams.get('query') ?? '';
+      const at = Number(url.searchParams.get('time') ?? url.searchParams.get('end'));
+      let data: unknown;
+      let warnings: string[] | undefined;
+      if (query === 'many[1m]') {
+        const result = Array.from({ length: 250_000 }, (_, i) => ({
+          metric: { i: String(i) },
+          values: [[at - 30, '1']],
+        }));
+        data = { resultType: 'matrix', result };
+      } else if (query === 'none[1m]') {
+        data = { resultType: 'matrix', result: [] };
+      } else {
+        const start = Number(url.searchParams.get('start'));
+        const step = Number(url.searchParams.get('step'));
+        const result = Array.from({ length: 50 }, (_, i) => {
+          const values: Array<[number, string]> = [];
+          for (let t = start; t <= at; t += step) values.push([t, String(Math.sin(t / 300 + i) * 100 + i)]);
+          return { metric: { __name__: 'm', pod: `pod-${i}-${'x'.repeat(40)}` }, values };
+        });
+        data = { resultType: 'matrix', result };
+        warnings = WARNINGS;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'success', data, ...(warnings ? { warnings } : {}) }));
+    });
+    await new Promise<void>(resolve => fake.listen(0, '127.0.0.1', resolve));
+    stand = await connect({ PROMETHEUS_URL: `http://127.0.0.1:${(fake.address() as AddressInfo).port}` });
+  });
+
+  afterAll(async () => {
+    await stand.close();
+    fake.close();
+  });
+
+  it('keeps many warnings within the byte cap: the first few, cut short, and how many more', async () => {
+    const result = await stand.call('query_prometheus', { query: 'm', start: 'now-1h' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
+    const { warnings } = structured(result);
+    expect(warnings).toHaveLength(6);
+    expect(warnings[0]).toMatch(/^PromQL info: warning 0 w+… \[\+\d+ chars\]$/);
+    expect(warnings[0].length).toBeLessThan(400);
+    expect(warnings.at(-1)).toBe('+15 more');
+  });
+
+  it('shapes an instant range selector over 250k series without overflowing the stack', async () => {
+    const result = await stand.call('query_prometheus', { query: 'many[1m]' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const out = structured(result);
+    expect(out).toMatchObject({ result_type: 'matrix', series_total: 250_000, truncated: true });
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
+  });
+
+  it('says nothing matched an instant range selector, with no shape of an empty window', async () => {
+    const out = structured(await stand.call('query_prometheus', { query: 'none[1m]' }));
+    expect(out).toMatchObject({ result_type: 'matrix', series_total: 0, series: [], truncated: false });
+    expect(out.shape_every).toBeUndefined();
+    expect(out.note).toMatch(/^No series matched/);
   });
 });
 

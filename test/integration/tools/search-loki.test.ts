@@ -65,10 +65,69 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
     expect(out.lines).toBe(5);
     expect(out.truncated).toBe(true);
     expect(out.note).toMatch(
-      /More lines matched than the 5 returned: older ones were not read\. .* move end to \d{4}-/,
+      /More lines matched than the 5 returned: older ones were not read\. .* move end to \d{19} to read on/,
     );
     // One more than the limit is asked of Loki, to know whether more exist.
     expect(loki.requests.at(-1)?.query.limit).toBe('6');
+  });
+
+  it('pages by the nanosecond without skipping lines, backward and forward', async () => {
+    // Two lines in one nanosecond and all four within a millisecond: a cut rounded to ms would skip some.
+    const base = BigInt(Math.floor(Date.now() / 1000) - 60) * 1_000_000_000n;
+    const at = (ns: number) => String(base + 123_000_000n + BigInt(ns));
+    loki.push([
+      {
+        stream: { service: 'pager', level: 'info' },
+        values: [
+          [at(400_000), 'D'],
+          [at(200_000), 'B'],
+          [at(0), 'A'],
+        ],
+      },
+      { stream: { service: 'pager', level: 'warn' }, values: [[at(200_000), 'C']] },
+    ]);
+    const page = async (direction: 'backward' | 'forward', limit: number) => {
+      const seen: string[] = [];
+      const field = direction === 'backward' ? 'end' : 'start';
+      let cursor: Record<string, string> = { start: 'now-10m' };
+      for (let i = 0; i < 6; i++) {
+        const out = structured(
+          await mcp.call('search_loki', { query: '{service="pager"}', limit, direction, ...cursor }),
+        );
+        seen.push(...out.streams.flatMap((s: any) => s.groups.map((g: any) => g.text)));
+        const next = new RegExp(`move ${field} to (\\d{19}) to read on`).exec(out.note ?? '')?.[1];
+        if (!next) return { seen, note: out.note as string | undefined };
+        cursor = direction === 'backward' ? { start: 'now-10m', end: next } : { start: next };
+      }
+      throw new Error(`still paging after 6 pages: ${seen.join(',')}`);
+    };
+    const backward = await page('backward', 2);
+    expect(new Set(backward.seen)).toEqual(new Set(['A', 'B', 'C', 'D']));
+    expect(backward.seen.slice(0, 1)).toEqual(['D']);
+    const forward = await page('forward', 2);
+    expect(new Set(forward.seen)).toEqual(new Set(['A', 'B', 'C', 'D']));
+    // With room for only one of two lines at one time, moving the cut cannot get past them.
+    const stuck = await page('backward', 1);
+    expect(stuck.seen).toEqual(['D', 'B']);
+    expect(stuck.note).toMatch(/More than 1 lines share the time \d{19} \(ns\): raise limit/);
+  });
+
+  it('keeps non-ASCII lines within the byte cap', async () => {
+    const now = BigInt(Math.floor(Date.now() / 1000) - 120) * 1_000_000_000n;
+    loki.push([
+      {
+        stream: { service: 'i18n', level: 'error' },
+        values: Array.from({ length: 200 }, (_, i): [string, string] => [
+          String(now + BigInt(i)),
+          `ошибка ${String.fromCharCode(0x4e00 + i)}${'界'.repeat(380)} ${'😀'.repeat(20)} ${i}`,
+        ]),
+      },
+    ]);
+    const result = await mcp.call('search_loki', { query: '{service="i18n"}', limit: 200 });
+    const out = structured(result);
+    expect(out.truncated).toBe(true);
+    expect(out.note).toMatch(/Showing \d+ of 200 distinct messages to fit 8\.0 KiB/);
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
   });
 
   it('summarizes metric queries like query_prometheus', async () => {

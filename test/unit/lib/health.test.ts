@@ -121,6 +121,20 @@ describe('assess', () => {
     expect(verdict.reasons[0]).toMatch(/^p95 latency 1\.\d+ s/);
   });
 
+  it('says so when /health answers JSON that is not an object (null, an array, a number, a string)', () => {
+    for (const body of [null, [], 42, 'ok']) {
+      const verdict = assess(
+        { health: healthy(body), metrics: { status: 200, ms: 1, body: metrics(10, 0) } },
+        undefined,
+        T,
+        limits,
+      );
+      expect(verdict.status).toBe('degraded');
+      expect(verdict.reasons).toEqual(['/health body is not a JSON object']);
+      expect(verdict.checks).toEqual([]);
+    }
+  });
+
   it('calls an unreachable or failing /health down', () => {
     const refused = assess(
       { health: { ms: 2, error: 'connection refused' }, metrics: { ms: 2, error: 'connection refused' } },

@@ -36,6 +36,13 @@ describe('collapse', () => {
   it('cuts long lines and says by how much', () => {
     expect(cutLine('x'.repeat(450), 400)).toBe(`${'x'.repeat(400)}… [+50 chars]`);
   });
+
+  it('never cuts between the halves of a surrogate pair', () => {
+    // '😀' is two UTF-16 units: a cut at 400 would fall inside the 200th.
+    const cut = cutLine(`x${'😀'.repeat(300)}`, 400);
+    expect(cut).toBe(`x${'😀'.repeat(199)}… [+202 chars]`);
+    expect(Buffer.from(cut).toString()).toBe(cut); // a lone surrogate would decode as U+FFFD
+  });
 });
 
 describe('shapeLogs', () => {
@@ -55,5 +62,21 @@ describe('shapeLogs', () => {
     // Every stream gets its share.
     expect(shaped.streams.map(s => s.labels.pod)).toEqual(['pod-0', 'pod-1', 'pod-2']);
     expect(shaped.note).toMatch(/Showing \d+ of 900 distinct messages/);
+  });
+
+  it('counts the budget in UTF-8 bytes, so non-ASCII lines stay within it too', () => {
+    const streams = [
+      {
+        labels: { app: 'api' },
+        lines: Array.from({ length: 300 }, (_, k) => ({
+          t: T0 + k,
+          line: `ошибка ${String.fromCharCode(0x4e00 + k)}${'界'.repeat(380)}${'😀'.repeat(40)} ${k}`,
+        })),
+      },
+    ];
+    const shaped = shapeLogs(streams, { maxBytes: 8192, maxLineChars: 400, baseBytes: 200 });
+    expect(shaped.truncated).toBe(true);
+    expect(shaped.groups_shown).toBeGreaterThan(0);
+    expect(Buffer.byteLength(JSON.stringify(shaped))).toBeLessThanOrEqual(8192 - 200);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration, parseTime, toRfc3339 } from '../../../src/lib/time.ts';
+import {
+  formatDuration,
+  nanosecondEpoch,
+  parseDuration,
+  parseTime,
+  toRfc3339,
+} from '../../../src/lib/time.ts';
 import { ToolError } from '../../../src/lib/errors.ts';
 
 const NOW = 1_764_000_000; // 2025-11-24T16:00:00Z
@@ -21,6 +27,14 @@ describe('parseTime', () => {
     expect(parseTime(String(NOW), NOW, 'time')).toBe(NOW);
     expect(parseTime(NOW * 1000, NOW, 'time')).toBe(NOW);
     expect(parseTime('1764000000.25', NOW, 'time')).toBe(NOW + 0.25);
+  });
+
+  it('reads 19-digit epochs as nanoseconds, and keeps their digits for Loki', () => {
+    expect(parseTime('1764000000250000000', NOW, 'end')).toBe(NOW + 0.25);
+    expect(nanosecondEpoch(' 1764000000123456789 ')).toBe('1764000000123456789');
+    expect(nanosecondEpoch('1764000000')).toBeUndefined();
+    expect(nanosecondEpoch(1_764_000_000_123_456_000)).toBeUndefined();
+    expect(nanosecondEpoch(undefined)).toBeUndefined();
   });
 
   it('resolves now, now-<duration> and bare durations as "ago"', () => {

@@ -40,6 +40,12 @@ export interface RunSpec {
   signal?: AbortSignal;
   /** Called about once a second while the command runs. */
   onProgress?: (elapsedMs: number) => void;
+  /**
+   * Called once the run has its place in the queue, just before its container is created: a run may wait there
+   * for minutes, and what held when it was queued (the kill switch) may no longer. Throwing aborts the run with
+   * that error, before anything exists on the engine.
+   */
+  beforeStart?: () => void | Promise<void>;
 }
 
 export interface CapturedOutput {
@@ -128,6 +134,36 @@ async function tarOf(files: readonly SandboxFile[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** 0.01 CPUs, Docker's documented minimum: the engine gives the kernel a CFS quota of 1 ms per 100 ms period. */
+const MIN_NANO_CPUS = 10_000_000;
+
+/**
+ * Refuses limits Docker would not enforce, and gives the CPU limit in the engine's NanoCpus. To Docker a Memory,
+ * NanoCpus or PidsLimit of 0 means "no limit" (a negative PidsLimit too). A CPU limit under 0.00001 gives a quota
+ * of 0, which switches the limit off as well; one under 0.01 is refused by the kernel only at start. So a tiny
+ * positive limit is refused here, never rounded.
+ */
+function enforceableLimits(limits: SandboxLimits): number {
+  const refuse = (what: string) =>
+    new ToolError(
+      'INVALID_ARGUMENT',
+      `The sandbox ${what} cannot be enforced by Docker.`,
+      'Use a CPU limit of at least 0.01, and positive whole numbers for memory and pids.',
+    );
+  const nanoCpus = Math.round(limits.cpus * 1e9);
+  if (!Number.isFinite(limits.cpus) || nanoCpus < MIN_NANO_CPUS) throw refuse(`CPU limit ${limits.cpus}`);
+  if (!Number.isSafeInteger(limits.memoryBytes) || limits.memoryBytes < 1)
+    throw refuse(`memory limit ${limits.memoryBytes} bytes`);
+  if (!Number.isSafeInteger(limits.pids) || limits.pids < 1) throw refuse(`pids limit ${limits.pids}`);
+  return nanoCpus;
+}
+
+/** Docker's own words from an API error (dockerode puts the response body in `json`). */
+function engineMessage(error: unknown): string {
+  const message = (error as { json?: { message?: unknown } }).json?.message;
+  return (typeof message === 'string' ? message : (error as Error).message).trim();
+}
+
 /** At most `limit` tasks at once; the rest wait in order. */
 function createQueue(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
   let running = 0;
@@ -162,11 +198,13 @@ export function createDockerClient(
       'Start dockerd (see the README) and check that this process may use its socket.',
     );
 
-  async function run(spec: RunSpec): Promise<RunResult> {
+  async function run(spec: RunSpec, nanoCpus: number): Promise<RunResult> {
     const d = await docker();
     const archive = await tarOf(spec.files);
     const { limits } = spec;
     const tmpfs = `rw,nosuid,nodev,size=${limits.tmpfsBytes}`;
+    // Last before the create: nothing slow lies between what the hook checks and the container.
+    await spec.beforeStart?.();
     let container: Dockerode.Container;
     try {
       container = await d.createContainer({
@@ -201,7 +239,7 @@ export function createDockerClient(
           NetworkMode: 'none',
           Memory: limits.memoryBytes,
           MemorySwap: limits.memoryBytes,
-          NanoCpus: Math.round(limits.cpus * 1e9),
+          NanoCpus: nanoCpus,
           PidsLimit: limits.pids,
           ReadonlyRootfs: true,
           Tmpfs: { '/work': `${tmpfs},uid=10001,gid=10001,mode=0755`, '/tmp': `${tmpfs},mode=1777` },
@@ -219,6 +257,15 @@ export function createDockerClient(
           'NOT_CONFIGURED',
           `The sandbox image ${spec.image} is not on this Docker engine.`,
           'Build it with scripts/build-sandbox-image.sh.',
+        );
+      }
+      // 400 is the engine refusing a parameter, nearly always a limit it cannot apply ("Minimum memory limit
+      // allowed is 6MB"): the caller's to change, not a sign that the engine is down.
+      if ((error as { statusCode?: number }).statusCode === 400) {
+        throw new ToolError(
+          'INVALID_ARGUMENT',
+          `The Docker engine refused the sandbox container: ${engineMessage(error)}.`,
+          'Raise the lowered limits (memoryMb, cpus, pids) or leave them out.',
         );
       }
       throw unreachable(error);
@@ -304,7 +351,11 @@ export function createDockerClient(
         throw unreachable(error);
       }
     },
-    run: spec => queue(() => run(spec)),
+    async run(spec) {
+      // Checked before the queue: a bad limit should not wait minutes to be refused.
+      const nanoCpus = enforceableLimits(spec.limits);
+      return queue(() => run(spec, nanoCpus));
+    },
     async reap(isAlive) {
       const d = await docker();
       const found = await d.listContainers({ all: true, filters: { label: [SANDBOX_LABEL] } });

@@ -60,7 +60,10 @@ export function contentOf(change: Change): Buffer {
     : Buffer.from(change.content, 'utf8');
 }
 
-/** Checks the set as a whole: paths, duplicates and case collisions, content presence, and size caps. */
+/**
+ * Checks the set as a whole: paths, duplicates, a path that is another's directory, case collisions (of whole paths
+ * and of every directory on the way), content presence, and size caps.
+ */
 export function checkChanges(changes: readonly Change[], limits: ChangeLimits): void {
   if (changes.length === 0)
     throw invalidArgument('changes is empty.', 'Give at least one file to create, update or delete.');
@@ -71,7 +74,10 @@ export function checkChanges(changes: readonly Change[], limits: ChangeLimits): 
       'Split the change.',
     );
   }
+  // Folded (lower-cased) on both sides: on a case-insensitive checkout `lib/a` and `LIB/b` land in one directory,
+  // and `new` beside `NEW/x` is a file and a directory of the same name.
   const seen = new Map<string, string>();
+  const dirs = new Map<string, { dir: string; path: string }>();
   let total = 0;
   for (const change of changes) {
     checkPath(change.path);
@@ -84,7 +90,22 @@ export function checkChanges(changes: readonly Change[], limits: ChangeLimits): 
         'List each file once.',
       );
     }
+    const under = dirs.get(folded);
+    if (under !== undefined) throw fileAndDirectory(change.path, under.path);
     seen.set(folded, change.path);
+    for (const dir of directoriesOf(change.path)) {
+      const file = seen.get(dir.toLowerCase());
+      if (file !== undefined) throw fileAndDirectory(file, change.path);
+      const spelled = dirs.get(dir.toLowerCase());
+      if (spelled !== undefined && spelled.dir !== dir) {
+        throw new ToolError(
+          'PATH_INVALID',
+          `The directories of "${change.path}" and "${spelled.path}" differ only by case ("${dir}", "${spelled.dir}").`,
+          'Spell the directory the same way in every change.',
+        );
+      }
+      dirs.set(dir.toLowerCase(), { dir, path: change.path });
+    }
     if (change.action !== 'delete' && change.content === undefined) {
       throw invalidArgument(`${change.action} of "${change.path}" has no content.`);
     }
@@ -103,6 +124,19 @@ export function checkChanges(changes: readonly Change[], limits: ChangeLimits): 
       `The changes hold ${total} bytes; at most ${limits.maxTotalBytes} in all.`,
     );
   }
+}
+
+/** The directories a path goes through, outermost first: `a/b/c` → `a`, `a/b`. */
+export function directoriesOf(path: string): string[] {
+  const parts = path.split('/');
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
+}
+
+function fileAndDirectory(file: string, inside: string): ToolError {
+  return invalidArgument(
+    `"${file}" is both a file and, for "${inside}", a directory in this change set.`,
+    'Give each path as one or the other; replacing a file with a directory takes two PRs.',
+  );
 }
 
 /** Whether `ref` can only be read as a ref name (no option-like "-", no whitespace or control characters). */

@@ -34,7 +34,28 @@ export function cleanText(text: string): string {
   const visible = Array.from(text.normalize('NFC'))
     .filter(char => !invisible(char))
     .join('');
-  return visible.replace(/<!--[\s\S]*?(?:-->|$)/g, '').replace(/\r\n?/g, '\n');
+  return stripComments(visible).replaceAll('<!--', '&lt;!--').replace(/\r\n?/g, '\n');
+}
+
+/**
+ * The text without HTML comments, unclosed ones running to the end. Removing one comment can join the text around
+ * it into another (`<!-<!---->- hidden -->`), so the scan checks for an opener at the end of what it kept, not only in
+ * the input: the result never holds `<!--` (the caller escapes one anyway, as a backstop). One pass, so that a deeply
+ * nested body costs linear time, not one pass per level.
+ */
+function stripComments(text: string): string {
+  const kept: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    kept.push(text.charAt(i++));
+    const n = kept.length;
+    if (n >= 4 && kept[n - 4] === '<' && kept[n - 3] === '!' && kept[n - 2] === '-' && kept[n - 1] === '-') {
+      kept.length = n - 4;
+      const end = text.indexOf('-->', i);
+      i = end === -1 ? text.length : end + 3;
+    }
+  }
+  return kept.join('');
 }
 
 function cut(text: string, max: number): string {

@@ -13,6 +13,7 @@ import {
   changeSchema,
   checkChanges,
   contentOf,
+  directoriesOf,
   gitBlobSha,
   hashChanges,
   type Change,
@@ -245,8 +246,17 @@ async function openPullRequest(
         : [baseTip];
       trail.wrote = true;
       const tree = await writeTree(github, repo, baseCommit.treeSha, plan.entries, changes, audit);
-      if (tree !== desiredTree)
-        ctx.logger.warn({ tree, desiredTree }, 'GitHub made another tree than computed');
+      if (tree !== desiredTree) {
+        // Only blobs and a tree exist so far: no commit, ref or PR points at them, so stopping here leaves nothing
+        // anyone sees (GitHub collects unreferenced objects). A commit of a tree other than the checked one would
+        // put unchecked content on the branch, and its receipt would not be for it.
+        ctx.logger.error({ tree, desiredTree }, 'GitHub made another tree than computed');
+        throw new ToolError(
+          'BACKEND_ERROR',
+          `GitHub built tree ${tree} for these changes, not ${desiredTree} as checked; nothing was committed.`,
+          'Read the files again with read_repo and retry; if it happens again, report it to the operator.',
+        );
+      }
       const message = commitMessage(title, files, receipt, baseTip);
       commitSha = await github.createCommit(repo, message, tree, parents);
       audit('commit', { commit: commitSha, parents, tree });
@@ -410,15 +420,24 @@ function planAgainstBase(
   const entries: Plan['entries'] = [];
   let changesSomething = false;
   for (const change of changes) {
-    const parts = change.path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
+    for (const prefix of directoriesOf(change.path)) {
       const leaf = base.get(prefix);
       if (leaf) {
         throw new ToolError(
           'PATH_INVALID',
           `"${change.path}" goes through ${leaf.mode === '120000' ? 'a symbolic link' : leaf.mode === '160000' ? 'a submodule' : 'a file'} (${prefix}).`,
           'Change the file the link points to instead.',
+        );
+      }
+      // Every directory on the way, not only the file: `SRC/b.mjs` beside `src/` is a second directory on a
+      // case-sensitive checkout and the same one on a case-insensitive one. (checkChanges compared the changes
+      // among themselves.)
+      const other = lower.get(prefix.toLowerCase());
+      if (other !== undefined && other !== prefix) {
+        throw new ToolError(
+          'PATH_INVALID',
+          `"${change.path}" goes through "${prefix}", which collides with "${other}" at base by case.`,
+          'Use the existing name.',
         );
       }
     }

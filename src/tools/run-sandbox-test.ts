@@ -19,12 +19,14 @@ import { defineTool, type ToolContext } from './define.ts';
 const CHANGE_LIMITS = { maxFiles: 100, maxFileBytes: 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 };
 const SOURCE_LIMITS = { maxFiles: 5000, maxBytes: 64 * 1024 * 1024 };
 
+// The floors are the config schema's (sandbox.limits): below them a limit is not enforced as asked — a tiny cpus
+// rounds to Docker's "no CPU limit" — or the container cannot start at all.
 const limitsInput = z
   .strictObject({
-    memoryMb: z.number().int().positive().optional(),
-    cpus: z.number().positive().optional(),
-    pids: z.number().int().positive().optional(),
-    timeoutSeconds: z.number().int().positive().optional(),
+    memoryMb: z.number().int().min(16, 'must be at least 16').optional(),
+    cpus: z.number().min(0.1, 'must be at least 0.1').optional(),
+    pids: z.number().int().min(8, 'must be at least 8').optional(),
+    timeoutSeconds: z.number().int().min(1, 'must be at least 1').optional(),
   })
   .describe('lower limits only');
 
@@ -64,7 +66,8 @@ export const runSandboxTest = defineTool({
     // The kill switch first, then policy: nothing is read or started for a repository that is not allowed.
     await refuseWhilePaused(ctx, 'run_sandbox_test');
     const { name: policyName, policy } = requireRepoPolicy(config, input.repo, 'tested');
-    const named = policy.commands[input.command];
+    // Own keys only: `toString` or `constructor` would otherwise find Object.prototype's members.
+    const named = Object.hasOwn(policy.commands, input.command) ? policy.commands[input.command] : undefined;
     if (named === undefined && !policy.allowFreeformCommand) {
       throw invalidArgument(
         `"${input.command}" is not one of ${input.repo}'s commands.`,
@@ -114,10 +117,11 @@ export const runSandboxTest = defineTool({
     }
 
     const changesHash = hashChanges(input.changes);
-    // A pause set while the source was being read still stops the run before its container exists.
-    await refuseWhilePaused(ctx, 'run_sandbox_test');
     await ctx.progress(0, limits.timeoutMs / 1000, 'starting the sandbox');
     const result = await ctx.docker.run({
+      // A pause set while the source was read, or while the run waited minutes in Docker's queue, still stops it
+      // before its container exists: the docker client calls this once the run has its slot.
+      beforeStart: () => refuseWhilePaused(ctx, 'run_sandbox_test'),
       image,
       command,
       files: [...files].map(([path, content]) => ({

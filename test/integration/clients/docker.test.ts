@@ -1,7 +1,7 @@
 // The sandbox runner against the real Docker engine and the locally built sandbox image: each hostile case
 // is contained and reported, and no container is left behind.
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createDockerClient,
   OWNER_LABEL,
@@ -38,6 +38,19 @@ async function sandboxContainers(): Promise<number> {
   const { default: Docker } = await import('dockerode');
   const filters = { label: [SANDBOX_LABEL, `${OWNER_LABEL}=${OWNER}`] };
   return (await new Docker().listContainers({ all: true, filters })).length;
+}
+
+/** Containers Docker created with `label` between `since` (s) and now: its event log, so removed ones count too. */
+async function createdSince(since: number, label: string): Promise<number> {
+  const { default: Docker } = await import('dockerode');
+  const stream = await new Docker().getEvents({
+    since,
+    until: Math.ceil(Date.now() / 1000),
+    filters: { type: ['container'], event: ['create'], label: [label] },
+  });
+  let text = '';
+  for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString();
+  return text.split('\n').filter(line => line.trim() !== '').length;
 }
 
 beforeAll(async () => {
@@ -145,6 +158,65 @@ describe('the sandbox runner on a real Docker engine', () => {
       signal: controller.signal,
     });
     expect(result).toMatchObject({ cancelled: true, exitCode: null });
+    expect(await sandboxContainers()).toBe(0);
+  });
+
+  it('refuses limits Docker would not enforce, before the queue and before any container', async () => {
+    // A CPU limit that rounds to no nano-CPUs, or to a CFS quota of 0, would be read as no CPU limit at all.
+    for (const extra of [{ cpus: 1e-10 }, { cpus: 1e-6 }, { cpus: 0.001 }, { pids: 0 }, { memoryBytes: 0 }]) {
+      const beforeStart = vi.fn();
+      await expect(
+        docker.run({
+          image: IMAGE,
+          command: 'true',
+          files: [],
+          limits: { ...limits, ...extra },
+          beforeStart,
+        }),
+        JSON.stringify(extra),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /cannot be enforced by Docker/ });
+      expect(beforeStart).not.toHaveBeenCalled();
+    }
+    // Docker's own minimum still runs, limited.
+    const least = await run(
+      'cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us',
+      {
+        cpus: 0.01,
+      },
+    );
+    expect(least.output.head).toMatch(/^1000\b/);
+  });
+
+  it("reports the engine's refusal of a limit as INVALID_ARGUMENT, not as an unreachable engine", async () => {
+    await expect(run('true', { memoryBytes: 1024 * 1024 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: /refused the sandbox container: Minimum memory limit allowed is \d+MB\.$/,
+    });
+    expect(await sandboxContainers()).toBe(0);
+  });
+
+  it('calls beforeStart once a queued run has its slot, and creates nothing when it throws', async () => {
+    const single = createDockerClient({ owner: OWNER, maxConcurrent: 1 });
+    const since = Math.floor(Date.now() / 1000);
+    const started = performance.now();
+    const first = single.run({ image: IMAGE, command: 'sleep 2', files: [], limits });
+    let calledAfter: number | undefined;
+    const second = single.run({
+      image: IMAGE,
+      command: 'echo must not run',
+      files: [],
+      limits,
+      labels: { 'devops-mcp.test': 'queued-refused' },
+      beforeStart: () => {
+        calledAfter = performance.now() - started;
+        throw new Error('paused while queued');
+      },
+    });
+    await expect(second).rejects.toThrow('paused while queued');
+    expect((await first).exitCode).toBe(0);
+    // Called only once the first run (two seconds of sleep) gave up the one slot.
+    expect(calledAfter).toBeGreaterThanOrEqual(2000);
+    expect(await createdSince(since, 'devops-mcp.test=queued-refused')).toBe(0);
     expect(await sandboxContainers()).toBe(0);
   });
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { changeSchema, gitBlobSha, hashChanges } from '../../../src/policy/changes.ts';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
@@ -431,6 +431,48 @@ describe('open_pr', () => {
       await refused({ changes: del, receipt: receiptFor(del, base) }, /does not exist at base; use create/);
     });
 
+    it('a path that another change in the set needs as a directory', async () => {
+      const file = { path: 'docs/new', action: 'create', content: 'x\n' };
+      const inside = { path: 'docs/new/x.txt', action: 'create', content: 'x\n' };
+      const pattern =
+        /^INVALID_ARGUMENT: "docs\/new" is both a file and, for "docs\/new\/x\.txt", a directory/;
+      await refused({ changes: [file, inside] }, pattern);
+      await refused({ changes: [inside, file] }, pattern);
+      await refused(
+        { changes: [{ ...file, path: 'docs/NEW' }, inside] },
+        /^INVALID_ARGUMENT: "docs\/NEW" is both/,
+      );
+      // Refused before GitHub is asked anything.
+      expect(double.requests).toEqual([]);
+    });
+
+    it('directories that differ only by case, from each other or from the base tree', async () => {
+      await refused(
+        {
+          changes: [
+            { path: 'lib/a.mjs', action: 'create', content: 'a\n' },
+            { path: 'LIB/b.mjs', action: 'create', content: 'b\n' },
+          ],
+        },
+        /^PATH_INVALID: The directories of "LIB\/b\.mjs" and "lib\/a\.mjs" differ only by case \("LIB", "lib"\)/,
+      );
+      const base = await tip(REPO);
+      for (const [path, pattern] of [
+        [
+          'SRC/b.mjs',
+          /^PATH_INVALID: "SRC\/b\.mjs" goes through "SRC", which collides with "src" at base by case/,
+        ],
+        [
+          'readme.md/x.md',
+          /^PATH_INVALID: "readme\.md\/x\.md" goes through "readme\.md", which collides with "README\.md"/,
+        ],
+        ['src/Config.mjs/x.mjs', /collides with "src\/config\.mjs" at base by case/],
+      ] as const) {
+        const changes = [{ path, action: 'create', content: 'x\n' }];
+        await refused({ changes, receipt: receiptFor(changes, base) }, pattern);
+      }
+    });
+
     it('draft: false when the policy takes only drafts, and labels it does not allow', async () => {
       await refused({ draft: false }, /^INVALID_ARGUMENT: This repository takes only draft PRs/);
       await refused({ labels: ['ship-it'] }, /^INVALID_ARGUMENT: Label\(s\) not allowed here: ship-it/);
@@ -467,6 +509,28 @@ describe('open_pr', () => {
     const result = await mcp.call('open_pr', { repo: 'acme/loose', branch: slug(), title: 't', changes });
     expect(textOf(result)).toMatch(/^WORKFLOW_SCOPE_MISSING/);
     expect(double.writes()).toEqual([]);
+  });
+
+  it('commits nothing when GitHub builds another tree than the one checked', async () => {
+    const github = mcp.ctx.github;
+    if (!github) throw new Error('GitHub is configured');
+    const createTree = github.createTree.bind(github);
+    // As if GitHub read an entry otherwise than open_pr did: a real tree, but not the computed one.
+    vi.spyOn(github, 'createTree').mockImplementation((repo, baseTree, entries) =>
+      createTree(repo, baseTree, [
+        ...entries,
+        { path: 'docs/surprise.md', mode: '100644', type: 'blob', content: 'surprise\n' },
+      ]),
+    );
+    const changes = [{ path: 'docs/tree.md', action: 'create', content: 't\n' }];
+    const branch = slug();
+    const result = await mcp.call('open_pr', { repo: 'acme/loose', branch, title: 't', changes });
+    expect(textOf(result)).toMatch(
+      /^BACKEND_ERROR: GitHub built tree [0-9a-f]{40} for these changes, not [0-9a-f]{40}/,
+    );
+    // The tree was made, and nothing that points at it: no commit, branch or PR.
+    expect(double.writes().map(w => `${w.method} ${w.path}`)).toEqual(['POST /repos/acme/loose/git/trees']);
+    await expect(double.git('acme/loose', 'rev-parse', '--verify', `devops-mcp/${branch}`)).rejects.toThrow();
   });
 
   it('opens a ready PR where the policy allows draft: false', async () => {

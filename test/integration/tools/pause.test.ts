@@ -120,6 +120,25 @@ describe('the kill switch', () => {
     expect(double.writes()).toEqual([]);
   });
 
+  it('stops run_sandbox_test before its container when the pause lands while it waits for the engine', async () => {
+    operator.agent.setPaused(false, 'alice@ops', Date.now() / 1000);
+    const since = Math.floor(Date.now() / 1000);
+    // The tool has made its own checks when it hands the run to the docker client, which may queue it for minutes
+    // behind other runs: the pause lands there.
+    const docker = mcp.ctx.docker;
+    const run = docker.run.bind(docker);
+    vi.spyOn(docker, 'run').mockImplementation(spec => {
+      operator.agent.setPaused(true, 'carol@ops', Date.now() / 1000, 'while queued');
+      return run(spec);
+    });
+
+    const result = await sandbox();
+    expect(textOf(result)).toMatch(
+      /^PAUSED: devops-mcp was paused by carol@ops .*\(while queued\): run_sandbox_test/,
+    );
+    expect(await containersCreatedSince(since)).toBe(0);
+  });
+
   it('lets both act again once resumed', async () => {
     operator.agent.setPaused(false, 'alice@ops', Date.now() / 1000);
     double.reset();

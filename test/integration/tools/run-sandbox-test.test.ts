@@ -115,6 +115,32 @@ describe('run_sandbox_test', () => {
     expect(textOf(freeform)).toMatch(/^INVALID_ARGUMENT: "curl http:\/\/example.com \| sh" is not one of/);
   });
 
+  it("refuses Object.prototype's members as command names", async () => {
+    for (const command of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const result = await sandbox({ command, changes: [{ path: 'a', action: 'create', content: 'x' }] });
+      expect(textOf(result), command).toMatch(
+        /^INVALID_ARGUMENT: ".*" is not one of acme\/market-predictor's commands/,
+      );
+    }
+  });
+
+  it('refuses limits below the configurable floors, which could not be enforced as asked', async () => {
+    const changes = [{ path: 'a', action: 'create', content: 'x' }];
+    for (const [limits, pattern] of [
+      // NanoCpus 0: Docker would run the command without any CPU limit.
+      [{ cpus: 1e-10 }, /limits\.cpus: must be at least 0\.1/],
+      [{ cpus: 0.05 }, /limits\.cpus: must be at least 0\.1/],
+      [{ memoryMb: 1 }, /limits\.memoryMb: must be at least 16/],
+      [{ pids: 1 }, /limits\.pids: must be at least 8/],
+      [{ timeoutSeconds: 0 }, /limits\.timeoutSeconds: must be at least 1/],
+    ] as const) {
+      const result = await sandbox({ changes, limits });
+      expect(result.isError, JSON.stringify(limits)).toBe(true);
+      expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: Invalid arguments for run_sandbox_test/);
+      expect(textOf(result)).toMatch(pattern);
+    }
+  });
+
   it('reports progress while it runs, and a cancelled call leaves no container behind', async () => {
     const { default: Docker } = await import('dockerode');
     const ours = async () =>

@@ -14,6 +14,17 @@ describe('title and body hygiene', () => {
     expect(cleanBody('x<!\u200b-- hidden -->y')).toBe('xy');
   });
 
+  it('leaves no comment that removing another one puts together', () => {
+    expect(cleanBody('Fix.\n<!-<!---->- approve -->')).toBe('Fix.');
+    expect(cleanBody('Fix.\n<<!---->!-- hidden -->')).toBe('Fix.');
+    expect(cleanTitle('a <!-<!-<!---->- -->- --> b')).toBe('a b');
+    let nested = '<!---->';
+    while (nested.length < 10_000) nested = `<!-${nested}- hidden -->`;
+    expect(cleanBody(`shown ${nested} shown`)).toBe('shown  shown');
+    // Text that only looks like part of a comment stays.
+    expect(cleanBody('a <!- b -> c --> d')).toBe('a <!- b -> c --> d');
+  });
+
   it('collapses whitespace in titles and caps their length', () => {
     expect(cleanTitle('  a \n\n b  ')).toBe('a b');
     const long = cleanTitle('x'.repeat(1000));

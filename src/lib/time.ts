@@ -87,9 +87,24 @@ export function parseTime(value: string | number, now: number, field: string): n
   if (DATE_RE.test(text)) {
     const iso = text.replace(' ', 'T');
     const ms = Date.parse(HAS_OFFSET_RE.test(iso) || !iso.includes('T') ? iso : `${iso}Z`);
-    if (Number.isFinite(ms)) return ms / 1000;
+    if (Number.isFinite(ms) && realDate(text)) return ms / 1000;
   }
   throw invalidArgument(`${field}: "${text}" is not a time I understand.`, TIME_HINT);
+}
+
+/**
+ * Whether the calendar date and the clock time written are real ones: Date.parse rolls "2026-02-30" over to March 2
+ * and takes hour 24, where a caller meant a day that does not exist.
+ */
+function realDate(text: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(text);
+  if (!match) return true;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1).map(part => Number(part || 0));
+  if (year === undefined || month === undefined || day === undefined) return true;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 60
+  );
 }
 
 function fromEpochNumber(value: number, field: string): number {

@@ -61,6 +61,22 @@ describe('parseTime', () => {
     expect((error as ToolError).hint).toContain('RFC 3339');
   });
 
+  it('refuses days and clock times that do not exist instead of rolling them over', () => {
+    for (const text of [
+      '2026-02-30T00:00:00Z',
+      '2026-13-01',
+      '2025-02-29',
+      '2026-04-31 12:00',
+      '2026-01-01T24:00:00Z',
+    ]) {
+      expect(() => parseTime(text, NOW, 'start'), text).toThrow(/is not a time I understand/);
+    }
+    expect(parseTime('2024-02-29T00:00:00Z', NOW, 'start')).toBe(Date.UTC(2024, 1, 29) / 1000);
+    expect(parseTime('2026-12-31T23:59:59+02:00', NOW, 'start')).toBe(
+      Date.UTC(2026, 11, 31, 21, 59, 59) / 1000,
+    );
+  });
+
   it('rejects negative, non-finite and far-future times and bad relative durations', () => {
     expect(() => parseTime(-5, NOW, 'time')).toThrow(ToolError);
     expect(() => parseTime(Number.NaN, NOW, 'time')).toThrow(ToolError);

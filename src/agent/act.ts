@@ -1,5 +1,6 @@
 // Acting on a diagnosis: its proposed change goes to run_sandbox_test; a failing run goes back to the model for a
-// bounded number of revisions; a passing run's receipt, and only that, is what open_pr gets (autonomous mode).
+// bounded number of revisions; a passing run's receipt, and only that, is what open_pr gets (autonomous mode). A
+// diagnosis the citation check does not support, or with too little confidence, is not acted on at all.
 // Every step goes through the MCP tools, so their policies hold, and lands on the incident's timeline.
 
 import type { Context } from '../context.ts';
@@ -83,12 +84,25 @@ export function prBody(d: CheckedDiagnosis, incidentId: number): string {
 
 const tail = (text: string, max: number) => (text.length <= max ? text : `…${text.slice(-max)}`);
 
+/** Flags of the citation check that mean the diagnosis rests on evidence that did not happen or showed nothing. */
+const UNSUPPORTED = /^(uncited_call:|failed_call:|no_evidence$)/;
+
+/** Why a diagnosis is no grounds to act on (its evidence fails the citation check, or too little confidence). */
+export function notGroundsToAct(d: CheckedDiagnosis, minConfidence: number): string | undefined {
+  const unsupported = d.flags.filter(flag => UNSUPPORTED.test(flag));
+  if (unsupported.length > 0)
+    return `the diagnosis is not supported by its evidence (${unsupported.join(', ')})`;
+  if (d.confidence < minConfidence)
+    return `the diagnosis's confidence ${d.confidence} is below agent.minConfidenceToAct (${minConfidence})`;
+  return undefined;
+}
+
 export async function act(
   ctx: Context,
   mcp: AgentMcp,
   session: Session,
   mode: Mode,
-  opts: { maxRevisions: number; maxPrsPerHour: number; cooldownSeconds: number },
+  opts: { maxRevisions: number; maxPrsPerHour: number; cooldownSeconds: number; minConfidenceToAct: number },
 ): Promise<ActOutcome> {
   const id = session.incidentId;
   const outcome: ActOutcome = { tested: false, passed: false, runs: 0 };
@@ -122,6 +136,13 @@ export async function act(
     if (!atLeast(repoMode, 'propose')) {
       outcome.stopped = `${change.repo} is capped at ${repoMode}`;
       await note(`Proposed change for ${change.repo} not tested: ${outcome.stopped}.`);
+      return outcome;
+    }
+    // Each revision is held to the citation check as the first diagnosis was: nothing is tested on a guess.
+    const unfit = notGroundsToAct(session.diagnosis, opts.minConfidenceToAct);
+    if (unfit !== undefined) {
+      outcome.stopped = `not tested: ${unfit}`;
+      await note(`Proposed change for ${change.repo} not tested: ${unfit}.`);
       return outcome;
     }
     if (revision === 0) {
@@ -177,7 +198,8 @@ export async function act(
     );
     return outcome;
   }
-  const slot = store.agent.take('agent_prs', opts.maxPrsPerHour, 3600, ctx.now());
+  const prAt = ctx.now();
+  const slot = store.agent.take('agent_prs', opts.maxPrsPerHour, 3600, prAt);
   if (!slot.ok) {
     outcome.stopped = `PR budget of ${opts.maxPrsPerHour} per hour reached (next in ${slot.retryAfterSeconds} s)`;
     await note(`Tested change for ${change.repo} not opened as a PR: ${outcome.stopped}.`);
@@ -193,6 +215,8 @@ export async function act(
     receipt: outcome.receipt,
   });
   if (pr.result.isError === true) {
+    // Nothing was opened: the slot goes back, as the guard gives back the model's (loop.ts).
+    store.agent.release('agent_prs', prAt);
     outcome.stopped = `open_pr refused: ${pr.text.split('\n')[0] ?? ''}`;
     await note(`Pull request for ${change.repo} refused: ${pr.text}`);
     return outcome;

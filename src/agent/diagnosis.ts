@@ -58,7 +58,10 @@ const UNSUPPORTED_CAP = 0.2;
 
 /**
  * Holds the diagnosis to the ledger: evidence naming a call that did not happen is flagged (`uncited_call:<id>`),
- * a root cause standing on no call that happened is flagged (`no_evidence`), and each lowers the confidence.
+ * evidence naming a call that failed or was refused is flagged (`failed_call:<id>`) — its result is an error text,
+ * which shows nothing about the incident — a root cause standing on no successful call is flagged (`no_evidence`),
+ * and each lowers the confidence. A call the loop made itself (the sandbox run a revision answers) is evidence like
+ * the model's own.
  */
 export function checkCitations(diagnosis: Diagnosis, ledger: Ledger): CheckedDiagnosis {
   const flags: string[] = [];
@@ -68,6 +71,11 @@ export function checkCitations(diagnosis: Diagnosis, ledger: Ledger): CheckedDia
     const entry = ledger.get(item.call);
     if (!entry) {
       flags.push(`uncited_call:${item.call}`);
+      confidence /= 2;
+      continue;
+    }
+    if (!entry.ok) {
+      flags.push(`failed_call:${item.call}`);
       confidence /= 2;
       continue;
     }

@@ -5,6 +5,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { BaseMessage } from '@langchain/core/messages';
 import type { DynamicStructuredTool } from '@langchain/core/tools';
 import type { Context } from '../context.ts';
+import type { Store } from '../store/index.ts';
 import { createCircuitBreaker, type CircuitBreaker } from '../lib/circuit-breaker.ts';
 import { abortableSleep } from '../lib/retry.ts';
 import { act, recordModelActions, type ActOutcome } from './act.ts';
@@ -52,6 +53,12 @@ export interface AgentLoop {
 
 /** Endings worth coming back for: the investigation never got a fair chance. */
 const DEFERRED = new Set(['llm_unavailable', 'stopped']);
+/**
+ * An investigation that ended in an error (a bug, an endpoint refusing a request) is taken up again too, but an
+ * incident gets at most this many such endings in all: an error that is not transient must not have the loop
+ * spend its investigation budget on the same incident every poll, for ever.
+ */
+const MAX_ERROR_ENDINGS = 3;
 const WRITE_TOOLS = new Set(['run_sandbox_test', 'open_pr', 'annotate_incident']);
 
 function serialize(messages: readonly BaseMessage[]): unknown[] {
@@ -74,6 +81,19 @@ function serialize(messages: readonly BaseMessage[]): unknown[] {
   });
 }
 
+/** What an investigation keeps apart from the incident view: everything said, every call, what was done. */
+function transcriptOf(session: Session, mode: Mode, report: Report): Record<string, unknown> {
+  return {
+    mode,
+    offered: session.offered,
+    messages: serialize(session.runtime.conversation),
+    toolCalls: session.ledger.entries,
+    modelTurns: session.runtime.turns,
+    corrections: session.budget.usage.corrections,
+    acted: report.acted ?? null,
+  };
+}
+
 export async function openAgent(ctx: Context, opts: AgentOptions): Promise<AgentLoop> {
   const config = ctx.config.agent;
   const log = ctx.logger.child({ component: 'agent' });
@@ -89,9 +109,13 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
     cooldownMs: config.breakerCooldownSeconds * 1000,
   });
 
-  /** The loop's own policy on the model's write calls, before they reach the tools (which check theirs). */
+  /**
+   * The loop's own policy on the model's write calls, before they reach the tools (which check theirs): the mode cap,
+   * and for a PR the model opens itself, the PR budget and the group's cooldown that the loop's own PRs take (act.ts),
+   * or a model offered open_pr could open any number of them in one investigation.
+   */
   const guardFor =
-    (mode: Mode): Guard =>
+    (mode: Mode, store: Store, incidentId: number): Guard =>
     (name, args) => {
       if (name !== 'run_sandbox_test' && name !== 'open_pr') return undefined;
       const repo = typeof args.repo === 'string' ? args.repo : '';
@@ -102,9 +126,35 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       const needed: Mode = name === 'open_pr' ? 'autonomous' : 'propose';
       const allowed = lowerOf(mode, repoCap(ctx.config, repo));
       if (!atLeast(allowed, needed)) {
-        return `MODE_NOT_ALLOWED: error: ${name} on ${repo || 'that repository'} needs ${needed} mode; the loop runs it in ${allowed}. Nothing was done.`;
+        return {
+          refusal: `MODE_NOT_ALLOWED: error: ${name} on ${repo || 'that repository'} needs ${needed} mode; the loop runs it in ${allowed}. Nothing was done.`,
+        };
       }
-      return undefined;
+      if (name !== 'open_pr') return undefined;
+      const at = ctx.now();
+      const group = store.incidents.get(incidentId)?.group_key ?? String(incidentId);
+      const cooldown = `agent_cooldown:${group}`;
+      const calm = store.agent.take(cooldown, 1, config.cooldownSeconds, at);
+      if (!calm.ok) {
+        return {
+          refusal: `COOLDOWN: error: the loop acted on ${group} recently and acts on an incident group once per ${config.cooldownSeconds} s (again in ${calm.retryAfterSeconds} s). Nothing was done.`,
+        };
+      }
+      const slot = store.agent.take('agent_prs', config.maxPrsPerHour, 3600, at);
+      if (!slot.ok) {
+        store.agent.release(cooldown, at);
+        return {
+          refusal: `BUDGET: error: the loop's budget of ${config.maxPrsPerHour} PR(s) per hour is spent (next in ${slot.retryAfterSeconds} s). Nothing was done.`,
+        };
+      }
+      return {
+        // A PR the tool refused was no action: its slots go back, so the model can correct the call.
+        settle: ok => {
+          if (ok) return;
+          store.agent.release('agent_prs', at);
+          store.agent.release(cooldown, at);
+        },
+      };
     };
 
   async function handle(incidentId: number): Promise<Report> {
@@ -128,7 +178,8 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
     narrate(
       `incident ${incidentId}: investigating in ${mode} mode${pause.paused ? ' (paused: observe only)' : ''}`,
     );
-    let session: Session;
+    let session: Session | undefined;
+    let finished = false;
     try {
       session = await startSession(
         {
@@ -138,7 +189,7 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
           tools,
           breaker,
           stop: opts.stop,
-          guard: guardFor(mode),
+          guard: guardFor(mode, store, incidentId),
           onTool: entry => {
             const args = JSON.stringify(entry.args);
             narrate(
@@ -149,113 +200,127 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
         incidentId,
         mode,
       );
-    } catch (error) {
+      const ended = session.ending;
+      if (ended.kind === 'diagnosed' && atLeast(mode, 'propose') && session.diagnosis.proposedChange) {
+        narrate(`incident ${incidentId}: testing the proposed change in the sandbox`);
+        report.acted = await act(ctx, mcp, session, mode, {
+          maxRevisions: config.maxRevisions,
+          maxPrsPerHour: config.maxPrsPerHour,
+          cooldownSeconds: config.cooldownSeconds,
+          minConfidenceToAct: config.minConfidenceToAct,
+        });
+        if (report.acted.tested) {
+          narrate(
+            `incident ${incidentId}: sandbox: ${report.acted.runs} run(s), ${report.acted.passed ? 'passed' : 'failed'}`,
+          );
+        }
+        if (report.acted.pr) narrate(`incident ${incidentId}: opened ${report.acted.pr.url}`);
+        else if (report.acted.stopped) narrate(`incident ${incidentId}: ${report.acted.stopped}`);
+      }
+      await recordModelActions(ctx, session);
+      const diagnosis = session.diagnosis;
+      report.diagnosis = diagnosis;
+      const budgetHit =
+        session.ending.kind === 'budget'
+          ? session.ending.budget
+          : session.ending.kind === 'deferred'
+            ? session.ending.reason
+            : undefined;
+      if (budgetHit !== undefined) report.budgetHit = budgetHit;
+
+      // The refused attempts go on the timeline too: what the model tried that policy stopped.
+      report.refused = session.ledger.entries
+        .filter(e => e.by === 'model' && !e.ok && (WRITE_TOOLS.has(e.tool) || e.code === 'UNKNOWN_TOOL'))
+        .map(e => ({ id: e.id, tool: e.tool, code: e.code }));
+      const refusedLines = session.ledger.entries
+        .filter(e => report.refused.some(r => r.id === e.id))
+        .map(
+          e =>
+            `- ${e.id} ${e.tool} ${JSON.stringify(e.args).slice(0, 200)} → ${e.result.split('\n')[0]?.slice(0, 300) ?? ''}`,
+        );
+      if (refusedLines.length > 0) {
+        await mcp.call('annotate_incident', {
+          id: incidentId,
+          note: `Refused attempts during investigation ${investigationId}:\n${refusedLines.join('\n')}`.slice(
+            0,
+            4000,
+          ),
+        });
+      }
+      const annotation = asAnnotation(diagnosis);
+      const annotated = await mcp.call('annotate_incident', {
+        id: incidentId,
+        ...(annotation.finding !== undefined
+          ? { finding: annotation.finding, evidence: annotation.evidence }
+          : { note: annotation.note ?? '' }),
+      });
+      if (annotated.isError === true) log.warn({ incidentId }, 'could not annotate the incident');
+
+      const usage = session.budget.usage;
       store.agent.finishInvestigation(investigationId, {
-        diagnosis: null,
-        flags: ['error'],
-        transcript: { error: String(error) },
-        tokens: 0,
-        modelCalls: 0,
-        toolCalls: 0,
-        budgetHit: 'error',
+        diagnosis,
+        flags: diagnosis.flags,
+        transcript: transcriptOf(session, mode, report),
+        tokens: usage.tokens,
+        modelCalls: usage.modelCalls,
+        toolCalls: usage.toolCalls,
+        ...(budgetHit === undefined ? {} : { budgetHit }),
         now: ctx.now(),
       });
+      finished = true;
+      if (budgetHit !== undefined && DEFERRED.has(budgetHit))
+        store.agent.release('agent_investigations', startedAt);
+      narrate(
+        `incident ${incidentId}: ${budgetHit === undefined ? 'diagnosed' : `ended (${budgetHit})`} — confidence ${diagnosis.confidence}${diagnosis.flags.length > 0 ? `, flags ${diagnosis.flags.join(', ')}` : ''}; ${usage.modelCalls} model calls, ${usage.toolCalls} tool calls, ${usage.tokens} tokens`,
+      );
+      return report;
+    } catch (error) {
+      // Whatever failed (the session, acting on its diagnosis, the annotations), the investigation ends here: a row
+      // left unfinished would keep pending() from ever taking the incident up again.
+      if (!finished) {
+        try {
+          store.agent.finishInvestigation(investigationId, {
+            diagnosis: session?.diagnosis ?? null,
+            flags: [...(session?.diagnosis.flags ?? []), 'error'],
+            transcript: {
+              error: String(error),
+              ...(session ? transcriptOf(session, mode, report) : {}),
+            },
+            tokens: session?.budget.usage.tokens ?? 0,
+            modelCalls: session?.budget.usage.modelCalls ?? 0,
+            toolCalls: session?.budget.usage.toolCalls ?? 0,
+            budgetHit: 'error',
+            now: ctx.now(),
+          });
+        } catch (finishError) {
+          log.error({ err: finishError, incidentId }, 'could not record the failed investigation');
+        }
+      }
       throw error;
     }
-    const ended = session.ending;
-    if (ended.kind === 'diagnosed' && atLeast(mode, 'propose') && session.diagnosis.proposedChange) {
-      narrate(`incident ${incidentId}: testing the proposed change in the sandbox`);
-      report.acted = await act(ctx, mcp, session, mode, {
-        maxRevisions: config.maxRevisions,
-        maxPrsPerHour: config.maxPrsPerHour,
-        cooldownSeconds: config.cooldownSeconds,
-      });
-      if (report.acted.tested) {
-        narrate(
-          `incident ${incidentId}: sandbox: ${report.acted.runs} run(s), ${report.acted.passed ? 'passed' : 'failed'}`,
-        );
-      }
-      if (report.acted.pr) narrate(`incident ${incidentId}: opened ${report.acted.pr.url}`);
-      else if (report.acted.stopped) narrate(`incident ${incidentId}: ${report.acted.stopped}`);
-    }
-    await recordModelActions(ctx, session);
-    const diagnosis = session.diagnosis;
-    report.diagnosis = diagnosis;
-    const budgetHit =
-      session.ending.kind === 'budget'
-        ? session.ending.budget
-        : session.ending.kind === 'deferred'
-          ? session.ending.reason
-          : undefined;
-    if (budgetHit !== undefined) report.budgetHit = budgetHit;
-
-    // The refused attempts go on the timeline too: what the model tried that policy stopped.
-    report.refused = session.ledger.entries
-      .filter(e => e.by === 'model' && !e.ok && (WRITE_TOOLS.has(e.tool) || e.code === 'UNKNOWN_TOOL'))
-      .map(e => ({ id: e.id, tool: e.tool, code: e.code }));
-    const refusedLines = session.ledger.entries
-      .filter(e => report.refused.some(r => r.id === e.id))
-      .map(
-        e =>
-          `- ${e.id} ${e.tool} ${JSON.stringify(e.args).slice(0, 200)} → ${e.result.split('\n')[0]?.slice(0, 300) ?? ''}`,
-      );
-    if (refusedLines.length > 0) {
-      await mcp.call('annotate_incident', {
-        id: incidentId,
-        note: `Refused attempts during investigation ${investigationId}:\n${refusedLines.join('\n')}`.slice(
-          0,
-          4000,
-        ),
-      });
-    }
-    const annotation = asAnnotation(diagnosis);
-    const annotated = await mcp.call('annotate_incident', {
-      id: incidentId,
-      ...(annotation.finding !== undefined
-        ? { finding: annotation.finding, evidence: annotation.evidence }
-        : { note: annotation.note ?? '' }),
-    });
-    if (annotated.isError === true) log.warn({ incidentId }, 'could not annotate the incident');
-
-    const usage = session.budget.usage;
-    store.agent.finishInvestigation(investigationId, {
-      diagnosis,
-      flags: diagnosis.flags,
-      transcript: {
-        mode,
-        offered: session.offered,
-        messages: serialize(session.runtime.conversation),
-        toolCalls: session.ledger.entries,
-        modelTurns: session.runtime.turns,
-        corrections: usage.corrections,
-        acted: report.acted ?? null,
-      },
-      tokens: usage.tokens,
-      modelCalls: usage.modelCalls,
-      toolCalls: usage.toolCalls,
-      ...(budgetHit === undefined ? {} : { budgetHit }),
-      now: ctx.now(),
-    });
-    if (budgetHit !== undefined && DEFERRED.has(budgetHit))
-      store.agent.release('agent_investigations', startedAt);
-    narrate(
-      `incident ${incidentId}: ${budgetHit === undefined ? 'diagnosed' : `ended (${budgetHit})`} — confidence ${diagnosis.confidence}${diagnosis.flags.length > 0 ? `, flags ${diagnosis.flags.join(', ')}` : ''}; ${usage.modelCalls} model calls, ${usage.toolCalls} tool calls, ${usage.tokens} tokens`,
-    );
-    return report;
   }
 
+  /**
+   * Open incidents to investigate: those whose every investigation ended without a verdict (deferred, or an error,
+   * at most MAX_ERROR_ENDINGS of those), none still running.
+   */
   async function pending(): Promise<number[]> {
     const store = await ctx.store();
     return store.incidents
       .active()
       .map(row => row.id)
-      .filter(id =>
-        store.agent
-          .investigations(id)
-          .every(
-            inv => inv.endedAt !== undefined && inv.budgetHit !== undefined && DEFERRED.has(inv.budgetHit),
-          ),
-      )
+      .filter(id => {
+        const investigations = store.agent.investigations(id);
+        const retryable = investigations.every(
+          inv =>
+            inv.endedAt !== undefined &&
+            inv.budgetHit !== undefined &&
+            (DEFERRED.has(inv.budgetHit) || inv.budgetHit === 'error'),
+        );
+        return (
+          retryable && investigations.filter(inv => inv.budgetHit === 'error').length < MAX_ERROR_ENDINGS
+        );
+      })
       .sort((a, b) => a - b);
   }
 

@@ -29,9 +29,16 @@ export interface ModelTurn {
   retries: number;
 }
 
+/** What the loop's own policy says of one call of the model, before it reaches the tool. */
+export interface GuardVerdict {
+  /** A refusal text (`CODE: message`): the call does not reach the tool. */
+  refusal?: string;
+  /** Hears whether the call it let through succeeded: a slot taken for it goes back when the tool refused. */
+  settle?: (ok: boolean) => void;
+}
+
 export interface Guard {
-  /** A refusal text (`CODE: message`) when the loop's own policy refuses this call before it reaches the tool. */
-  (name: string, args: Record<string, unknown>): string | undefined;
+  (name: string, args: Record<string, unknown>): GuardVerdict | undefined;
 }
 
 export interface RuntimeOptions {
@@ -98,11 +105,16 @@ function rawToolCallIds(message: AIMessage): string[] {
   return raw.map(call => call.id ?? '').filter(id => id !== '');
 }
 
+const invalidArgumentsText = (detail: string) =>
+  `INVALID_ARGUMENT error: the arguments of this call are not valid JSON (${detail}). Send the call again with a JSON object matching the tool's parameters.`;
+
 export function createRuntime(opts: RuntimeOptions): Runtime {
   const { ledger, budget, breaker } = opts;
   const conversation: BaseMessage[] = [];
   const turns: ModelTurn[] = [];
   let lastAnswer: AIMessage | undefined;
+  /** Calls whose arguments were not JSON, in an answer that also had valid ones: answered with this refusal. */
+  const invalidCalls = new Map<string, { args: unknown; text: string }>();
 
   const callbacks: Runtime['callbacks'] = [
     // LangChain's own factory for a handler from plain methods (its callback API is class-based).
@@ -210,7 +222,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
           result: 'arguments were not valid JSON',
         });
       }
-      const text = `INVALID_ARGUMENT error: the arguments of this call are not valid JSON (${detail}). Send the call again with a JSON object matching the tool's parameters.`;
+      const text = invalidArgumentsText(detail);
       const replies: BaseMessage[] =
         ids.length > 0
           ? ids.map(id => new ToolMessage({ tool_call_id: id, status: 'error', content: text }))
@@ -239,6 +251,34 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       conversation.push(...replies);
       return { kind: 'correct', exchange: [answer, ...replies] };
     }
+    if (!structured && invalid.length > 0 && AIMessage.isInstance(result)) {
+      // Valid calls beside invalid ones: the valid ones run, and each invalid one gets its refusal as when every
+      // call is invalid. Left alone it would go unanswered: ChatOpenAI sends only `tool_calls` when there are any,
+      // so the model would never hear that its call failed (and a server that remembers its calls refuses the
+      // next request). So the invalid calls join them with empty arguments, and the tool step answers each with
+      // the refusal instead of running it. One correction for the answer.
+      const detail = invalid.map(c => `${c.name ?? '?'}: ${c.error ?? 'not JSON'}`).join('; ');
+      budget.correct('invalid_arguments', detail);
+      const answered = invalid.filter(c => c.id !== undefined && c.id !== '');
+      for (const c of answered)
+        invalidCalls.set(c.id ?? '', { args: c.args ?? null, text: invalidArgumentsText(detail) });
+      return {
+        kind: 'done',
+        result: new AIMessage({
+          id: result.id,
+          name: result.name,
+          content: result.content,
+          additional_kwargs: result.additional_kwargs,
+          response_metadata: result.response_metadata,
+          ...(result.usage_metadata ? { usage_metadata: result.usage_metadata } : {}),
+          tool_calls: [
+            ...calls,
+            ...answered.map(c => ({ id: c.id, name: c.name ?? '?', args: {}, type: 'tool_call' as const })),
+          ],
+          invalid_tool_calls: [],
+        }),
+      };
+    }
     return { kind: 'done', result: result as AIMessage };
   };
 
@@ -260,14 +300,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const id = call.id ?? ledger.loopId();
       const args = call.args;
       const started = Date.now();
-      const refuse = (text: string) => {
+      const refuse = (text: string, code = errorCodeOf(text), recordedArgs: unknown = args) => {
         const entry = ledger.record({
           id,
           tool: call.name,
-          args,
+          args: recordedArgs,
           by: 'model',
           ok: false,
-          code: errorCodeOf(text),
+          code,
           ms: 0,
           at: opts.now(),
           result: text,
@@ -282,20 +322,31 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         conversation.push(message);
         return message;
       };
+      const invalidCall = invalidCalls.get(id);
+      if (invalidCall) {
+        invalidCalls.delete(id);
+        return refuse(invalidCall.text, 'INVALID_ARGUMENT', invalidCall.args);
+      }
       if (!budget.takeToolCall()) {
         return refuse(
           `BUDGET: error: this investigation's tool-call budget (${budget.limits.maxToolCalls}) is spent. Answer now with your diagnosis from what you have.`,
         );
       }
-      const refusal = opts.guard?.(call.name, args);
-      if (refusal !== undefined) return refuse(refusal);
+      const verdict = opts.guard?.(call.name, args);
+      if (verdict?.refusal !== undefined) return refuse(verdict.refusal);
       let message: ToolMessage;
       try {
         const out = await handler(request);
-        if (!ToolMessage.isInstance(out)) return out;
+        if (!ToolMessage.isInstance(out)) {
+          verdict?.settle?.(true);
+          return out;
+        }
         message = out;
       } catch (error) {
-        if (error instanceof BudgetExceeded) throw error;
+        if (error instanceof BudgetExceeded) {
+          verdict?.settle?.(false);
+          throw error;
+        }
         // An MCP error result (isError) arrives as a thrown ToolException: it goes back to the model as a tool
         // message it can correct itself from, never as an aborted run.
         message = new ToolMessage({
@@ -327,6 +378,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         at: opts.now(),
         result: text,
       });
+      verdict?.settle?.(entry.ok);
       opts.onTool?.(entry);
       conversation.push(message);
       return message;

@@ -429,14 +429,26 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
         if (!row || row.status === status) return [];
         const reason = why === undefined ? '' : `: ${why}`;
         if (status === 'resolved') return [resolveIncident(id, now, `resolved by hand${reason}`)];
+        let quiet = false;
         if (row.status === 'resolved') {
-          // Acknowledging a resolved incident reopens it, unless its group already has another one open.
+          // Acknowledging a resolved incident reopens it rather than being refused (annotate_incident and the README
+          // offer `acknowledged` on any incident), unless its group already has another one open.
           const group = sql('SELECT group_key FROM incidents WHERE id = ?').get(id) as { group_key: string };
           const other = sql(`SELECT id FROM incidents WHERE group_key = ? AND ${OPEN}`).get(group.group_key);
           if (other) return [];
+          // With no alert firing, nothing would ever resolve it again: its quiet period starts now, so the flap
+          // guard resolves it as any other (a firing alert cancels that, as it does for any quiet incident).
+          const firing = sql(
+            "SELECT count(*) AS n FROM alerts WHERE incident_id = ? AND state = 'firing'",
+          ).get(id) as { n: number };
+          quiet = firing.n === 0;
         }
         sql("UPDATE incidents SET status = 'acknowledged', resolved_at = NULL WHERE id = ?").run(id);
-        event(id, now, { kind: 'status', summary: `${row.status} → acknowledged${reason}` });
+        if (quiet) sql('UPDATE incidents SET quiet_since = ? WHERE id = ?').run(now, id);
+        const resolves = quiet
+          ? `; no alert firing, it resolves after ${options.quietSeconds} s unless one fires`
+          : '';
+        event(id, now, { kind: 'status', summary: `${row.status} → acknowledged${reason}${resolves}` });
         return [{ id, opened: row.status === 'resolved' }];
       });
     },

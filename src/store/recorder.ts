@@ -1,7 +1,8 @@
 // Records tool calls in the audit log without holding up the call: rows are queued and written shortly after the
 // result has gone out, one prepared INSERT each and one transaction per batch. A commit costs ~25 µs and a row in a
 // batch ~4 µs, so a burst of calls shares one commit. The price: a process killed with SIGKILL loses the rows of
-// its last FLUSH_MS; a normal stop (signal, stdin closed) writes them first.
+// its last FLUSH_MS; a normal stop (signal, stdin closed) writes them first. A batch that cannot be written (the file
+// locked past the busy timeout, the disk full) waits for the next write, up to MAX_BACKLOG rows.
 
 import { createHash } from 'node:crypto';
 import type { Logger } from '../lib/logger.ts';
@@ -29,6 +30,12 @@ export interface AuditRecorder {
 const MAX_VALUE_CHARS = 256;
 const FLUSH_MS = 20;
 const FLUSH_ROWS = 256;
+/** Rows kept for a retry while the log cannot be written; beyond it the oldest go, counted in the log. */
+const MAX_BACKLOG = 10_000;
+/** A write that fails again is tried again this much later, whether or not more calls come. */
+const RETRY_MS = 1000;
+/** A log that keeps failing is reported at most this often (seconds), with the count since the last report. */
+const REPORT_SECONDS = 60;
 /** Field names whose string values are secrets wherever they appear. */
 export const SECRET_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|credential|cookie)/i;
 
@@ -63,12 +70,25 @@ export function createAuditRecorder(options: {
   let queue: AuditEntry[] = [];
   let raw: Array<{ call: ToolCallRecord; at: number }> = [];
   let scheduled: NodeJS.Timeout | undefined;
-  let failedOnce = false;
+  /** Failures and dropped rows not yet reported, and when the last report went out. */
+  let failures = 0;
+  let dropped = 0;
+  let reportedAt: number | undefined;
 
-  async function flush(): Promise<void> {
+  function schedule(ms: number): void {
+    if (scheduled) return;
+    scheduled = setTimeout(() => {
+      scheduled = undefined;
+      void flush();
+    }, ms);
+    scheduled.unref();
+  }
+
+  // One write at a time: a batch that failed goes back ahead of the rows recorded after it, so order holds.
+  let writing: Promise<void> = Promise.resolve();
+  function flush(): Promise<void> {
     if (scheduled) clearTimeout(scheduled);
     scheduled = undefined;
-    if (raw.length === 0 && queue.length === 0) return;
     for (const { call, at } of raw) {
       queue.push({
         at,
@@ -82,15 +102,47 @@ export function createAuditRecorder(options: {
       });
     }
     raw = [];
+    const next = writing.then(write);
+    writing = next.catch(() => undefined);
+    return next;
+  }
+
+  async function write(): Promise<void> {
+    if (queue.length === 0) return;
     const rows = queue;
     queue = [];
     try {
       const store = await options.store();
       store.audit.appendAll(rows);
     } catch (error) {
-      if (!failedOnce) options.logger.error({ err: error }, 'could not write the audit log');
-      failedOnce = true;
+      // Back at the head of the queue, ahead of what was recorded meanwhile; past the bound, the oldest go.
+      queue = [...rows, ...queue];
+      const over = queue.length - MAX_BACKLOG;
+      if (over > 0) {
+        queue.splice(0, over);
+        dropped += over;
+      }
+      failures += 1;
+      const now = options.now();
+      if (reportedAt === undefined || now - reportedAt >= REPORT_SECONDS) {
+        options.logger.error(
+          { err: error, failures, waiting: queue.length, dropped },
+          'could not write the audit log; its rows wait for the next write',
+        );
+        reportedAt = now;
+        failures = 0;
+        dropped = 0;
+      }
+      schedule(RETRY_MS);
+      return;
     }
+    if (dropped > 0) {
+      // Dropped since the last report: said once the log is written again, or no one would hear of them.
+      options.logger.error({ dropped }, 'audit rows were dropped while the audit log could not be written');
+      dropped = 0;
+    }
+    failures = 0;
+    reportedAt = undefined;
   }
 
   return {
@@ -100,12 +152,7 @@ export function createAuditRecorder(options: {
         void flush();
         return;
       }
-      if (scheduled) return;
-      scheduled = setTimeout(() => {
-        scheduled = undefined;
-        void flush();
-      }, FLUSH_MS);
-      scheduled.unref();
+      schedule(FLUSH_MS);
     },
     flush,
   };

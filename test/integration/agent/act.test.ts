@@ -34,6 +34,8 @@ const withWindow = (n: number) =>
 let github: GithubDouble;
 let dir: string;
 let configFile: string;
+/** A policy that lets the model open PRs itself (no receipt needed), under a loop budget of one PR an hour. */
+let modelPrsFile: string;
 let model: OpenAiDouble | undefined;
 let agent: AgentLoop | undefined;
 let env: AgentContext | undefined;
@@ -60,6 +62,18 @@ beforeAll(async () => {
       agent: { maxRevisions: 1 },
     }),
   );
+  modelPrsFile = join(dir, 'model-prs.json');
+  await writeFile(
+    modelPrsFile,
+    JSON.stringify({
+      allowedRepos: [REPO],
+      github: { writeSpacingMs: 0 },
+      repos: {
+        [REPO]: { source: { github: {} }, commands: { test: 'node --test' }, pr: { requireReceipt: false } },
+      },
+      agent: { maxPrsPerHour: 1 },
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -80,10 +94,10 @@ afterEach(async () => {
   model = undefined;
 });
 
-async function start(script: Scenario, mode: Mode) {
+async function start(script: Scenario, mode: Mode, file = configFile) {
   model = await startOpenAiDouble(viaDiagnosisTool(script));
   env = await agentContext(
-    { DEVOPS_MCP_CONFIG: configFile, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
+    { DEVOPS_MCP_CONFIG: file, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
     model,
   );
   agent = await openAgent(env.ctx, { mode, stop: new AbortController().signal });
@@ -226,6 +240,94 @@ describe('act: sandbox first, then the PR', () => {
   }, 120_000);
 });
 
+describe('act: only on a supported diagnosis', () => {
+  it('tests nothing when the diagnosis cites a call that never happened, and says why on the timeline', async () => {
+    const propose = diagnosis(20);
+    const { agent, env, id } = await start(
+      [
+        readConfig,
+        {
+          name: 'propose the fix on made-up evidence',
+          json: c => ({ ...propose(c), evidence: [{ call: 'call_never_made', shows: 'the window is 0' }] }),
+        },
+      ],
+      'autonomous',
+    );
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toEqual({
+      tested: false,
+      passed: false,
+      runs: 0,
+      stopped:
+        'not tested: the diagnosis is not supported by its evidence (uncited_call:call_never_made, no_evidence)',
+    });
+    expect(github.writes()).toEqual([]);
+    const events = await timeline(env.ctx, id);
+    expect(events.filter(e => e.kind === 'action')).toEqual([]);
+    expect(events.find(e => e.kind === 'note' && e.summary.startsWith('Proposed change'))?.summary).toBe(
+      `Proposed change for ${REPO} not tested: the diagnosis is not supported by its evidence (uncited_call:call_never_made, no_evidence).`,
+    );
+  });
+
+  it('tests nothing when the confidence is below agent.minConfidenceToAct', async () => {
+    const propose = diagnosis(20);
+    const { agent, env, id } = await start(
+      [readConfig, { name: 'propose the fix, unsure', json: c => ({ ...propose(c), confidence: 0.4 }) }],
+      'autonomous',
+    );
+    const [report] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.acted).toMatchObject({ tested: false, runs: 0 });
+    expect(github.writes()).toEqual([]);
+    expect(
+      (await timeline(env.ctx, id)).find(e => e.kind === 'note' && e.summary.startsWith('Proposed change'))
+        ?.summary,
+    ).toBe(
+      `Proposed change for ${REPO} not tested: the diagnosis's confidence 0.4 is below agent.minConfidenceToAct (0.5).`,
+    );
+  });
+});
+
+describe('act: an error while acting', () => {
+  it('ends the investigation, keeping its diagnosis, and takes the incident up again at most three times', async () => {
+    const { agent, env, id } = await start(
+      [
+        readConfig,
+        {
+          name: 'propose a bad fix',
+          expect: {
+            check: () => {
+              // The revision request, and the first request of each retry, are refused (a context too long, say).
+              model!.fail({ status: 400, count: 3 });
+              return undefined;
+            },
+          },
+          json: diagnosis(201),
+        },
+      ],
+      'propose',
+    );
+    const [first] = await agent.runOnce();
+    expect(first!.skipped).toMatch(/^failed: 400 /);
+    const store = await env.ctx.store();
+    expect(store.agent.investigations(id)).toEqual([
+      expect.objectContaining({ endedAt: expect.any(Number), budgetHit: 'error' }),
+    ]);
+    expect(store.agent.latestDiagnosis(id)?.diagnosis).toMatchObject({
+      summary: 'MOVING_AVERAGE_WINDOW is 0, so every prediction is NaN.',
+    });
+    expect((await timeline(env.ctx, id)).map(e => e.kind)).toContain('diagnosis');
+    // Taken up again, and failing again, until the third error ending: then left alone.
+    expect((await agent.runOnce()).map(r => r.skipped)).toEqual([expect.stringMatching(/^failed: 400 /)]);
+    expect((await agent.runOnce()).map(r => r.skipped)).toEqual([expect.stringMatching(/^failed: 400 /)]);
+    expect(await agent.runOnce()).toEqual([]);
+    model!.assertDone();
+    expect(store.agent.investigations(id).map(i => i.budgetHit)).toEqual(['error', 'error', 'error']);
+    expect(model!.requests.map(r => r.status)).toEqual([200, 200, 400, 400, 400]);
+  }, 120_000);
+});
+
 describe('act: cooldown', () => {
   it('does not act again on an incident group the loop acted on within the cooldown', async () => {
     const { agent, env, id } = await start(
@@ -298,4 +400,62 @@ describe('act: what the model does itself', () => {
     expect(actions).toEqual([`sandbox run of "test" on ${REPO} passed`]);
     expect(github.writes()).toEqual([]);
   }, 120_000);
+
+  it('holds the PRs the model opens itself to the loop’s PR budget and group cooldown', async () => {
+    const pr = (branch: string, path: string) => ({
+      name: 'open_pr',
+      arguments: {
+        repo: REPO,
+        branch,
+        title: `Add ${path}`,
+        body: 'notes',
+        changes: [{ path, action: 'create', content: 'notes\n' }],
+      },
+    });
+    const conclude: Scenario[number] = {
+      name: 'conclude',
+      json: c => ({
+        summary: 'Notes added.',
+        rootCause: 'none',
+        confidence: 0.6,
+        evidence: c.toolResults.filter(r => r.name === 'open_pr').map(r => ({ call: r.id, shows: 'a PR' })),
+        proposedChange: null,
+        nextSteps: [],
+      }),
+    };
+    const { agent, env, id } = await start(
+      [
+        // Refused by the tool: the slots the loop took for it go back.
+        { name: 'a PR the tool refuses', toolCalls: [pr('ci', '.github/workflows/ci.yml')] },
+        {
+          name: 'two PRs at once',
+          expect: { toolResults: { error: true } },
+          toolCalls: [pr('notes-a', 'docs/a.md'), pr('notes-b', 'docs/b.md')],
+        },
+        conclude,
+        // Another incident, in another group: no cooldown, but the hour's one PR is spent.
+        {
+          name: 'a PR for the other incident',
+          expect: { toolResults: false },
+          toolCalls: [pr('notes-c', 'docs/c.md')],
+        },
+        conclude,
+      ],
+      'autonomous',
+      modelPrsFile,
+    );
+    const other = await openIncident(env.ctx, '127.0.0.1:9', 'PricingErrors', 'pricing');
+    const [report, otherReport] = await agent.runOnce();
+    model!.assertDone();
+    expect(github.writes().filter(w => w.method === 'POST' && w.path.endsWith('/pulls'))).toHaveLength(1);
+    expect(report!.refused.map(r => r.code).sort()).toEqual(['COOLDOWN', 'PROTECTED_PATH']);
+    expect(otherReport!.refused.map(r => r.code)).toEqual(['BUDGET']);
+    expect((await timeline(env.ctx, id)).filter(e => e.kind === 'action').map(e => e.summary)).toEqual([
+      expect.stringMatching(new RegExp(`^pull request ${REPO}#\\d+ created: `)),
+    ]);
+    const note = (await timeline(env.ctx, other)).find(e => e.summary.startsWith('Refused attempts'));
+    expect(note?.summary).toMatch(
+      /open_pr .* → BUDGET: error: the loop's budget of 1 PR\(s\) per hour is spent \(next in \d+ s\)\. Nothing was done\./,
+    );
+  });
 });

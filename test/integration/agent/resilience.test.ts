@@ -116,6 +116,38 @@ describe('corrections of a misbehaving model', () => {
     );
   });
 
+  it('answers a call whose arguments are not JSON beside a valid one, and counts one correction', async () => {
+    const { agent, env, id, model } = await start([
+      {
+        name: 'one valid call, one not JSON',
+        toolCalls: [
+          { name: 'get_incident', arguments: { id: 1 } },
+          { name: 'list_incidents', arguments: '{"limit": 5', misbehave: true },
+        ],
+      },
+      {
+        ...diagnose,
+        expect: {
+          check: c =>
+            c.lastResult('list_incidents').startsWith('INVALID_ARGUMENT error: ')
+              ? undefined
+              : 'expected the invalid call answered with the refusal',
+        },
+      },
+    ]);
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.budgetHit).toBeUndefined();
+    expect(report!.diagnosis).toMatchObject({ confidence: 0.6, flags: [] });
+    const store = await env.ctx.store();
+    const transcript = store.agent.transcript(store.agent.investigations(id)[0]!.id) as any;
+    expect(transcript.corrections.map((c: any) => c.kind)).toEqual(['invalid_arguments']);
+    expect(transcript.toolCalls.map((c: any) => [c.tool, c.ok, c.code ?? null]).sort()).toEqual([
+      ['get_incident', true, null],
+      ['list_incidents', false, 'INVALID_ARGUMENT'],
+    ]);
+  });
+
   it('sends back a diagnosis made before any tool call, and one that does not fit its schema', async () => {
     const { agent, env, id, model } = await start([
       {

@@ -58,6 +58,52 @@ describe('the citation check', () => {
     expect(checked.confidence).toBe(0.2);
   });
 
+  it('flags evidence resting on a call that failed or was refused, and lowers the confidence as for one never made', () => {
+    const ledger = ledgerWith('call_a');
+    ledger.record({
+      id: 'call_b',
+      tool: 'get_incident',
+      args: { id: 999 },
+      by: 'model',
+      ok: false,
+      code: 'NOT_FOUND',
+      ms: 1,
+      at: 0,
+      result: 'NOT_FOUND: There is no incident 999.',
+    });
+    const both = checkCitations(
+      { ...base, evidence: [...base.evidence, { call: 'call_b', shows: '?' }] },
+      ledger,
+    );
+    expect(both).toMatchObject({ confidence: 0.4, statedConfidence: 0.8, flags: ['failed_call:call_b'] });
+    expect(both.cited.map(c => c.call)).toEqual(['call_a']);
+    const only = checkCitations(
+      { ...base, evidence: [{ call: 'call_b', shows: 'the disk is full' }] },
+      ledger,
+    );
+    expect(only).toMatchObject({ confidence: 0.2, flags: ['failed_call:call_b', 'no_evidence'], cited: [] });
+  });
+
+  it('takes the loop’s own successful calls as evidence: a revision cites the sandbox run it answers', () => {
+    const ledger = ledgerWith('call_a');
+    ledger.record({
+      id: 'loop_1',
+      tool: 'run_sandbox_test',
+      args: {},
+      by: 'loop',
+      ok: true,
+      ms: 1,
+      at: 0,
+      result: '{"passed":false}',
+    });
+    const checked = checkCitations(
+      { ...base, evidence: [...base.evidence, { call: 'loop_1', shows: 'the test still fails' }] },
+      ledger,
+    );
+    expect(checked.flags).toEqual([]);
+    expect(checked.confidence).toBe(0.8);
+  });
+
   it('does not take the loop’s own calls for the model’s evidence', () => {
     const ledger = createLedger();
     ledger.record({

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Logger } from '../../../src/lib/logger.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { rowHash, type RowFields } from '../../../src/store/audit.ts';
-import { auditArgs } from '../../../src/store/recorder.ts';
+import { auditArgs, createAuditRecorder } from '../../../src/store/recorder.ts';
 import { createRedactor } from '../../../src/lib/redact.ts';
 
 let store: Store;
@@ -153,5 +155,85 @@ describe('arguments as the audit log keeps them', () => {
     );
     expect(kept.content).toEqual({ sha256: createHash('sha256').update(big).digest('hex'), chars: 10_000 });
     expect(kept.list).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+});
+
+describe('the audit recorder, while the file stays locked', () => {
+  let dir: string;
+  let file: Store;
+  let holder: DatabaseSync;
+  let now: number;
+  let logged: Array<{ msg: string; fields: Record<string, unknown> }>;
+  let recorder: ReturnType<typeof createAuditRecorder>;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    dir = mkdtempSync(join(tmpdir(), 'devops-mcp-recorder-'));
+    const path = join(dir, 'audit.db');
+    file = openStore({
+      path,
+      busyTimeoutMs: 10,
+      groupBy: ['service'],
+      quietSeconds: 0,
+      windowSeconds: 0,
+      timelineMax: 10,
+    });
+    now = 1000;
+    logged = [];
+    const logger = {
+      error: (fields: Record<string, unknown>, msg: string) => logged.push({ msg, fields }),
+    } as unknown as Logger;
+    recorder = createAuditRecorder({
+      store: () => Promise.resolve(file),
+      redact: t => t,
+      now: () => now,
+      logger,
+    });
+    // Another process holding the write lock past the busy timeout.
+    holder = new DatabaseSync(path);
+    holder.exec('BEGIN IMMEDIATE');
+  });
+  afterEach(() => {
+    if (holder.isOpen) holder.close();
+    file.close();
+    rmSync(dir, { recursive: true, force: true });
+    vi.useRealTimers();
+  });
+
+  const call = (tool: string, args: unknown = {}) => ({ tool, args, outcome: 'ok' as const, ms: 1 });
+  const release = () => {
+    holder.exec('COMMIT');
+    holder.close();
+  };
+
+  it('keeps the rows it could not write, writes them once the file is free, and reports at most once a minute', async () => {
+    recorder.record(call('open_pr'));
+    await recorder.flush();
+    recorder.record(call('run_sandbox_test'));
+    await recorder.flush();
+    now += 60;
+    recorder.record(call('query_prometheus'));
+    await recorder.flush();
+    const failing = 'could not write the audit log; its rows wait for the next write';
+    expect(logged.map(l => [l.msg, l.fields.failures, l.fields.waiting])).toEqual([
+      [failing, 1, 1],
+      [failing, 2, 3],
+    ]);
+    release();
+    // Written by the retry, with no call since.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(file.audit.tail(10).map(r => r.tool)).toEqual(['open_pr', 'run_sandbox_test', 'query_prometheus']);
+    expect(file.audit.verify()).toMatchObject({ ok: true, rows: 3 });
+    expect(logged).toHaveLength(2);
+  });
+
+  it('keeps at most 10,000 rows waiting, dropping the oldest and saying how many', async () => {
+    for (let n = 0; n < 10_050; n++) recorder.record(call('query_prometheus', { n }));
+    await recorder.flush();
+    release();
+    await recorder.flush();
+    expect(file.audit.verify()).toMatchObject({ ok: true, rows: 10_000 });
+    expect(JSON.parse(file.audit.get(1)!.args)).toEqual({ n: 50 });
+    expect(logged.reduce((sum, l) => sum + Number(l.fields.dropped ?? 0), 0)).toBe(50);
   });
 });

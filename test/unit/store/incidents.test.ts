@@ -125,6 +125,20 @@ describe('grouping alerts into incidents', () => {
     expect(kinds(1).slice(-2)).toEqual(['status', 'resolved']);
   });
 
+  it('resolves again, after the quiet period, a resolved incident acknowledged while no alert fires', () => {
+    store.incidents.apply([alert(errors)], 1000);
+    store.incidents.apply([alert(errors, 'resolved')], 1010);
+    store.incidents.sweep(1070);
+    expect(store.incidents.setStatus(1, 'acknowledged', 1200)).toEqual([{ id: 1, opened: true }]);
+    expect(store.incidents.active().map(i => i.id)).toEqual([1]);
+    expect(store.incidents.events(1, 1)[0]?.summary).toBe(
+      'resolved → acknowledged; no alert firing, it resolves after 60 s unless one fires',
+    );
+    expect(store.incidents.sweep(1259)).toEqual([]);
+    expect(store.incidents.sweep(1260)).toEqual([{ id: 1, closed: true }]);
+    expect(store.incidents.get(1)).toMatchObject({ status: 'resolved', resolved_at: 1260 });
+  });
+
   it('records a health verdict only when it changes', () => {
     store.incidents.apply([alert(errors)], 1000);
     const degraded = { target: 'default', status: 'degraded', reasons: ['100.0% of requests failed'] };

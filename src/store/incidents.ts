@@ -281,30 +281,33 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
 
   function resolveAlert(alert: AlertInput, now: number, changes: Map<number, Change>): void {
     sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(alert.fingerprint);
-    const group = groupOf(alert.labels, options.groupBy);
-    const row = sql(
+    // Found by its fingerprint among the open incidents, not by the group its labels make now: after a change of
+    // incidents.groupBy (or a restart with another config) the alert sits in the incident of its old group, and
+    // would otherwise never resolve there.
+    const rows = sql(
       `SELECT a.incident_id AS id FROM alerts a JOIN incidents i ON i.id = a.incident_id
-       WHERE i.group_key = ? AND i.${OPEN} AND a.fingerprint = ? AND a.state = 'firing'`,
-    ).get(group.key, alert.fingerprint) as { id: number } | undefined;
-    if (!row) return;
-    sql(
-      "UPDATE alerts SET state = 'resolved', ends_at = ?, last_seen = ? WHERE incident_id = ? AND fingerprint = ?",
-    ).run(alert.endsAt ?? now, now, row.id, alert.fingerprint);
-    merge(changes, { id: row.id });
-    event(row.id, now, {
-      kind: 'alert_resolved',
-      summary: `${alertName(alert)} resolved`,
-      data: { fingerprint: alert.fingerprint },
-    });
-    const firing = sql("SELECT count(*) AS n FROM alerts WHERE incident_id = ? AND state = 'firing'").get(
-      row.id,
-    ) as { n: number };
-    if (firing.n > 0) return;
-    sql('UPDATE incidents SET quiet_since = ? WHERE id = ?').run(now, row.id);
-    event(row.id, now, {
-      kind: 'quiet',
-      summary: `every alert resolved; resolves after ${options.quietSeconds} s unless one fires again`,
-    });
+       WHERE i.${OPEN} AND a.fingerprint = ? AND a.state = 'firing'`,
+    ).all(alert.fingerprint) as Array<{ id: number }>;
+    for (const row of rows) {
+      sql(
+        "UPDATE alerts SET state = 'resolved', ends_at = ?, last_seen = ? WHERE incident_id = ? AND fingerprint = ?",
+      ).run(alert.endsAt ?? now, now, row.id, alert.fingerprint);
+      merge(changes, { id: row.id });
+      event(row.id, now, {
+        kind: 'alert_resolved',
+        summary: `${alertName(alert)} resolved`,
+        data: { fingerprint: alert.fingerprint },
+      });
+      const firing = sql("SELECT count(*) AS n FROM alerts WHERE incident_id = ? AND state = 'firing'").get(
+        row.id,
+      ) as { n: number };
+      if (firing.n > 0) continue;
+      sql('UPDATE incidents SET quiet_since = ? WHERE id = ?').run(now, row.id);
+      event(row.id, now, {
+        kind: 'quiet',
+        summary: `every alert resolved; resolves after ${options.quietSeconds} s unless one fires again`,
+      });
+    }
   }
 
   function notePending(alert: AlertInput, now: number): void {

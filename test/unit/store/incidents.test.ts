@@ -196,4 +196,19 @@ describe('two writers on one database file', () => {
       a.close();
     }
   });
+
+  it('resolve an alert where it fires after incidents.groupBy changed between two starts', () => {
+    const path = join(dir, 'regrouped.db');
+    const before = openStore({ path, busyTimeoutMs: 5000, ...OPTIONS, groupBy: ['service'] });
+    before.incidents.apply([alert(errors)], 1000);
+    before.close();
+    const after = openStore({ path, busyTimeoutMs: 5000, ...OPTIONS, groupBy: ['alertname'] });
+    try {
+      after.incidents.apply([alert(errors, 'resolved')], 1100);
+      expect(after.incidents.get(1)?.quiet_since).toBe(1100);
+      expect(after.incidents.sweep(1160)).toEqual([{ id: 1, closed: true }]);
+    } finally {
+      after.close();
+    }
+  });
 });

@@ -170,8 +170,15 @@ async function openPullRequest(
     throw new ToolError('BRANCH_NOT_ALLOWED', `${head} is a protected branch.`, 'Use another branch slug.');
   }
   if (changes.some(change => isWorkflowPath(change.path))) {
-    const { scopes } = await github.tokenScopes();
-    // Classic tokens name their scopes; fine-grained and App tokens do not, and the tree write tells instead.
+    // Classic tokens name their scopes; fine-grained and App tokens do not, and the tree write tells instead. An
+    // App installation token may not even read GET /user (403): that, too, leaves the answer to the write.
+    const scopes = await github.tokenScopes().then(
+      found => found.scopes,
+      (error: unknown) => {
+        if (error instanceof ToolError && (error as { status?: unknown }).status === 403) return undefined;
+        throw error;
+      },
+    );
     if (scopes !== undefined && !scopes.includes('workflow')) throw workflowScopeMissing();
   }
   const pulls = await github.listPulls(repo, `${repo.owner}:${head}`, 'all');

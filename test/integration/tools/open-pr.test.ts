@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GithubHttpError } from '../../../src/clients/github.ts';
 import { changeSchema, gitBlobSha, hashChanges } from '../../../src/policy/changes.ts';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
@@ -509,6 +510,26 @@ describe('open_pr', () => {
     const result = await mcp.call('open_pr', { repo: 'acme/loose', branch: slug(), title: 't', changes });
     expect(textOf(result)).toMatch(/^WORKFLOW_SCOPE_MISSING/);
     expect(double.writes()).toEqual([]);
+  });
+
+  it('lets the tree write judge a workflow change when the token may not read GET /user (an App token)', async () => {
+    const github = mcp.ctx.github;
+    if (!github) throw new Error('GitHub is configured');
+    // What GitHub answers an installation token on GET /user.
+    vi.spyOn(github, 'tokenScopes').mockRejectedValue(
+      new GithubHttpError(
+        'BACKEND_ERROR',
+        'GitHub refused GET /user (HTTP 403).',
+        403,
+        'Resource not accessible by integration',
+      ),
+    );
+    const sha = await blobSha('acme/loose', '.github/workflows/ci.yml');
+    const changes = [{ path: '.github/workflows/ci.yml', action: 'update', content: 'on: [push]\n', sha }];
+    const result = await mcp.call('open_pr', { repo: 'acme/loose', branch: slug(), title: 't', changes });
+    // Not a failure to read the user: the write is tried, and GitHub's refusal of it (this token has no
+    // workflow permission) is what the caller hears.
+    expect(textOf(result)).toMatch(/^WORKFLOW_SCOPE_MISSING/);
   });
 
   it('commits nothing when GitHub builds another tree than the one checked', async () => {

@@ -308,7 +308,18 @@ export function createDockerClient(
       });
       // Waiting for the next exit before start cannot miss a command that ends at once.
       const exited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
-      await container.start();
+      try {
+        await container.start();
+      } catch (error) {
+        // The engine took the container but cannot run it (a limit its kernel cannot apply, no memory left): the
+        // engine's own words, not an internal error. The wait ends when the container is removed below.
+        exited.catch(() => undefined);
+        throw new ToolError(
+          'BACKEND_ERROR',
+          `The Docker engine could not start the sandbox container: ${engineMessage(error)}.`,
+          'Retry with the default limits; if it persists, ask the operator to check the engine (docker info).',
+        );
+      }
       if (spec.signal?.aborted) onAbort();
       stream.end(archive);
       const status = await exited;

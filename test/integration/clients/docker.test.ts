@@ -187,6 +187,15 @@ describe('the sandbox runner on a real Docker engine', () => {
     expect(least.output.head).toMatch(/^1000\b/);
   });
 
+  it('reports a container the engine cannot start in its own words, and leaves none behind', async () => {
+    // A tmpfs size runc cannot mount: the engine creates the container, then fails to start it.
+    await expect(run('true', { tmpfsBytes: Number.NaN })).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      message: /^The Docker engine could not start the sandbox container: .*tmpfs/,
+    });
+    expect(await sandboxContainers()).toBe(0);
+  });
+
   it("reports the engine's refusal of a limit as INVALID_ARGUMENT, not as an unreachable engine", async () => {
     await expect(run('true', { memoryBytes: 1024 * 1024 })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',

@@ -556,6 +556,9 @@ function getPath(target: unknown, path: readonly string[]): unknown {
   return node;
 }
 
+/** Header names whose values are credentials: Authorization, cookies, and anything named for a key or token. */
+const CREDENTIAL_HEADER = /authorization|cookie|token|secret|password|api[-_]?key|(^|[-_])key$|auth/i;
+
 /** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
 export function secretsOf(config: Config): string[] {
   const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
@@ -565,7 +568,9 @@ export function secretsOf(config: Config): string[] {
     const password = new URL(url).password;
     if (password) secrets.push(password, decodeURIComponent(password));
   }
-  for (const value of Object.values({ ...config.prometheus?.headers, ...config.loki?.headers }))
-    secrets.push(value);
+  // Only headers that carry credentials: a tenant id (X-Scope-OrgID: 1234, prod) is no secret, and scrubbing it
+  // would blank every label value and number that happens to match it.
+  for (const [name, value] of Object.entries({ ...config.prometheus?.headers, ...config.loki?.headers }))
+    if (CREDENTIAL_HEADER.test(name)) secrets.push(value);
   return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);
 }

@@ -19,6 +19,22 @@ export function createRedactor(secrets: readonly string[]): Redactor {
   };
 }
 
+/**
+ * A JSON value with the secrets scrubbed from every string in it (keys included), so that what is serialised
+ * afterwards is still valid JSON: scrubbing the serialised text would turn a secret that is also a number
+ * (`{"id":1234}`) into `{"id":[REDACTED]}`.
+ */
+export function redactDeep(value: unknown, redact: Redactor): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map(item => redactDeep(item, redact));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [redact(key), redactDeep(item, redact)]),
+    );
+  }
+  return value;
+}
+
 /** A URL without its user name, password and query string, safe to print. */
 export function redactUrl(url: string): string {
   try {

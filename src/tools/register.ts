@@ -12,6 +12,7 @@ import {
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { ToolError } from '../lib/errors.ts';
+import { redactDeep } from '../lib/redact.ts';
 import type { ToolAnnotations, ToolContext, ToolDefinition } from './define.ts';
 
 type JsonObject = Record<string, unknown>;
@@ -197,7 +198,14 @@ export async function callTool(
       );
     }
     const raw = JSON.stringify(checked.data);
-    const text = ctx.redact(raw);
+    // Nearly always no secret is in the result, and the text goes out as it is; otherwise every string in the
+    // result is scrubbed and the text made anew from it, so that it stays the JSON of structuredContent.
+    let structured = checked.data as JsonObject;
+    let text = raw;
+    if (ctx.redact(raw) !== raw) {
+      structured = redactDeep(checked.data, ctx.redact) as JsonObject;
+      text = JSON.stringify(structured);
+    }
     if (log.isLevelEnabled('debug')) {
       log.debug(
         { tool: tool.name, ms: Math.round(performance.now() - started), bytes: text.length },
@@ -205,10 +213,7 @@ export async function callTool(
       );
     }
     ctx.audit.record({ tool: tool.name, args, ...caller, outcome: 'ok', ms: performance.now() - started });
-    return {
-      content: [{ type: 'text', text }],
-      structuredContent: (text === raw ? checked.data : JSON.parse(text)) as JsonObject,
-    };
+    return { content: [{ type: 'text', text }], structuredContent: structured };
   } catch (error) {
     const failure = error instanceof ToolError ? error : unexpected(tool, error, log);
     ctx.audit.record({

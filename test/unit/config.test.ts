@@ -219,4 +219,22 @@ describe('loadConfig', () => {
       expect.arrayContaining(['ghp_abcdef', 'p@ss', 'p%40ss', 'Sup3rSecretPw']),
     );
   });
+
+  it('counts only credential headers as secrets, not a tenant id', async () => {
+    const config = await loadConfig({
+      env: { DEVOPS_MCP_CONFIG: 'c.json' },
+      readFile: files({
+        'c.json': JSON.stringify({
+          prometheus: {
+            url: 'http://127.0.0.1:9090',
+            headers: { 'X-Scope-OrgID': '1234', Authorization: 'Bearer tok-abc-123' },
+          },
+          loki: { url: 'http://127.0.0.1:3100', headers: { 'X-Api-Key': 'loki-key-9' } },
+        }),
+      }),
+    });
+    const secrets = secretsOf(config);
+    expect(secrets).toEqual(expect.arrayContaining(['Bearer tok-abc-123', 'loki-key-9']));
+    expect(secrets).not.toContain('1234');
+  });
 });

@@ -163,6 +163,25 @@ describe('tool calls', () => {
     await t.close();
   });
 
+  it('scrubs a secret that is also a number in the result without breaking its JSON', async () => {
+    const numbers = defineTool({
+      ...echo,
+      name: 'echo_secret',
+      output: z.object({ id: z.number(), said: z.string() }),
+      async run() {
+        await Promise.resolve();
+        return { id: 98765432, said: 'pin 98765432' };
+      },
+    });
+    // A basic-auth password of digits only: a real credential, and the digits of an id in a result.
+    const t = await withTools([numbers], { PROMETHEUS_URL: 'http://ops:98765432@127.0.0.1:9' });
+    const ok = await t.call({ mode: 'ok' });
+    expect(ok.isError, textOf(ok)).toBeFalsy();
+    expect(JSON.parse(textOf(ok))).toEqual({ id: 98765432, said: 'pin [REDACTED]' });
+    expect(ok.structuredContent).toEqual({ id: 98765432, said: 'pin [REDACTED]' });
+    await t.close();
+  });
+
   it('renders a ToolError with its code and hint, and refuses a malformed result', async () => {
     const t = await withTools([echo], {});
     expect(textOf(await t.call({ mode: 'tool-error' }))).toBe('QUERY_ERROR: bad query\nHint: try another');

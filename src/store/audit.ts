@@ -140,8 +140,15 @@ export function createAuditLog(db: DatabaseSync, anchorPath?: string): AuditLog 
     } catch {
       return undefined;
     }
-    const anchor = JSON.parse(text) as Partial<Anchor>;
-    return typeof anchor.id === 'number' && typeof anchor.hash === 'string'
+    // An anchor that does not read as one was tampered with or torn: it vouches for nothing the table has, which
+    // verify() reports (an id no row reaches).
+    let anchor: Partial<Anchor> | null;
+    try {
+      anchor = JSON.parse(text) as Partial<Anchor> | null;
+    } catch {
+      anchor = null;
+    }
+    return typeof anchor?.id === 'number' && typeof anchor.hash === 'string'
       ? { id: anchor.id, hash: anchor.hash }
       : { id: Number.POSITIVE_INFINITY, hash: '' };
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -122,6 +122,18 @@ describe('the audit log in a file', () => {
       ok: false,
       row: 5,
       problem: expect.stringMatching(/^row 5 was replaced/),
+    });
+    file.close();
+  });
+
+  it('reports an anchor file that does not read as one, instead of failing', () => {
+    const file = fileStore('torn.db');
+    file.audit.append(entry(1));
+    writeFileSync(join(dir, 'torn.db.audit-head'), '{"id": 1, "ha');
+    expect(file.audit.verify()).toMatchObject({
+      ok: false,
+      row: 2,
+      problem: expect.stringMatching(/^rows 2 and later were removed from the end/),
     });
     file.close();
   });

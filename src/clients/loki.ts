@@ -208,7 +208,14 @@ function scopeParams(scope: {
 export function lokiError(status: number, body: string): ToolError {
   const message = body.trim().slice(0, 1000) || `HTTP ${status}`;
   const text = `Loki rejected the query (HTTP ${status}): ${message}`;
-  if (status === 404) return new ToolError('NOT_FOUND', text);
+  // Loki's query API has no resource that can be missing: a 404 is a path that is not Loki's API.
+  if (status === 404) {
+    return new ToolError(
+      'BACKEND_ERROR',
+      text,
+      'Check LOKI_URL: it must be the base URL Loki serves /loki/api/v1 under (with any proxy path prefix).',
+    );
+  }
   if (status === 429)
     return new ToolError('RATE_LIMITED', text, 'Loki is limiting this tenant; wait a little and retry.');
   if (status === 504 || /timed out|timeout/i.test(message)) {

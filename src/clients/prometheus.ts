@@ -186,7 +186,7 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
       const answer = fast(response.body);
       if (answer) return answer;
     }
-    return parseResponse(http, response.status, response.body, read);
+    return parseResponse(http, response.status, response.body, read, response.retryAfter);
   }
 
   return {
@@ -245,7 +245,21 @@ function scopeParams(scope: SeriesScope | undefined): Record<string, QueryValue>
   };
 }
 
-function parseResponse<T>(http: HttpBackend, status: number, body: Buffer, read: Reader<T>): ApiResult<T> {
+function parseResponse<T>(
+  http: HttpBackend,
+  status: number,
+  body: Buffer,
+  read: Reader<T>,
+  retryAfter?: string,
+): ApiResult<T> {
+  // Still 429 after the retries: a proxy or a hosted Prometheus limiting us. Said as such, with the wait it asked.
+  if (status === 429) {
+    throw new ToolError(
+      'RATE_LIMITED',
+      `${http.name} is limiting requests (HTTP 429)${retryAfter === undefined ? '' : `; Retry-After: ${retryAfter}`}.`,
+      'Wait before querying again, and prefer fewer, narrower queries.',
+    );
+  }
   // Prometheus itself never asks for credentials: a 401 or 403 comes from a proxy or a hosted service in front.
   if (status === 401 || status === 403) {
     throw new ToolError(

@@ -221,7 +221,7 @@ function clampLimits(
     cpus: pick('cpus'),
     pids: pick('pids'),
     timeoutMs: pick('timeoutSeconds') * 1000,
-    outputBytes: configured.outputKb * 1024,
+    outputBytes: Math.min(configured.outputKb, repo?.outputKb ?? configured.outputKb) * 1024,
     tmpfsBytes: Math.min(configured.tmpfsMb, repo?.tmpfsMb ?? configured.tmpfsMb) * 1024 * 1024,
   };
 }

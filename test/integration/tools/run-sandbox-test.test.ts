@@ -20,11 +20,17 @@ beforeAll(async () => {
   await writeFile(
     file,
     JSON.stringify({
-      allowedRepos: ['acme/market-predictor'],
+      allowedRepos: ['acme/market-predictor', 'acme/terse'],
       repos: {
         'acme/market-predictor': {
           source: { path: PREDICTOR },
           commands: { test: 'node --test', slow: 'sleep 60' },
+        },
+        // A repository whose policy keeps less output than the sandbox's default.
+        'acme/terse': {
+          source: { path: PREDICTOR },
+          commands: { noisy: `node -e "process.stdout.write('x'.repeat(20000))"` },
+          limits: { outputKb: 1 },
         },
       },
       sandbox: {
@@ -44,6 +50,18 @@ const sandbox = (args: Record<string, unknown>) =>
   mcp.call('run_sandbox_test', { repo: 'acme/market-predictor', command: 'test', ...args });
 
 describe('run_sandbox_test', () => {
+  it("keeps no more output than the repository's own lower limit", async () => {
+    const result = await mcp.call('run_sandbox_test', {
+      repo: 'acme/terse',
+      command: 'noisy',
+      changes: [{ path: 'NOTES.md', action: 'create', content: 'x\n' }],
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const out = result.structuredContent as any;
+    expect(Buffer.byteLength(`${out.output_head}${out.output_tail}`)).toBeLessThanOrEqual(1024);
+    expect(out.output_omitted_bytes).toBeGreaterThanOrEqual(20000 - 1024);
+  });
+
   it("passes the market predictor's tests with a harmless change and returns a receipt", async () => {
     const result = await sandbox({
       changes: [{ path: 'NOTES.md', action: 'create', content: 'tested in the sandbox\n' }],

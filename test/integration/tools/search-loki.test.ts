@@ -192,6 +192,14 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
     );
     await down.close();
   });
+
+  it('points at LOKI_URL when the URL is not Loki API (a 404: a wrong path prefix)', async () => {
+    const misplaced = await connect({ LOKI_URL: `${loki.url}/not-loki` });
+    const result = await misplaced.call('search_loki', { query: '{service="market-predictor"}' });
+    await misplaced.close();
+    expect(textOf(result)).toMatch(/^BACKEND_ERROR: Loki rejected the query \(HTTP 404\)/);
+    expect(textOf(result)).toMatch(/Hint: Check LOKI_URL/);
+  });
 });
 
 describe('explore_loki', () => {

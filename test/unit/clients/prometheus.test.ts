@@ -1,4 +1,4 @@
-// The Prometheus client's reading of answers that do not come from Prometheus itself: an auth proxy in front.
+// The Prometheus client's reading of answers that do not come from Prometheus itself: a proxy in front.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,10 @@ let url: string;
 beforeAll(async () => {
   // What oauth2-proxy or a hosted Prometheus answers without credentials: an HTML page, not Prometheus's JSON.
   proxy = createServer((req, res) => {
+    if (req.url?.includes('limited')) {
+      res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '0' }).end('Too Many Requests');
+      return;
+    }
     const status = req.url?.includes('forbidden') ? 403 : 401;
     res.writeHead(status, { 'content-type': 'text/html' }).end('<html><body>Sign in</body></html>');
   });
@@ -38,5 +42,19 @@ describe('the Prometheus client behind a proxy', () => {
         hint: expect.stringContaining('PROMETHEUS_URL'),
       });
     }
+  });
+
+  it('says a proxy is limiting requests when 429 outlasts the retries', async () => {
+    const client = createPrometheusClient({
+      url: `${url}/limited`,
+      timeoutMs: 3000,
+      maxResponseBytes: 1 << 20,
+    });
+    const error = await client.query('up', 1764000000).catch((e: unknown) => e);
+    await client.close();
+    expect(error).toMatchObject({
+      code: 'RATE_LIMITED',
+      message: 'Prometheus is limiting requests (HTTP 429); Retry-After: 0.',
+    });
   });
 });

@@ -250,9 +250,16 @@ async function serve(config: Config, http: boolean, watch: boolean): Promise<voi
         storeFailed(ctx, error);
       });
     };
-    await server.connect(new StdioServerTransport());
+    const transport = new StdioServerTransport();
+    await server.connect(transport);
+    const { trackRequests } = await import('./lib/drain.ts');
+    const requests = trackRequests(transport);
     ctx.logger.info({ version: VERSION }, 'serving MCP over stdio');
-    stop = () => server.close();
+    // Requests already received are answered first (within the grace period): stdout outlives stdin.
+    stop = async () => {
+      await requests.settled(SHUTDOWN_GRACE_MS - 1000);
+      await server.close();
+    };
     // The client closing our stdin is the normal end of a stdio session.
     process.stdin.once('end', () => void shutdown(ctx, stop, 'stdin closed'));
   }

@@ -172,6 +172,44 @@ describe('devops-mcp serve over stdio', () => {
     expect(server.stderr()).not.toContain(SECRET);
   });
 
+  it('answers a call already received when stdin closes, before it exits', async () => {
+    const config = join(dir, 'slow-close.json');
+    await writeFile(
+      config,
+      JSON.stringify({ prometheus: { url: `http://127.0.0.1:${silentPort}`, timeoutMs: 800 } }),
+    );
+    const server = start(['serve'], cleanEnv({ DEVOPS_MCP_CONFIG: config }));
+    let stdout = '';
+    server.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'pipe', version: '1' } },
+    };
+    const query = {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'query_prometheus', arguments: { query: 'up' } },
+    };
+    // As `printf '…' | devops-mcp serve` does: everything, then end of input, while the call still waits.
+    server.child.stdin.end(
+      [init, { jsonrpc: '2.0', method: 'notifications/initialized' }, query]
+        .map(line => `${JSON.stringify(line)}\n`)
+        .join(''),
+    );
+    expect(await server.exited).toBe(0);
+    const answer = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(line => JSON.parse(line))
+      .find(m => m.id === 2);
+    expect(answer?.result?.content?.[0]?.text).toMatch(
+      /^BACKEND_TIMEOUT: Prometheus did not answer within 800 ms/,
+    );
+  });
+
   it('shuts down cleanly on SIGTERM and SIGINT', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const server = start(['serve'], cleanEnv());

@@ -46,8 +46,10 @@ interface Session {
 }
 
 export async function startHttpServer(ctx: Context, options: HttpOptions): Promise<RunningHttpServer> {
-  const { StreamableHTTPServerTransport } =
-    await import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+  const [{ StreamableHTTPServerTransport }, { ingest, startSweeper }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('./incidents/intake.ts'),
+  ]);
   const log = ctx.logger.child({ component: 'http' });
   const sessions = new Map<string, Session>();
 
@@ -175,7 +177,6 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
   }
 
   /** The Alertmanager webhook receiver (payload version 4). Host/Origin and token rules are those of /mcp. */
-  let stopSweeper: (() => void) | undefined;
   async function handleAlerts(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const answer = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -198,21 +199,13 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       });
       return;
     }
-    const [{ parseWebhook }, { ingest, startSweeper }] = await Promise.all([
-      import('./incidents/webhook.ts'),
-      import('./incidents/intake.ts'),
-    ]);
-    const parsed = parseWebhook(body);
+    const { parseWebhook } = await import('./incidents/webhook.ts');
+    const parsed = parseWebhook(body, ctx.now());
     if (!parsed.ok) {
       answer(400, { status: 'error', error: `Bad Request: ${parsed.problem}; nothing was stored` });
       return;
     }
     const changes = await ingest(ctx, parsed.alerts);
-    // Incidents fed only by the webhook resolve after their quiet period too.
-    stopSweeper ??= startSweeper(
-      ctx,
-      Math.max(1000, Math.min(15_000, ctx.config.incidents.quietSeconds * 250)),
-    );
     if (parsed.truncatedAlerts > 0)
       log.warn(
         { groupKey: parsed.groupKey, truncated: parsed.truncatedAlerts },
@@ -283,6 +276,13 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       resolve();
     });
   });
+  // Incidents fed only by the webhook resolve after their quiet period too: Alertmanager sends "resolved" once,
+  // so the sweeper runs from the start, for incidents a previous process left quiet as much as for new ones.
+  // It opens the store on its first tick if nothing has by then (`serve --http` opens it before listening).
+  const stopSweeper = startSweeper(
+    ctx,
+    Math.max(1000, Math.min(15_000, ctx.config.incidents.quietSeconds * 250)),
+  );
   const { port } = httpServer.address() as AddressInfo;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${shownHost}:${port}/mcp`;
@@ -293,7 +293,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     port,
     async close() {
       clearInterval(reaper);
-      stopSweeper?.();
+      stopSweeper();
       await Promise.allSettled([...sessions.values()].map(s => s.transport.close()));
       await new Promise<void>(resolve => {
         httpServer.close(() => {

@@ -4,7 +4,8 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -34,6 +35,8 @@ export async function readLocalSource(root: string, limits: SourceLimits, ref?: 
   if (ref !== undefined) return readLocalRef(root, limits, ref);
   const files = new Map<string, Buffer>();
   const symlinks = new Set<string>();
+  const tooLarge = () =>
+    new ToolError('TOO_LARGE', `The repository source at ${root} is larger than the sandbox takes.`);
   let bytes = 0;
   async function walk(dir: string, prefix: string): Promise<void> {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -43,14 +46,12 @@ export async function readLocalSource(root: string, limits: SourceLimits, ref?: 
       if (entry.isSymbolicLink()) symlinks.add(path);
       else if (entry.isDirectory()) await walk(full, path);
       else if (entry.isFile()) {
-        const content = await readFile(full);
+        // The size is checked before a byte is read, and the read stops past the limit should the file grow.
+        const { size } = await lstat(full);
+        if (files.size >= limits.maxFiles || bytes + size > limits.maxBytes) throw tooLarge();
+        const content = await readAtMost(full, limits.maxBytes - bytes);
         bytes += content.length;
-        if (files.size >= limits.maxFiles || bytes > limits.maxBytes) {
-          throw new ToolError(
-            'TOO_LARGE',
-            `The repository source at ${root} is larger than the sandbox takes.`,
-          );
-        }
+        if (bytes > limits.maxBytes) throw tooLarge();
         files.set(path, content);
       }
     }
@@ -66,6 +67,13 @@ export async function readLocalSource(root: string, limits: SourceLimits, ref?: 
   }
   await walk(root, '');
   return { baseCommit: await baseCommit(root, files), files, symlinks };
+}
+
+/** The file's first `max` + 1 bytes at most: enough to tell that it holds more than `max`. */
+async function readAtMost(path: string, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of createReadStream(path, { end: max })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 async function baseCommit(root: string, files: Map<string, Buffer>): Promise<string> {

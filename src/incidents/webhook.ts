@@ -2,9 +2,34 @@
 // with the problem named, and nothing is stored.
 
 import { z } from 'zod';
+import { realDate } from '../lib/time.ts';
 import { fingerprintOf, type AlertInput } from './alerts.ts';
 
 const labels = z.record(z.string(), z.string());
+
+/**
+ * Why a label (or annotation) name cannot be taken, or undefined. Alertmanager 0.27+ passes on any UTF-8 name
+ * (Prometheus 3 writes `service.name` and the like), so only what no sender means is refused: an empty name, one
+ * that is not well-formed Unicode, and `__proto__`, which a JavaScript object would silently drop.
+ */
+function badName(name: string): string | undefined {
+  if (name === '') return 'an empty label name';
+  // Under the u flag a surrogate pair is one code point; only a lone half is in Cs.
+  if (/\p{Cs}/u.test(name)) return `label name ${JSON.stringify(name)} is not well-formed UTF-8`;
+  if (name === '__proto__') return 'label name "__proto__" cannot be stored here; rename or drop it';
+  return undefined;
+}
+
+/** A label set whose names are checked on the raw JSON: the record schema skips a `__proto__` key unseen. */
+const labelSet = z.preprocess((value, ctx) => {
+  if (typeof value !== 'object' || value === null) return value;
+  for (const name of Object.keys(value)) {
+    const problem = badName(name);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  }
+  return value;
+}, labels);
+
 const timestamp = z
   .string()
   .refine(value => !Number.isNaN(parseTimestamp(value)), 'must be an RFC 3339 time');
@@ -23,8 +48,11 @@ const payloadSchema = z.object({
     .array(
       z.object({
         status: z.enum(['firing', 'resolved']),
-        labels: labels.refine(l => Object.keys(l).length > 0, 'must not be empty'),
-        annotations: labels.default({}),
+        // Prometheus treats a label with an empty value as absent, and its fingerprint leaves it out.
+        labels: labelSet
+          .transform(l => Object.fromEntries(Object.entries(l).filter(([, value]) => value !== '')))
+          .refine(l => Object.keys(l).length > 0, 'must not be empty'),
+        annotations: labelSet.default({}),
         startsAt: timestamp,
         endsAt: timestamp.optional(),
         generatorURL: z.string().optional(),
@@ -38,19 +66,24 @@ export type WebhookResult =
   | { ok: true; alerts: AlertInput[]; groupKey: string; truncatedAlerts: number }
   | { ok: false; problem: string };
 
-/** RFC 3339 with any number of fractional digits (Go writes nanoseconds), as unix seconds; NaN if unreadable. */
+/**
+ * RFC 3339 with any number of fractional digits (Go writes nanoseconds), as unix seconds; NaN if unreadable or if
+ * the date does not exist (Date.parse would roll February 30 over to March 2).
+ */
 function parseTimestamp(value: string): number {
   const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/i.exec(value);
-  if (!match) return Number.NaN;
+  if (!match || !realDate(value)) return Number.NaN;
   const [, whole = '', fraction = '', zone = ''] = match;
   const ms = Date.parse(`${whole}${zone}`);
   return Number.isNaN(ms) ? Number.NaN : ms / 1000 + (fraction === '' ? 0 : Number(`0.${fraction}`));
 }
 
-// Go's zero time: Alertmanager's endsAt for an alert with no end yet.
+// Go's zero time (0001-01-01T00:00:00Z): Go's encoding of "no time". Alertmanager's endsAt for an alert with no end
+// yet; as startsAt it means the start is unknown.
 const ZERO_TIME = -62_135_596_800;
 
-export function parseWebhook(text: string): WebhookResult {
+/** `now` (unix seconds, the receipt time) stands in for a startsAt Alertmanager sent as Go's zero time. */
+export function parseWebhook(text: string, now: number): WebhookResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -75,6 +108,7 @@ export function parseWebhook(text: string): WebhookResult {
     return { ok: false, problem: issues.join('; ') };
   }
   const alerts = parsed.data.alerts.map((alert): AlertInput => {
+    const startsAt = parseTimestamp(alert.startsAt);
     const endsAt = alert.endsAt === undefined ? undefined : parseTimestamp(alert.endsAt);
     return {
       // The same fingerprint Alertmanager computes from the labels, so the polled alert is the same alert.
@@ -82,7 +116,7 @@ export function parseWebhook(text: string): WebhookResult {
       labels: alert.labels,
       annotations: alert.annotations,
       state: alert.status,
-      startsAt: parseTimestamp(alert.startsAt),
+      startsAt: startsAt <= ZERO_TIME ? now : startsAt,
       endsAt: endsAt === undefined || endsAt <= ZERO_TIME ? undefined : endsAt,
       generatorURL: alert.generatorURL === '' ? undefined : alert.generatorURL,
       source: 'alertmanager',

@@ -96,7 +96,7 @@ export function parseTime(value: string | number, now: number, field: string): n
  * Whether the calendar date and the clock time written are real ones: Date.parse rolls "2026-02-30" over to March 2
  * and takes hour 24, where a caller meant a day that does not exist.
  */
-function realDate(text: string): boolean {
+export function realDate(text: string): boolean {
   const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(text);
   if (!match) return true;
   const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1).map(part => Number(part || 0));

@@ -79,6 +79,42 @@ describe('incidents in a store file', () => {
     }
   });
 
+  it('resolve after a restart when their quiet period was still running, with no further notification', async () => {
+    const config = join(dir, 'quiet.json');
+    writeFileSync(config, JSON.stringify({ incidents: { quietSeconds: 2 } }));
+    const env = cleanEnv({
+      DEVOPS_MCP_DB: join(dir, 'quiet.db'),
+      DEVOPS_MCP_HTTP_TOKEN: TOKEN,
+      DEVOPS_MCP_CONFIG: config,
+    });
+    const first = await startHttp(env);
+    try {
+      expect(await webhook(first, PAYLOAD)).toMatchObject({ http: 200, incidents: [1] });
+      // Alertmanager sends "resolved" once; the process stops before the quiet period is over.
+      const resolved = {
+        ...PAYLOAD,
+        status: 'resolved',
+        alerts: [{ ...PAYLOAD.alerts[0], status: 'resolved', endsAt: new Date().toISOString() }],
+      };
+      expect(await webhook(first, resolved)).toMatchObject({ http: 200, incidents: [1] });
+    } finally {
+      await first.kill();
+    }
+    const second = await startHttp(env);
+    try {
+      const client = await httpClient(second);
+      const listed = await waitFor(async () => {
+        const result = await client.callTool({ name: 'list_incidents', arguments: { status: 'resolved' } });
+        const content = result.structuredContent as { total: number } | undefined;
+        return content !== undefined && content.total === 1 && content;
+      }, 10_000);
+      expect(listed).toMatchObject({ incidents: [{ id: 1, status: 'resolved' }] });
+      await client.close();
+    } finally {
+      await second.kill();
+    }
+  });
+
   it('reach a subscriber of one process when another process on the same file changes them', async () => {
     const config = join(dir, 'fast-poll.json');
     writeFileSync(config, JSON.stringify({ store: { changePollMs: 100 } }));

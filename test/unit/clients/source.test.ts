@@ -1,8 +1,11 @@
-// Tar archives are untrusted input: what extractTar keeps, skips and refuses.
+// Tar archives are untrusted input: what extractTar keeps, skips and refuses; and a local work tree's limits.
 import tar from 'tar-stream';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { extractTar } from '../../../src/clients/source.ts';
+import { extractTar, readLocalSource } from '../../../src/clients/source.ts';
 
 function archive(
   entries: Array<{
@@ -69,5 +72,26 @@ describe('extractTar', () => {
     ).rejects.toMatchObject({
       code: 'TOO_LARGE',
     });
+  });
+});
+
+describe('readLocalSource', () => {
+  it('refuses a file past the byte limit from its size, without reading it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'devops-mcp-source-'));
+    try {
+      writeFileSync(join(root, 'a.txt'), 'a');
+      // Sparse: 3 GiB on paper, no blocks on disk. Reading it whole would fail past Node's 2 GiB buffer limit.
+      writeFileSync(join(root, 'zz-dataset.bin'), '');
+      truncateSync(join(root, 'zz-dataset.bin'), 3 * 1024 ** 3);
+      await expect(readLocalSource(root, { maxFiles: 10, maxBytes: 1024 ** 3 })).rejects.toMatchObject({
+        code: 'TOO_LARGE',
+      });
+      truncateSync(join(root, 'zz-dataset.bin'), 999);
+      await expect(readLocalSource(root, limits)).resolves.toMatchObject({ files: expect.any(Map) });
+      truncateSync(join(root, 'zz-dataset.bin'), 1000);
+      await expect(readLocalSource(root, limits)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -30,7 +30,7 @@ await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node22.12',
+  target: 'node22.16',
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',

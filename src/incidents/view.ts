@@ -42,7 +42,7 @@ export function summarize(row: ActiveRow): IncidentSummary {
   const summary: IncidentSummary = {
     id: row.id,
     uri: incidentUri(row.id),
-    title: row.title,
+    title: cutText(row.title, SUMMARY_TEXT),
     severity: row.severity,
     status: row.quiet_since === null || row.status === 'resolved' ? row.status : `${row.status} (resolving)`,
     started: toRfc3339(row.started_at),
@@ -52,7 +52,11 @@ export function summarize(row: ActiveRow): IncidentSummary {
   };
   if (row.resolved_at !== null) summary.resolved = toRfc3339(row.resolved_at);
   if (row.last_at !== null && row.last_kind !== null && row.last_summary !== null) {
-    summary.last_event = { at: toRfc3339(row.last_at), kind: row.last_kind, summary: row.last_summary };
+    summary.last_event = {
+      at: toRfc3339(row.last_at),
+      kind: row.last_kind,
+      summary: cutText(row.last_summary, SUMMARY_TEXT),
+    };
   }
   return summary;
 }
@@ -67,12 +71,20 @@ export interface ListView {
   note?: string;
 }
 
-/** A list of incidents, most severe and newest first, cut to the byte cap. */
+export interface ListOptions {
+  /** How many incidents match, when `rows` are only the first of them (a query's limit); default `rows.length`. */
+  total?: number;
+  /** How to see the incidents past `rows`, for the note when all of `rows` fit. */
+  more?: string;
+  pending?: ReadonlyArray<{ name: string; group_key: string; first_seen: number }>;
+}
+
+/** A list of incidents, newest first, cut to the byte cap; the note says how many were left out and why. */
 export function listView(
   rows: readonly ActiveRow[],
   maxBytes: number,
   what: string,
-  pending: ReadonlyArray<{ name: string; group_key: string; first_seen: number }> = [],
+  { total = rows.length, more, pending = [] }: ListOptions = {},
 ): ListView {
   const all = rows.map(summarize);
   const pendingView = pending.map(p => ({
@@ -89,15 +101,21 @@ export function listView(
     kept.push(item);
     used += size;
   }
+  const count = Math.max(total, all.length);
   const view: ListView = {
     incidents: kept,
     shown: kept.length,
-    total: all.length,
-    truncated: kept.length < all.length,
+    total: count,
+    truncated: kept.length < count,
     ...(pendingView.length > 0 ? { pending: pendingView } : {}),
   };
   if (view.truncated) {
-    view.note = `Showing ${kept.length} of ${all.length} ${what} to fit ${maxBytes} bytes; ${all.length - kept.length} left out. Read incident://{id} for one, or list_incidents with status or since to narrow.`;
+    const cut = kept.length < all.length;
+    const how =
+      cut || more === undefined
+        ? 'Read incident://{id} for one, or list_incidents with status or since to narrow.'
+        : more;
+    view.note = `Showing ${kept.length} of ${count} ${what}${cut ? ` to fit ${maxBytes} bytes` : ''}; ${count - kept.length} left out. ${how}`;
   }
   return view;
 }
@@ -201,6 +219,34 @@ const OUTCOMES_SHOWN = 10;
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Titles and last events in lists, in characters. */
+const SUMMARY_TEXT = 200;
+
+/** `text` cut to about `max` characters, marked with how many went: what is cut only to fit the byte cap. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  // Not between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return `${text.slice(0, end)}…[${text.length - end} chars cut]`;
+}
+
+/**
+ * `value` with every string (keys too) cut to `max` characters, and every list and object to its first `items`,
+ * at any depth; each cut marked.
+ */
+function squeeze(value: unknown, max: number, items: number): unknown {
+  if (typeof value === 'string') return cutText(value, max);
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, items).map(item => squeeze(item, max, items));
+    return value.length > items ? [...kept, `…[${value.length - items} more items cut]`] : kept;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  const kept = entries.slice(0, items).map(([key, item]) => [cutText(key, max), squeeze(item, max, items)]);
+  if (entries.length > items) kept.push(['…', `[${entries.length - items} more entries cut]`]);
+  return Object.fromEntries(kept);
 }
 
 /** `value` with its strings clipped and its lists shortened, two levels deep: a diagnosis's parts, bounded. */
@@ -358,53 +404,156 @@ function ordered(view: IncidentView): IncidentView {
   return out as unknown as IncidentView;
 }
 
+/** What fit() left out or shortened beyond the timeline and alerts (their counts are on the view), for the note. */
+interface Cuts {
+  annotations: boolean;
+  findings: number;
+  actions: number;
+  diagnosis?: 'shortened' | 'left out';
+  outcomes: number;
+  links: number;
+  texts: boolean;
+}
+
+/**
+ * The view as sent: an event listed in `findings` or `actions` carries its `data` (a finding's evidence, a run's
+ * receipt) there only, not again in the timeline.
+ */
+function rendered(view: IncidentView): IncidentView {
+  const listed = new Set([...view.findings, ...view.actions].map(e => e.id));
+  return {
+    ...view,
+    timeline: view.timeline.map(e =>
+      listed.has(e.id) && e.data !== undefined ? { id: e.id, at: e.at, kind: e.kind, summary: e.summary } : e,
+    ),
+  };
+}
+
+function cutNote(view: IncidentView, alertCount: number, cuts: Cuts, transcript: string | undefined): string {
+  const parts = [`${view.timeline_left_out} older timeline events not shown`];
+  if (cuts.annotations) parts.push('alert annotations left out');
+  if (view.alerts_left_out !== undefined)
+    parts.push(`${view.alerts_left_out} of ${alertCount} alerts left out (firing ones kept first)`);
+  const side = [
+    cuts.findings > 0 ? `${cuts.findings} older findings` : '',
+    cuts.actions > 0 ? `${cuts.actions} older actions` : '',
+  ].filter(Boolean);
+  if (side.length > 0) parts.push(`${side.join(' and ')} left out`);
+  if (cuts.diagnosis !== undefined && transcript !== undefined)
+    parts.push(`diagnosis ${cuts.diagnosis} (the whole one: ${transcript})`);
+  if (cuts.outcomes > 0) parts.push(`${cuts.outcomes} PR outcomes left out`);
+  if (cuts.links > 0) parts.push(`${cuts.links} links left out`);
+  if (cuts.texts) parts.push('long texts cut where marked "…[N chars cut]"');
+  return parts.join('; ');
+}
+
 /**
  * Drops the oldest events, then annotations, then alerts, then older findings and actions, then the diagnosis's
- * details (the transcript resource keeps them), until the view fits; says what went.
+ * details (the transcript resource keeps them), keeping a few of each; then cuts long texts (title, labels,
+ * summaries, data), marked; then lets the timeline, findings, actions and alerts go to none, and links, outcomes and
+ * the diagnosis too: until the view, note included, fits `maxBytes`. The note says what went.
  */
 function fit(view: IncidentView, alertRows: readonly AlertRow[], maxBytes: number): IncidentView {
-  const budget = maxBytes - RESERVE;
-  if (bytes(view) <= budget) return view;
-  const notes: string[] = [];
-  const shownEvents = view.timeline.length;
-  while (view.timeline.length > 3 && bytes(view) > budget) {
-    view.timeline = view.timeline.slice(Math.ceil(view.timeline.length / 4));
-  }
-  view.timeline_left_out += shownEvents - view.timeline.length;
-  if (bytes(view) > budget) {
+  const whole = rendered(view);
+  if (bytes(whole) <= maxBytes) return whole;
+  const cuts: Cuts = { annotations: false, findings: 0, actions: 0, outcomes: 0, links: 0, texts: false };
+  const transcript = view.diagnosis?.transcript_uri;
+  const final = (): IncidentView => ({
+    ...rendered(view),
+    note: `Cut to fit ${maxBytes} bytes: ${cutNote(view, alertRows.length, cuts, transcript)}. The store keeps older events (up to incidents.timelineMax per incident).`,
+  });
+  const over = () => bytes(final()) > maxBytes;
+
+  const dropEvents = (min: number) => {
+    while (view.timeline.length > min && over()) {
+      const n = Math.min(Math.ceil(view.timeline.length / 4), view.timeline.length - min);
+      view.timeline = view.timeline.slice(n);
+      view.timeline_left_out += n;
+    }
+  };
+  const dropAlerts = (min: number) => {
+    while (view.alerts.length > min && over()) {
+      view.alerts = view.alerts.slice(0, Math.max(min, Math.floor(view.alerts.length * 0.75)));
+      view.alerts_left_out = alertRows.length - view.alerts.length;
+    }
+  };
+  const dropSide = (min: number) => {
+    while ((view.findings.length > min || view.actions.length > min) && over()) {
+      const f = Math.max(0, Math.min(Math.ceil(view.findings.length / 2), view.findings.length - min));
+      const a = Math.max(0, Math.min(Math.ceil(view.actions.length / 2), view.actions.length - min));
+      view.findings = view.findings.slice(f);
+      view.actions = view.actions.slice(a);
+      cuts.findings += f;
+      cuts.actions += a;
+    }
+  };
+  const squeezeTexts = (max: number, items: number) => {
+    const before = bytes(view);
+    view.title = cutText(view.title, max);
+    view.group = squeeze(view.group, max, items) as Record<string, string>;
+    // The view's own lists and records lose items and fields only as counted here: their values are squeezed.
+    const fields = <T extends object>(record: T): T =>
+      Object.fromEntries(Object.entries(record).map(([k, v]) => [k, squeeze(v, max, items)])) as T;
+    view.alerts = view.alerts.map(fields);
+    view.timeline = view.timeline.map(fields);
+    view.findings = view.findings.map(fields);
+    view.actions = view.actions.map(fields);
+    view.links = view.links.map(link => cutText(link, max));
+    if (view.diagnosis) view.diagnosis = fields(view.diagnosis);
+    if (view.outcomes) view.outcomes = view.outcomes.map(fields);
+    if (bytes(view) < before) cuts.texts = true;
+  };
+
+  dropEvents(3);
+  if (over() && view.alerts.some(a => a.annotations !== undefined)) {
+    // All the alerts are still there.
     view.alerts = alertRows.map(a => alertView(a, false));
-    notes.push('alert annotations left out');
+    cuts.annotations = true;
   }
-  while (view.alerts.length > 1 && bytes(view) > budget) {
-    view.alerts = view.alerts.slice(0, Math.max(1, Math.floor(view.alerts.length * 0.75)));
-  }
-  if (view.alerts.length < alertRows.length) {
-    view.alerts_left_out = alertRows.length - view.alerts.length;
-    notes.push(`${view.alerts_left_out} of ${alertRows.length} alerts left out (firing ones kept first)`);
-  }
-  while (bytes(view) > budget && (view.findings.length > 1 || view.actions.length > 1)) {
-    view.findings = view.findings.slice(Math.ceil(view.findings.length / 2));
-    view.actions = view.actions.slice(Math.ceil(view.actions.length / 2));
-    notes.push('older findings and actions left out');
-  }
+  dropAlerts(1);
+  dropSide(1);
   const diagnosis = view.diagnosis;
-  if (diagnosis && bytes(view) > budget) {
+  if (diagnosis && over()) {
     delete diagnosis.proposed_change;
     delete diagnosis.next_steps;
-    while (bytes(view) > budget && diagnosis.evidence && diagnosis.evidence.length > 1) {
+    while (over() && diagnosis.evidence && diagnosis.evidence.length > 1) {
       const kept = Math.floor(diagnosis.evidence.length / 2);
       diagnosis.evidence_left_out = (diagnosis.evidence_left_out ?? 0) + diagnosis.evidence.length - kept;
       diagnosis.evidence = diagnosis.evidence.slice(0, kept);
     }
-    if (bytes(view) > budget) {
+    if (over()) {
       if (diagnosis.summary !== undefined) diagnosis.summary = clip(diagnosis.summary, 160);
       if (diagnosis.root_cause !== undefined) diagnosis.root_cause = clip(diagnosis.root_cause, 160);
       diagnosis.flags = diagnosis.flags.slice(0, 3).map(flag => clip(flag, 80));
     }
-    notes.push(`diagnosis shortened (the whole one: ${diagnosis.transcript_uri})`);
+    cuts.diagnosis = 'shortened';
   }
-  view.note = `Cut to fit ${maxBytes} bytes: ${view.timeline_left_out} older timeline events not shown${notes.length > 0 ? `; ${[...new Set(notes)].join('; ')}` : ''}. The store keeps older events (up to incidents.timelineMax per incident).`;
-  return view;
+  // The last resorts: long texts cut, harder each time, then nothing kept but the incident itself.
+  for (const [max, items] of [
+    [1000, 20],
+    [500, 10],
+    [250, 10],
+    [100, 5],
+  ] as const) {
+    if (over()) squeezeTexts(max, items);
+  }
+  dropEvents(0);
+  dropSide(0);
+  dropAlerts(0);
+  if (over() && view.links.length > 0) {
+    cuts.links = view.links.length;
+    view.links = [];
+  }
+  if (over() && view.outcomes) {
+    cuts.outcomes = view.outcomes.length;
+    delete view.outcomes;
+  }
+  if (over() && view.diagnosis) {
+    delete view.diagnosis;
+    cuts.diagnosis = 'left out';
+  }
+  if (over()) squeezeTexts(40, 2);
+  return final();
 }
 
 export interface TranscriptView {

@@ -4,6 +4,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CompleteRequestSchema,
+  ErrorCode,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   McpError,
@@ -13,7 +14,15 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from '../context.ts';
-import { ACTIVE_URI, incidentUri, incidentView, listView, transcriptView } from '../incidents/view.ts';
+import { redactDeep } from '../lib/redact.ts';
+import {
+  ACTIVE_URI,
+  cutText,
+  incidentUri,
+  incidentView,
+  listView,
+  transcriptView,
+} from '../incidents/view.ts';
 import { PROMPT_NAME } from '../prompts/investigate-incident.ts';
 
 export const INCIDENT_TEMPLATE = 'incident://{id}';
@@ -22,6 +31,8 @@ const MIME = 'application/json';
 /** Incidents resources/list names besides incident://active. */
 const RECENT = 50;
 const COMPLETIONS = 100;
+/** Characters of an incident's title in resources/list: RECENT of them stay a small answer. */
+const LIST_TITLE = 120;
 // The MCP specification's code for an unknown resource.
 const RESOURCE_NOT_FOUND = -32002;
 
@@ -30,9 +41,13 @@ type Target =
   | { kind: 'incident'; id: number }
   | { kind: 'transcript'; id: number; investigation: number };
 
+/**
+ * The resource a URI names; undefined unless it is spelled as this server spells it (no leading zeros), since
+ * subscriptions and their notifications match URIs as strings.
+ */
 function parseUri(uri: string): Target | undefined {
   if (uri === ACTIVE_URI) return { kind: 'active' };
-  const match = /^incident:\/\/(\d{1,15})(?:\/investigations\/(\d{1,15}))?$/.exec(uri);
+  const match = /^incident:\/\/([1-9]\d{0,14})(?:\/investigations\/([1-9]\d{0,14}))?$/.exec(uri);
   if (match?.[1] === undefined) return undefined;
   if (match[2] !== undefined)
     return { kind: 'transcript', id: Number(match[1]), investigation: Number(match[2]) };
@@ -55,11 +70,16 @@ export async function readIncidentResource(ctx: Context, uri: string): Promise<s
   const maxBytes = ctx.config.output.maxBytes;
   const view =
     target.kind === 'active'
-      ? listView(store.incidents.active(), maxBytes, 'active incidents', store.incidents.pendingAlerts(10))
+      ? listView(store.incidents.active(), maxBytes, 'active incidents', {
+          pending: store.incidents.pendingAlerts(10),
+        })
       : target.kind === 'incident'
         ? incidentView(store.incidents, target.id, maxBytes, ctx.config.incidents.quietSeconds, store.agent)
         : transcriptView(store.agent, target.id, target.investigation, ctx.config.output.maxBytesFull);
-  return view === undefined ? undefined : ctx.redact(JSON.stringify(view));
+  if (view === undefined) return undefined;
+  // Scrubbed string by string, so that the text stays JSON whatever a secret looks like (lib/redact.ts).
+  const text = JSON.stringify(view);
+  return ctx.redact(text) === text ? text : JSON.stringify(redactDeep(view, ctx.redact));
 }
 
 export function registerIncidentResources(server: Server, ctx: Context): void {
@@ -104,7 +124,7 @@ export function registerIncidentResources(server: Server, ctx: Context): void {
         ...recent.map(row => ({
           uri: incidentUri(row.id),
           name: `incident-${row.id}`,
-          title: `#${row.id} ${row.title} (${row.status})`,
+          title: `#${row.id} ${cutText(row.title, LIST_TITLE)} (${row.status})`,
           mimeType: MIME,
         })),
       ],
@@ -144,6 +164,18 @@ export function registerIncidentResources(server: Server, ctx: Context): void {
     const target = parseUri(uri);
     if (!target) throw notFound(uri);
     if (target.kind === 'incident' && !(await ctx.store()).incidents.get(target.id)) throw notFound(uri);
+    if (target.kind === 'transcript') {
+      // A transcript is written once, when its investigation ends, and that ending updates incident://{id} (its
+      // diagnosis) too; no notification is ever sent for the transcript itself, so a subscription to it is refused
+      // rather than left silent.
+      const run = (await ctx.store()).agent.investigation(target.investigation);
+      if (run?.incidentId !== target.id) throw notFound(uri);
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `${uri} does not send updates: a transcript is written once, when its investigation ends. Subscribe to ${incidentUri(target.id)}, whose diagnosis changes then.`,
+        { uri },
+      );
+    }
     subscribed.add(uri);
     releaseWatch ??= ctx.changes.watch();
     return {};

@@ -114,6 +114,8 @@ export interface IncidentStore {
   eventCount(id: number): number;
   active(): ActiveRow[];
   list(filter: ListFilter): ActiveRow[];
+  /** How many incidents match `filter`, past its limit. */
+  count(filter: Omit<ListFilter, 'limit'>): number;
   /** Incident ids starting with `prefix` (most recent first), for argument completion. */
   ids(prefix: string, limit: number): number[];
   addEvent(id: number, event: NewEvent, now: number): Change[];
@@ -327,6 +329,20 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     return { id, closed: true };
   }
 
+  const filtered = (filter: Omit<ListFilter, 'limit'>) => {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (filter.status === 'active' || filter.status === undefined) where.push(`i.${OPEN}`);
+    else if (filter.status !== 'all') {
+      where.push('i.status = ?');
+      params.push(filter.status);
+    }
+    if (filter.since !== undefined) {
+      where.push('i.updated_at >= ?');
+      params.push(filter.since);
+    }
+    return { where: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
+  };
   const activeSelect = `SELECT i.*,
       (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id) AS alert_count,
       (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id AND a.state = 'firing') AS firing_count,
@@ -396,21 +412,15 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       0,
     active: () => sql(`${activeSelect} WHERE i.${OPEN} ORDER BY i.id DESC`).all() as unknown as ActiveRow[],
     list(filter) {
-      const where: string[] = [];
-      const params: Array<string | number> = [];
-      if (filter.status === 'active' || filter.status === undefined) where.push(`i.${OPEN}`);
-      else if (filter.status !== 'all') {
-        where.push('i.status = ?');
-        params.push(filter.status);
-      }
-      if (filter.since !== undefined) {
-        where.push('i.updated_at >= ?');
-        params.push(filter.since);
-      }
-      params.push(filter.limit);
-      return sql(
-        `${activeSelect} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY i.id DESC LIMIT ?`,
-      ).all(...params) as unknown as ActiveRow[];
+      const { where, params } = filtered(filter);
+      return sql(`${activeSelect} ${where} ORDER BY i.id DESC LIMIT ?`).all(
+        ...params,
+        filter.limit,
+      ) as unknown as ActiveRow[];
+    },
+    count(filter) {
+      const { where, params } = filtered(filter);
+      return (sql(`SELECT count(*) AS n FROM incidents i ${where}`).get(...params) as { n: number }).n;
     },
     ids: (prefix, limit) =>
       (

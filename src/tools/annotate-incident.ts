@@ -28,6 +28,12 @@ export const annotateIncident = defineTool({
         'Cite the tool calls that support it in `evidence`, or record it as a note.',
       );
     }
+    if (input.finding === undefined && input.evidence !== undefined) {
+      throw invalidArgument(
+        'Evidence goes with a finding, and there is none.',
+        'Add the `finding` it supports, or put what it shows in a note.',
+      );
+    }
     const store = await ctx.store();
     const incidents = store.incidents;
     if (!incidents.get(input.id)) {

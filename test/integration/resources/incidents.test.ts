@@ -100,6 +100,29 @@ describe('incident resources', () => {
     );
   });
 
+  it('refuses an incident URI not spelled as the server spells it, which notifications would never match', async () => {
+    await fire({ alertname: 'Down', service: 'api' });
+    for (const uri of ['incident://01', 'incident://0', 'incident://1/investigations/01']) {
+      await expect(mcp.client.readResource({ uri })).rejects.toMatchObject({ code: -32002 });
+      await expect(mcp.client.subscribeResource({ uri })).rejects.toMatchObject({ code: -32002 });
+    }
+  });
+
+  it('refuses subscriptions to transcripts, which never send updates, and to missing ones as not found', async () => {
+    await fire({ alertname: 'Down', service: 'api' });
+    await expect(
+      mcp.client.subscribeResource({ uri: 'incident://424242/investigations/7' }),
+    ).rejects.toMatchObject({ code: -32002 });
+    const { agent } = await mcp.ctx.store();
+    const run = agent.startInvestigation(1, 'observe', clock + 1);
+    await expect(
+      mcp.client.subscribeResource({ uri: `incident://2/investigations/${run}` }),
+    ).rejects.toMatchObject({ code: -32002 });
+    await expect(mcp.client.subscribeResource({ uri: `incident://1/investigations/${run}` })).rejects.toThrow(
+      /does not send updates.*Subscribe to incident:\/\/1,/,
+    );
+  });
+
   it('notifies subscribers of changes, announces openings and closings, and stops after unsubscribe', async () => {
     const updated: string[] = [];
     let listChanged = 0;
@@ -138,6 +161,22 @@ describe('incident resources', () => {
     expect(view.timeline.at(-1).summary).toMatch(/^observation 199: /);
     const viaTool = await mcp.call('get_incident', { id: 1 });
     expect(JSON.parse(textOf(viaTool))).toEqual(view);
+  });
+
+  it('keeps an incident within output.maxBytes however long its texts, in the resource, the tool and the prompt', async () => {
+    await fire({ alertname: 'Down', service: 's'.repeat(200_000) });
+    const evidence = Array.from({ length: 20 }, (_, i) => `call ${i}: ${'x'.repeat(990)}`);
+    await mcp.call('annotate_incident', { id: 1, finding: 'f'.repeat(4000), evidence });
+    const text = ((await mcp.client.readResource({ uri: 'incident://1' })).contents[0] as { text: string })
+      .text;
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8192);
+    expect(JSON.parse(text).note).toMatch(/long texts cut where marked "…\[N chars cut\]"/);
+    expect(textOf(await mcp.call('get_incident', { id: 1 }))).toHaveLength(text.length);
+    const prompt = await mcp.client.getPrompt({ name: 'investigate_incident', arguments: { id: '1' } });
+    expect((prompt.messages[0]?.content as any).resource.text).toBe(text);
+    const { resources } = await mcp.client.listResources();
+    expect(resources[1]?.title).toMatch(/^#1 Down on service=s+…\[\d+ chars cut\] \(open\)$/);
+    expect(Buffer.byteLength(JSON.stringify(resources))).toBeLessThan(1024);
   });
 });
 
@@ -286,7 +325,7 @@ describe("the headless loop's record on an incident", () => {
 });
 
 describe('incident tools', () => {
-  it('lists by status and since, and refuses a finding without evidence', async () => {
+  it('lists by status and since, and refuses a finding without evidence or evidence without a finding', async () => {
     await fire({ alertname: 'Down', service: 'api' });
     await fire({ alertname: 'Down', service: 'db' });
     clock += 100;
@@ -306,6 +345,16 @@ describe('incident tools', () => {
     const noEvidence = await mcp.call('annotate_incident', { id: 2, finding: 'it was DNS' });
     expect(noEvidence.isError).toBe(true);
     expect(textOf(noEvidence)).toMatch(/^INVALID_ARGUMENT: A finding needs evidence\./);
+    const noFinding = await mcp.call('annotate_incident', {
+      id: 2,
+      note: 'DNS?',
+      evidence: ['dig → SERVFAIL'],
+    });
+    expect(noFinding.isError).toBe(true);
+    expect(textOf(noFinding)).toMatch(
+      /^INVALID_ARGUMENT: Evidence goes with a finding, .*\nHint: Add the `finding`/,
+    );
+    expect((await read('incident://2')).timeline.map((e: any) => e.kind)).not.toContain('note');
     const finding = await mcp.call('annotate_incident', {
       id: 2,
       finding: 'errors began with the deploy at 10:02',
@@ -329,6 +378,26 @@ describe('incident tools', () => {
     expect(textOf(await mcp.call('get_incident', { id: 77 }))).toMatch(
       /^NOT_FOUND: There is no incident 77\./,
     );
+  });
+});
+
+describe('list_incidents', () => {
+  it('counts all the matching incidents, and says how to see those past the limit', async () => {
+    for (let i = 0; i < 25; i++) await fire({ alertname: 'Down', service: `svc-${i}` });
+    const listed = (await mcp.call('list_incidents', {})).structuredContent as any;
+    expect(listed).toMatchObject({ shown: 20, total: 25, truncated: true });
+    expect(listed.incidents).toHaveLength(20);
+    expect(listed.note).toBe(
+      'Showing 20 of 25 incidents; 5 left out. Raise limit (up to 200), or narrow with status or since; get_incident shows one.',
+    );
+    expect((await mcp.call('list_incidents', { limit: 30 })).structuredContent).toEqual(
+      expect.not.objectContaining({ note: expect.anything() }),
+    );
+    expect((await mcp.call('list_incidents', { limit: 30 })).structuredContent).toMatchObject({
+      shown: 25,
+      total: 25,
+      truncated: false,
+    });
   });
 });
 

@@ -71,6 +71,48 @@ describe('incident views', () => {
     );
   });
 
+  it("cuts long texts, marked, when even the fewest events do not fit, and shows a finding's evidence once", () => {
+    fire({ alertname: 'A', service: 's'.repeat(200_000) }, 1000);
+    const evidence = Array.from({ length: 20 }, (_, i) => `call ${i}: ${'x'.repeat(990)}`);
+    store.incidents.addEvent(1, { kind: 'finding', summary: 'f'.repeat(4000), data: { evidence } }, 1001);
+    const view = incidentView(store.incidents, 1, 8192, 60);
+    const text = JSON.stringify(view);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8192);
+    expect(view?.title).toMatch(/^A on service=s+…\[\d+ chars cut\]$/);
+    expect(view?.group.service).toMatch(/…\[\d+ chars cut\]$/);
+    expect(view?.findings[0]?.summary).toMatch(/^f+…\[\d+ chars cut\]$/);
+    expect(text.split('call 0: ')).toHaveLength(2);
+    expect(view?.timeline.find(e => e.kind === 'finding')).not.toHaveProperty('data');
+    expect(view?.note).toMatch(/; long texts cut where marked "…\[N chars cut\]"\./);
+  });
+
+  it('lets the timeline, alerts and findings go to none to fit, and the note counts what went', () => {
+    const labels = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`label_${i}`, 'v'.repeat(200)]));
+    for (let i = 0; i < 40; i++) fire({ alertname: `A${i}`, service: 's', ...labels }, 1000 + i);
+    for (let i = 0; i < 30; i++) {
+      store.incidents.addEvent(
+        1,
+        { kind: 'finding', summary: `finding ${i} ${'y'.repeat(90)}`, data: { evidence: ['e'.repeat(90)] } },
+        2000 + i,
+      );
+    }
+    const view = incidentView(store.incidents, 1, 1024, 60);
+    expect(Buffer.byteLength(JSON.stringify(view))).toBeLessThanOrEqual(1024);
+    expect(view).toMatchObject({ timeline: [], alerts: [], alerts_left_out: 40, findings: [] });
+    // 1 opened + 40 alert_firing + 30 findings.
+    expect(view?.timeline_left_out).toBe(71);
+    expect(view?.note).toMatch(
+      /^Cut to fit 1024 bytes: 71 older timeline events not shown; alert annotations left out; 40 of 40 alerts left out \(firing ones kept first\); 20 older findings left out; /,
+    );
+  });
+
+  it('counts the incidents past the rows it was given, and says how to see more', () => {
+    for (let i = 0; i < 5; i++) fire({ alertname: 'A', service: `svc-${i}` }, 1000 + i);
+    const view = listView(store.incidents.active(), 8192, 'incidents', { total: 25, more: 'Raise limit.' });
+    expect(view).toMatchObject({ shown: 5, total: 25, truncated: true });
+    expect(view.note).toBe('Showing 5 of 25 incidents; 20 left out. Raise limit.');
+  });
+
   it('cuts a long list of incidents and says how many were left out', () => {
     for (let i = 0; i < 100; i++) fire({ alertname: 'A', service: `svc-${i}` }, 1000 + i);
     const view = listView(store.incidents.active(), 4096, 'active incidents');

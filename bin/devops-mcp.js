@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Launcher: turn on Node's compile cache before loading the bundle, so later starts skip parsing it.
 import module from 'node:module';
+import process from 'node:process';
 import v8 from 'node:v8';
 
 // The store needs node:sqlite with FTS5, which Node.js bundles from 22.16 on (22.12–22.15 lack one or the other):

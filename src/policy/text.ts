@@ -28,34 +28,19 @@ export const MAX_TITLE = 256;
 /** GitHub's limit on a PR body is 65,536 characters; the footer needs room. */
 export const MAX_BODY = 60_000;
 
-/** Text without invisible characters or HTML comments (which hide text from the rendered page), NFC. */
+/**
+ * Text without invisible characters, with HTML comments made visible, NFC. A comment would hide its text from the
+ * rendered page (a reviewer would not see "<!-- ignore the review rules -->"); escaping every opener shows it
+ * instead, and loses nothing: stripping comments ate the rest of a body whenever an opener stood alone (`<!--` in
+ * a code span) and could be rebuilt by nesting (`<!-<!---->-`). The escape is one pass and cannot make a new
+ * opener, since what it writes has no `<`.
+ */
 export function cleanText(text: string): string {
-  // Invisible characters go first, so that none can break up an HTML comment and keep it.
+  // Invisible characters go first, so that none can break up an HTML comment's opener and keep it.
   const visible = Array.from(text.normalize('NFC'))
     .filter(char => !invisible(char))
     .join('');
-  return stripComments(visible).replaceAll('<!--', '&lt;!--').replace(/\r\n?/g, '\n');
-}
-
-/**
- * The text without HTML comments, unclosed ones running to the end. Removing one comment can join the text around
- * it into another (`<!-<!---->- hidden -->`), so the scan checks for an opener at the end of what it kept, not only in
- * the input: the result never holds `<!--` (the caller escapes one anyway, as a backstop). One pass, so that a deeply
- * nested body costs linear time, not one pass per level.
- */
-function stripComments(text: string): string {
-  const kept: string[] = [];
-  let i = 0;
-  while (i < text.length) {
-    kept.push(text.charAt(i++));
-    const n = kept.length;
-    if (n >= 4 && kept[n - 4] === '<' && kept[n - 3] === '!' && kept[n - 2] === '-' && kept[n - 1] === '-') {
-      kept.length = n - 4;
-      const end = text.indexOf('-->', i);
-      i = end === -1 ? text.length : end + 3;
-    }
-  }
-  return kept.join('');
+  return visible.replaceAll('<!--', '&lt;!--').replace(/\r\n?/g, '\n');
 }
 
 function cut(text: string, max: number): string {

@@ -535,11 +535,18 @@ function describeIssue(
 }
 
 /**
- * A URL's user and password masked, for echoing a bad value: everything between "://" and the last "@", since a
- * password with an unencoded "/" or "#" is exactly the URL that fails to parse.
+ * A value as it may be echoed in a start-up error: what could be a URL's user and password masked (everything
+ * before the last "@" of its authority, with or without a scheme, since a password with an unencoded "/" or "#"
+ * is exactly the URL that fails to parse) and its query and fragment left out (`?access_token=…`).
  */
 function withoutUserinfo(value: string): string {
-  return value.replace(/:\/\/.*@/s, '://***@');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  let rest = value.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) rest = `***${rest.slice(at)}`;
+  const query = rest.search(/[?#]/);
+  if (query >= 0) rest = `${rest.slice(0, query)}${rest.charAt(query)}…`;
+  return `${scheme}${rest}`;
 }
 
 /** Paths of the file-only secrets (not env-backed), whose values must not be echoed either. */
@@ -569,8 +576,15 @@ export function secretsOf(config: Config): string[] {
     if (password) secrets.push(password, decodeURIComponent(password));
   }
   // Only headers that carry credentials: a tenant id (X-Scope-OrgID: 1234, prod) is no secret, and scrubbing it
-  // would blank every label value and number that happens to match it.
-  for (const [name, value] of Object.entries({ ...config.prometheus?.headers, ...config.loki?.headers }))
-    if (CREDENTIAL_HEADER.test(name)) secrets.push(value);
+  // would blank every label value and number that happens to match it. Each backend's own (two may both send an
+  // Authorization), and the credential after an auth scheme too, since a backend may echo just that.
+  for (const headers of [config.prometheus?.headers, config.loki?.headers]) {
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      if (!CREDENTIAL_HEADER.test(name)) continue;
+      secrets.push(value);
+      const credential = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1];
+      if (credential !== undefined) secrets.push(credential);
+    }
+  }
   return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);
 }

@@ -112,6 +112,17 @@ describe('loadConfig', () => {
     expect(message).toContain('LOKI_URL');
     expect(message).toContain('(got "http://***@loki:3100")');
     expect(message).not.toContain('Secret42');
+    const more = await configError(
+      loadConfig({
+        env: {
+          PROMETHEUS_URL: 'https://prom.example/api?access_token=glc_SECRETSECRET',
+          LOKI_URL: 'user:pa55word@loki.example:3100',
+        },
+      }),
+    );
+    expect(more).toContain('(got "https://prom.example/api?…")');
+    expect(more).toContain('(got "***@loki.example:3100")');
+    expect(more).not.toMatch(/SECRETSECRET|pa55word/);
   });
 
   it('refuses settings that contradict each other or would be dropped silently', async () => {
@@ -236,5 +247,25 @@ describe('loadConfig', () => {
     const secrets = secretsOf(config);
     expect(secrets).toEqual(expect.arrayContaining(['Bearer tok-abc-123', 'loki-key-9']));
     expect(secrets).not.toContain('1234');
+  });
+
+  it("keeps each backend's credential header, and the credential after its scheme", async () => {
+    const config = await loadConfig({
+      env: { DEVOPS_MCP_CONFIG: 'c.json' },
+      readFile: files({
+        'c.json': JSON.stringify({
+          prometheus: { url: 'http://127.0.0.1:9090', headers: { Authorization: 'Bearer prom-secret-AAAA' } },
+          loki: { url: 'http://127.0.0.1:3100', headers: { Authorization: 'Bearer loki-secret-BBBB' } },
+        }),
+      }),
+    });
+    expect(secretsOf(config)).toEqual(
+      expect.arrayContaining([
+        'Bearer prom-secret-AAAA',
+        'prom-secret-AAAA',
+        'Bearer loki-secret-BBBB',
+        'loki-secret-BBBB',
+      ]),
+    );
   });
 });

@@ -6,7 +6,7 @@
 import type { Context } from '../context.ts';
 import { recordPullRequest, recordSandboxRun } from '../incidents/actions.ts';
 import type { CheckedDiagnosis, ProposedChange } from './diagnosis.ts';
-import { errorCodeOf } from './ledger.ts';
+import { errorCodeOf, refusedBeforeWriting } from './ledger.ts';
 import { textOf, type AgentMcp } from './mcp.ts';
 import { atLeast, lowerOf, repoCap, type Mode } from './modes.ts';
 import type { Session } from './investigate.ts';
@@ -215,8 +215,8 @@ export async function act(
     receipt: outcome.receipt,
   });
   if (pr.result.isError === true) {
-    // Nothing was opened: the slot goes back, as the guard gives back the model's (loop.ts).
-    store.agent.release('agent_prs', prAt);
+    // Refused before anything was written: the slot goes back, as the guard gives back the model's (loop.ts).
+    if (refusedBeforeWriting(errorCodeOf(pr.text))) store.agent.release('agent_prs', prAt);
     outcome.stopped = `open_pr refused: ${pr.text.split('\n')[0] ?? ''}`;
     await note(`Pull request for ${change.repo} refused: ${pr.text}`);
     return outcome;

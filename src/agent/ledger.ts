@@ -42,6 +42,32 @@ export function createLedger(): Ledger {
 }
 
 /** The stable code at the start of a devops-mcp tool error (`CODE: message`), wherever the text carries it. */
+/**
+ * Codes open_pr answers only before it writes anything (checks of the input, the policy, the receipt, the pause,
+ * the mode): a PR refused with one of them left nothing behind, so the loop's PR slot and cooldown it took go
+ * back. Any other failure — cancelled, timed out, a GitHub error half-way, a rate limit mid-write — may have left
+ * a branch or even a PR, and the slot stays spent.
+ */
+const REFUSED_BEFORE_WRITING = new Set([
+  'INVALID_ARGUMENT',
+  'NOT_CONFIGURED',
+  'REPO_NOT_ALLOWED',
+  'PATH_INVALID',
+  'TOO_LARGE',
+  'BRANCH_NOT_ALLOWED',
+  'PROTECTED_PATH',
+  'STALE_SHA',
+  'PR_EXISTS',
+  'PAUSED',
+  'RECEIPT_REQUIRED',
+  'RECEIPT_MISMATCH',
+  'MODE_NOT_ALLOWED',
+]);
+
+export function refusedBeforeWriting(code: string | undefined): boolean {
+  return code !== undefined && REFUSED_BEFORE_WRITING.has(code);
+}
+
 export function errorCodeOf(text: string): string | undefined {
   return /(?:^|: |\n)([A-Z][A-Z_]{2,}): /.exec(text)?.[1];
 }

@@ -12,6 +12,7 @@ import { act, recordModelActions, type ActOutcome } from './act.ts';
 import { asAnnotation, type CheckedDiagnosis } from './diagnosis.ts';
 import { startSession, type Session } from './investigate.ts';
 import { checkOutcomes } from './learn.ts';
+import { refusedBeforeWriting } from './ledger.ts';
 import { connectInProcess, type AgentMcp } from './mcp.ts';
 import { textOfContent, type Guard } from './middleware.ts';
 import { atLeast, effectiveMode, lowerOf, repoCap, type Mode } from './modes.ts';
@@ -148,9 +149,10 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
         };
       }
       return {
-        // A PR the tool refused was no action: its slots go back, so the model can correct the call.
-        settle: ok => {
-          if (ok) return;
+        // A PR the tool refused before writing was no action: its slots go back, so the model can correct the
+        // call. Any other failure may have left a branch or a PR: the slots stay spent (ledger.ts).
+        settle: ({ ok, code }) => {
+          if (ok || !refusedBeforeWriting(code)) return;
           store.agent.release('agent_prs', at);
           store.agent.release(cooldown, at);
         },

@@ -33,8 +33,8 @@ export interface ModelTurn {
 export interface GuardVerdict {
   /** A refusal text (`CODE: message`): the call does not reach the tool. */
   refusal?: string;
-  /** Hears whether the call it let through succeeded: a slot taken for it goes back when the tool refused. */
-  settle?: (ok: boolean) => void;
+  /** Hears how the call it let through ended (the code of a refusal, if any): a slot taken for it may go back. */
+  settle?: (outcome: { ok: boolean; code?: string | undefined }) => void;
 }
 
 export interface Guard {
@@ -338,13 +338,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       try {
         const out = await handler(request);
         if (!ToolMessage.isInstance(out)) {
-          verdict?.settle?.(true);
+          verdict?.settle?.({ ok: true });
           return out;
         }
         message = out;
       } catch (error) {
         if (error instanceof BudgetExceeded) {
-          verdict?.settle?.(false);
+          verdict?.settle?.({ ok: false });
           throw error;
         }
         // An MCP error result (isError) arrives as a thrown ToolException: it goes back to the model as a tool
@@ -378,7 +378,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         at: opts.now(),
         result: text,
       });
-      verdict?.settle?.(entry.ok);
+      verdict?.settle?.({ ok: entry.ok, code: entry.code });
       opts.onTool?.(entry);
       conversation.push(message);
       return message;

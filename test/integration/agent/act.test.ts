@@ -458,4 +458,52 @@ describe('act: what the model does itself', () => {
       /open_pr .* → BUDGET: error: the loop's budget of 1 PR\(s\) per hour is spent \(next in \d+ s\)\. Nothing was done\./,
     );
   });
+
+  it('keeps the PR slot spent when open_pr failed after writing: the branch may be there, a PR too', async () => {
+    const pr = (branch: string, path: string) => ({
+      name: 'open_pr',
+      arguments: {
+        repo: REPO,
+        branch,
+        title: `Add ${path}`,
+        body: 'notes',
+        changes: [{ path, action: 'create', content: 'notes\n' }],
+      },
+    });
+    const conclude: Scenario[number] = {
+      name: 'conclude',
+      json: c => ({
+        summary: 'Notes tried.',
+        rootCause: 'none',
+        confidence: 0.6,
+        evidence: c.toolResults.filter(r => r.name === 'open_pr').map(r => ({ call: r.id, shows: 'a PR' })),
+        proposedChange: null,
+        nextSteps: [],
+      }),
+    };
+    const { agent, env } = await start(
+      [
+        { name: 'a PR cut short', expect: { toolResults: false }, toolCalls: [pr('notes-x', 'docs/x.md')] },
+        conclude,
+        {
+          name: 'a PR for the other incident',
+          expect: { toolResults: false },
+          toolCalls: [pr('notes-y', 'docs/y.md')],
+        },
+        conclude,
+      ],
+      'autonomous',
+      modelPrsFile,
+    );
+    const other = await openIncident(env.ctx, '127.0.0.1:9', 'PricingErrors', 'pricing');
+    // The branch is pushed, then GitHub refuses the PR itself: open_pr fails after writing.
+    github.rateLimit({ kind: 'secondary', match: { method: 'POST', path: /\/pulls$/ }, count: 1 });
+    const [report, otherReport] = await agent.runOnce();
+    model!.assertDone();
+    expect(report!.refused.map(r => r.code)).toEqual(['RATE_LIMITED']);
+    // The hour's one PR counts as spent: the other incident's PR is the loop's to refuse.
+    expect(otherReport!.refused.map(r => r.code)).toEqual(['BUDGET']);
+    const note = (await timeline(env.ctx, other)).find(e => e.summary.startsWith('Refused attempts'));
+    expect(note?.summary).toMatch(/BUDGET: error: the loop's budget of 1 PR\(s\) per hour is spent/);
+  });
 });

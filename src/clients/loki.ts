@@ -187,7 +187,8 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
           signal,
         );
       } catch (error) {
-        if (error instanceof ToolError && error.code === 'NOT_FOUND') return undefined;
+        // An older Loki, or a gateway that does not pass it on, has no index/stats: the query goes as it is.
+        if (error instanceof LokiHttpError && error.status === 404) return undefined;
         throw error;
       }
     },
@@ -204,28 +205,37 @@ function scopeParams(scope: {
   return { start: toNanos(scope.start), end: toNanos(scope.end), query: scope.query };
 }
 
+/** Loki's HTTP error, with its status for the callers that decide on it (a missing endpoint). */
+export class LokiHttpError extends ToolError {
+  readonly status: number;
+  constructor(code: string, message: string, hint: string, status: number) {
+    super(code, message, hint);
+    this.status = status;
+  }
+}
+
 /** Loki answers errors in plain text; keep its words, they say what to change. */
-export function lokiError(status: number, body: string): ToolError {
+export function lokiError(status: number, body: string): LokiHttpError {
+  const error = (code: string, text: string, hint: string) => new LokiHttpError(code, text, hint, status);
   const message = body.trim().slice(0, 1000) || `HTTP ${status}`;
   const text = `Loki rejected the query (HTTP ${status}): ${message}`;
   // Loki's query API has no resource that can be missing: a 404 is a path that is not Loki's API.
   if (status === 404) {
-    return new ToolError(
+    return error(
       'BACKEND_ERROR',
       text,
       'Check LOKI_URL: it must be the base URL Loki serves /loki/api/v1 under (with any proxy path prefix).',
     );
   }
   if (status === 429)
-    return new ToolError('RATE_LIMITED', text, 'Loki is limiting this tenant; wait a little and retry.');
+    return error('RATE_LIMITED', text, 'Loki is limiting this tenant; wait a little and retry.');
   if (status === 504 || /timed out|timeout/i.test(message)) {
-    return new ToolError('BACKEND_TIMEOUT', text, 'Narrow the stream selector or shorten the range.');
+    return error('BACKEND_TIMEOUT', text, 'Narrow the stream selector or shorten the range.');
   }
-  if (status >= 500) return new ToolError('BACKEND_ERROR', text, 'Loki failed; retry later.');
-  if (/max entries limit/i.test(message))
-    return new ToolError('QUERY_ERROR', text, 'Ask for fewer lines (limit).');
+  if (status >= 500) return error('BACKEND_ERROR', text, 'Loki failed; retry later.');
+  if (/max entries limit/i.test(message)) return error('QUERY_ERROR', text, 'Ask for fewer lines (limit).');
   if (/time range exceeds|query length/i.test(message)) {
-    return new ToolError('QUERY_ERROR', text, 'Shorten the range (start/end).');
+    return error('QUERY_ERROR', text, 'Shorten the range (start/end).');
   }
-  return new ToolError('QUERY_ERROR', text, 'Fix the LogQL; explore_loki shows which labels exist.');
+  return error('QUERY_ERROR', text, 'Fix the LogQL; explore_loki shows which labels exist.');
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +193,27 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
       /^BACKEND_UNREACHABLE: Loki is unreachable/,
     );
     await down.close();
+  });
+
+  it('queries as is a Loki without index/stats (an older one, or a gateway that does not pass it on)', async () => {
+    // A gateway in front of the double that answers 404 for index/stats alone.
+    const gateway = createServer((req, res) => {
+      if (req.url?.includes('/index/stats')) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
+        return;
+      }
+      void fetch(`${loki.url}${req.url ?? ''}`).then(async answer => {
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      });
+    });
+    await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve));
+    const behind = await connect({ LOKI_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` });
+    const result = await behind.call('search_loki', { query: '{service="market-predictor"}' });
+    await behind.close();
+    gateway.close();
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect((result.structuredContent as { lines: number }).lines).toBeGreaterThan(0);
   });
 
   it('points at LOKI_URL when the URL is not Loki API (a 404: a wrong path prefix)', async () => {

@@ -120,7 +120,8 @@ class Reader {
       const value = this.sampleValue();
       this.expect(0x5d); // ]
       if (n === t.length) {
-        const size = Math.max(n + 1, Math.min(n * 2, this.points));
+        // Doubling up to the expected points, and doubling past them too: growing by one would copy per sample.
+        const size = n < this.points ? Math.min(n * 2, this.points) : n * 2;
         const grownT = new Float64Array(size);
         const grownV = new Float64Array(size);
         grownT.set(t);

@@ -211,6 +211,7 @@ export function downsample(
  */
 export function round(value: number, digits = 6): number {
   if (!Number.isFinite(value) || value === 0) return value;
-  if (Math.abs(value) >= 10 ** (digits - 1)) return Math.round(value);
+  // Halves away from zero, as toPrecision rounds them (Math.round alone would take -1499.5 to -1499).
+  if (Math.abs(value) >= 10 ** (digits - 1)) return Math.sign(value) * Math.round(Math.abs(value));
   return Number(value.toPrecision(digits));
 }

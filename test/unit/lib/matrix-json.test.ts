@@ -120,4 +120,14 @@ describe('readMatrixAnswer', () => {
     // 2,000 series × 2 columns × 10,000 points × 8 bytes would be 320 MB.
     expect(reserved).toBeLessThan(2000 * 2 * 16 * 8 + 1);
   });
+
+  it('grows by doubling past the expected points, never by one sample at a time', () => {
+    const values = Array.from({ length: 5000 }, (_, i) => `[${1764000000 + i},"${i}"]`).join(',');
+    const text = `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[${values}]}]}}`;
+    const samples = readMatrixAnswer(Buffer.from(text), 100)?.result[0]?.samples;
+    expect(samples?.v.length).toBe(5000);
+    expect(samples?.v[4999]).toBe(4999);
+    // Doubling from 100: 6,400 at most; growing by one would end at exactly 5,000.
+    expect(samples?.t.buffer.byteLength).toBeGreaterThan(5000 * 8);
+  });
 });

@@ -75,6 +75,8 @@ describe('round', () => {
     expect(round(1769868123.456)).toBe(1769868123);
     expect(round(12345.678, 4)).toBe(12346);
     expect(round(123.456, 4)).toBe(123.5);
+    expect(round(-1499.5, 4)).toBe(-1500);
+    expect(round(-1769868123.5)).toBe(-1769868124);
     expect(round(42)).toBe(42);
   });
 });

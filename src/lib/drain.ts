@@ -15,8 +15,16 @@ export function trackRequests(transport: Transport): Drain {
   const open = new Set<string | number>();
   let wake: (() => void) | undefined;
   const received = transport.onmessage;
+  const done = (id: string | number) => {
+    if (open.delete(id) && open.size === 0) wake?.();
+  };
   transport.onmessage = (message, extra) => {
     if ('method' in message && 'id' in message) open.add(message.id);
+    // A request the client cancelled gets no response (the SDK sends none): it is no longer waited for.
+    else if ('method' in message && message.method === 'notifications/cancelled') {
+      const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof requestId === 'string' || typeof requestId === 'number') done(requestId);
+    }
     received?.(message, extra);
   };
   const send = transport.send.bind(transport);
@@ -25,7 +33,7 @@ export function trackRequests(transport: Transport): Drain {
       await send(message, options);
     } finally {
       const id = 'method' in message || !('id' in message) ? undefined : message.id;
-      if (id !== undefined && open.delete(id) && open.size === 0) wake?.();
+      if (id !== undefined) done(id);
     }
   };
   return {

@@ -43,7 +43,7 @@ export function summarize(row: ActiveRow): IncidentSummary {
     id: row.id,
     uri: incidentUri(row.id),
     title: cutText(row.title, SUMMARY_TEXT),
-    severity: row.severity,
+    severity: cutText(row.severity, SEVERITY_TEXT),
     status: row.quiet_since === null || row.status === 'resolved' ? row.status : `${row.status} (resolving)`,
     started: toRfc3339(row.started_at),
     updated: toRfc3339(row.updated_at),
@@ -205,7 +205,7 @@ function alertView(row: AlertRow, withAnnotations: boolean): AlertView {
     starts: toRfc3339(row.starts_at),
     fingerprint: row.fingerprint,
   };
-  if (row.severity !== null) view.severity = row.severity;
+  if (row.severity !== null) view.severity = cutText(row.severity, SEVERITY_TEXT);
   const annotations = parseLabels(row.annotations);
   if (withAnnotations && annotations && Object.keys(annotations).length > 0) view.annotations = annotations;
   if (row.generator_url !== null) view.generator_url = row.generator_url;
@@ -223,6 +223,7 @@ function clip(text: string, max: number): string {
 
 /** Titles and last events in lists, in characters. */
 const SUMMARY_TEXT = 200;
+const SEVERITY_TEXT = 40;
 
 /** `text` cut to about `max` characters, marked with how many went: what is cut only to fit the byte cap. */
 export function cutText(text: string, max: number): string {
@@ -346,7 +347,8 @@ export function incidentView(
     id,
     uri: incidentUri(id),
     title: row.title,
-    severity: row.severity,
+    // An alert's severity label, unbounded on the wire: a name, never worth more than a few dozen characters.
+    severity: cutText(row.severity, SEVERITY_TEXT),
     status: row.status,
     group: parseLabels(row.group_labels) ?? {},
     started: toRfc3339(row.started_at),

@@ -439,8 +439,9 @@ function planAgainstBase(
       // Every directory on the way, not only the file: `SRC/b.mjs` beside `src/` is a second directory on a
       // case-sensitive checkout and the same one on a case-insensitive one. (checkChanges compared the changes
       // among themselves.)
+      // A directory that exists at base as spelled is fine even if the base has another spelling of it too.
       const other = lower.get(prefix.toLowerCase());
-      if (other !== undefined && other !== prefix) {
+      if (other !== undefined && other !== prefix && !dirs.has(prefix)) {
         throw new ToolError(
           'PATH_INVALID',
           `"${change.path}" goes through "${prefix}", which collides with "${other}" at base by case.`,

@@ -81,6 +81,8 @@ beforeAll(async () => {
   await seed('other');
   await seed('loose');
   withSymlink(await seed('links'), 'lib', 'src');
+  // A base that already holds two spellings of one directory (made on a case-sensitive checkout).
+  await seed('cased', { 'docs/a.md': 'a\n', 'Docs/b.md': 'b\n' });
   dir = await mkdtemp(join(tmpdir(), 'devops-mcp-open-pr-'));
   const policy = (pr: Record<string, unknown> = {}) => ({
     source: { github: {} },
@@ -92,12 +94,13 @@ beforeAll(async () => {
   await writeFile(
     file,
     JSON.stringify({
-      allowedRepos: ['acme/app', 'acme/other', 'acme/loose', 'acme/links'],
+      allowedRepos: ['acme/app', 'acme/other', 'acme/loose', 'acme/links', 'acme/cased'],
       github: { writeSpacingMs: 0 },
       repos: {
         'acme/app': policy({ labels: ['automated'], maxPrsPerHour: 100 }),
         'acme/other': policy({ maxPrsPerHour: 1, requireReceipt: false }),
         'acme/links': policy({ maxPrsPerHour: 100 }),
+        'acme/cased': policy({ requireReceipt: false, draftOnly: false, maxPrsPerHour: 100 }),
         'acme/loose': policy({
           allowPaths: ['.github/workflows/**'],
           draftOnly: false,
@@ -445,6 +448,18 @@ describe('open_pr', () => {
       );
       // Refused before GitHub is asked anything.
       expect(double.requests).toEqual([]);
+    });
+
+    it('not a change inside a directory that exists as spelled, when the base has another spelling too', async () => {
+      for (const path of ['docs/c.md', 'Docs/c.md']) {
+        const result = await mcp.call('open_pr', {
+          repo: 'acme/cased',
+          branch: slug(),
+          title: 't',
+          changes: [{ path, action: 'create', content: 'c\n' }],
+        });
+        expect(result.isError, textOf(result)).toBeFalsy();
+      }
     });
 
     it('directories that differ only by case, from each other or from the base tree', async () => {

@@ -86,6 +86,14 @@ describe('incident views', () => {
     expect(view?.note).toMatch(/; long texts cut where marked "…\[N chars cut\]"\./);
   });
 
+  it('fits an incident whose alerts carry a huge severity label, in the view and in the list', () => {
+    fire({ alertname: 'A', service: 's', severity: 'critical'.repeat(200) }, 1000);
+    const view = incidentView(store.incidents, 1, 1024, 60);
+    expect(Buffer.byteLength(JSON.stringify(view))).toBeLessThanOrEqual(1024);
+    const list = listView(store.incidents.active(), 1024, 'active incidents');
+    expect(Buffer.byteLength(JSON.stringify(list))).toBeLessThanOrEqual(1024);
+  });
+
   it('lets the timeline, alerts and findings go to none to fit, and the note counts what went', () => {
     const labels = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`label_${i}`, 'v'.repeat(200)]));
     for (let i = 0; i < 40; i++) fire({ alertname: `A${i}`, service: 's', ...labels }, 1000 + i);

@@ -388,7 +388,13 @@ export function incidentView(
       }));
     }
   }
-  return fit(ordered(base), alertRows, maxBytes);
+  // Only the newest SIDE_READ of each are read: the rest are as left out as what fit() drops.
+  const counts = store.sideCounts(id);
+  const unread = {
+    findings: Math.max(0, counts.findings - base.findings.length),
+    actions: Math.max(0, counts.actions - base.actions.length),
+  };
+  return fit(ordered(base), alertRows, maxBytes, unread);
 }
 
 /** The view with the loop's diagnosis and outcomes right after the incident's state, before its alerts. */
@@ -455,10 +461,33 @@ function cutNote(view: IncidentView, alertCount: number, cuts: Cuts, transcript:
  * summaries, data), marked; then lets the timeline, findings, actions and alerts go to none, and links, outcomes and
  * the diagnosis too: until the view, note included, fits `maxBytes`. The note says what went.
  */
-function fit(view: IncidentView, alertRows: readonly AlertRow[], maxBytes: number): IncidentView {
+function fit(
+  view: IncidentView,
+  alertRows: readonly AlertRow[],
+  maxBytes: number,
+  unread: { findings: number; actions: number } = { findings: 0, actions: 0 },
+): IncidentView {
+  const cuts: Cuts = {
+    annotations: false,
+    findings: unread.findings,
+    actions: unread.actions,
+    outcomes: 0,
+    links: 0,
+    texts: false,
+  };
   const whole = rendered(view);
-  if (bytes(whole) <= maxBytes) return whole;
-  const cuts: Cuts = { annotations: false, findings: 0, actions: 0, outcomes: 0, links: 0, texts: false };
+  if (bytes(whole) <= maxBytes) {
+    if (unread.findings === 0 && unread.actions === 0) return whole;
+    const older = [
+      unread.findings > 0 ? `${unread.findings} older findings` : '',
+      unread.actions > 0 ? `${unread.actions} older actions` : '',
+    ].filter(Boolean);
+    const noted = {
+      ...whole,
+      note: `Not shown: ${older.join(' and ')} (the newest ${SIDE_READ} of each are).`,
+    };
+    if (bytes(noted) <= maxBytes) return noted;
+  }
   const transcript = view.diagnosis?.transcript_uri;
   const final = (): IncidentView => ({
     ...rendered(view),

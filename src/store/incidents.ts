@@ -112,6 +112,8 @@ export interface IncidentStore {
   alerts(id: number): AlertRow[];
   events(id: number, limit: number): EventRow[];
   eventCount(id: number): number;
+  /** How many of its timeline's events are findings and actions. */
+  sideCounts(id: number): { findings: number; actions: number };
   active(): ActiveRow[];
   list(filter: ListFilter): ActiveRow[];
   /** How many incidents match `filter`, past its limit. */
@@ -410,6 +412,13 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     eventCount: id =>
       (sql('SELECT events_kept AS n FROM incidents WHERE id = ?').get(id) as { n: number } | undefined)?.n ??
       0,
+    sideCounts: id => {
+      const rows = sql(
+        "SELECT kind, count(*) AS n FROM events WHERE incident_id = ? AND kind IN ('finding', 'action') GROUP BY kind",
+      ).all(id) as Array<{ kind: string; n: number }>;
+      const of = (kind: string) => rows.find(r => r.kind === kind)?.n ?? 0;
+      return { findings: of('finding'), actions: of('action') };
+    },
     active: () => sql(`${activeSelect} WHERE i.${OPEN} ORDER BY i.id DESC`).all() as unknown as ActiveRow[],
     list(filter) {
       const { where, params } = filtered(filter);

@@ -94,6 +94,15 @@ describe('incident views', () => {
     expect(Buffer.byteLength(JSON.stringify(list))).toBeLessThanOrEqual(1024);
   });
 
+  it('says how many older findings it did not read, even when the rest fits', () => {
+    fire({ alertname: 'A', service: 's' }, 1000);
+    for (let i = 0; i < 25; i++)
+      store.incidents.addEvent(1, { kind: 'finding', summary: `f${i}`, data: { evidence: ['e'] } }, 1001 + i);
+    const view = incidentView(store.incidents, 1, 64 * 1024, 60);
+    expect(view?.findings).toHaveLength(20);
+    expect(view?.note).toBe('Not shown: 5 older findings (the newest 20 of each are).');
+  });
+
   it('lets the timeline, alerts and findings go to none to fit, and the note counts what went', () => {
     const labels = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`label_${i}`, 'v'.repeat(200)]));
     for (let i = 0; i < 40; i++) fire({ alertname: `A${i}`, service: 's', ...labels }, 1000 + i);
@@ -110,7 +119,7 @@ describe('incident views', () => {
     // 1 opened + 40 alert_firing + 30 findings.
     expect(view?.timeline_left_out).toBe(71);
     expect(view?.note).toMatch(
-      /^Cut to fit 1024 bytes: 71 older timeline events not shown; alert annotations left out; 40 of 40 alerts left out \(firing ones kept first\); 20 older findings left out; /,
+      /^Cut to fit 1024 bytes: 71 older timeline events not shown; alert annotations left out; 40 of 40 alerts left out \(firing ones kept first\); 30 older findings left out; /,
     );
   });
 

@@ -216,9 +216,12 @@ export async function act(
   });
   if (pr.result.isError === true) {
     // Refused before anything was written: the slot goes back, as the guard gives back the model's (loop.ts).
-    if (refusedBeforeWriting(errorCodeOf(pr.text))) store.agent.release('agent_prs', prAt);
-    outcome.stopped = `open_pr refused: ${pr.text.split('\n')[0] ?? ''}`;
-    await note(`Pull request for ${change.repo} refused: ${pr.text}`);
+    const refused = refusedBeforeWriting(errorCodeOf(pr.text));
+    if (refused) store.agent.release('agent_prs', prAt);
+    // After a write the branch, or even the PR, may exist: said so, for the person reading the timeline.
+    const how = refused ? 'refused' : 'failed after writing (a branch or a PR may exist)';
+    outcome.stopped = `open_pr ${how}: ${pr.text.split('\n')[0] ?? ''}`;
+    await note(`Pull request for ${change.repo} ${how}: ${pr.text}`);
     return outcome;
   }
   const opened = pr.result.structuredContent as unknown as PrResult;

@@ -41,7 +41,6 @@ export function createLedger(): Ledger {
   };
 }
 
-/** The stable code at the start of a devops-mcp tool error (`CODE: message`), wherever the text carries it. */
 /**
  * Codes open_pr answers only before it writes anything (checks of the input, the policy, the receipt, the pause,
  * the mode): a PR refused with one of them left nothing behind, so the loop's PR slot and cooldown it took go
@@ -68,6 +67,7 @@ export function refusedBeforeWriting(code: string | undefined): boolean {
   return code !== undefined && REFUSED_BEFORE_WRITING.has(code);
 }
 
+/** The stable code at the start of a devops-mcp tool error (`CODE: message`), wherever the text carries it. */
 export function errorCodeOf(text: string): string | undefined {
   return /(?:^|: |\n)([A-Z][A-Z_]{2,}): /.exec(text)?.[1];
 }

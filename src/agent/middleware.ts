@@ -5,6 +5,7 @@
 
 import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
+import { ToolInputParsingException } from '@langchain/core/tools';
 import type { LLMResult } from '@langchain/core/outputs';
 import type { Command } from '@langchain/langgraph';
 import { StructuredOutputParsingError, createMiddleware, type ModelRequest } from 'langchain';
@@ -103,6 +104,12 @@ const stopRequested = (signal: AbortSignal): boolean => signal.aborted;
 function rawToolCallIds(message: AIMessage): string[] {
   const raw = (message.additional_kwargs as { tool_calls?: Array<{ id?: string }> }).tool_calls ?? [];
   return raw.map(call => call.id ?? '').filter(id => id !== '');
+}
+
+/** LangChain's refusal of a call's arguments against the tool's schema, as thrown, wrapped or not. */
+function isInputRefusal(error: unknown): boolean {
+  const wrapped = (error as { toolError?: unknown } | undefined)?.toolError;
+  return error instanceof ToolInputParsingException || wrapped instanceof ToolInputParsingException;
 }
 
 const invalidArgumentsText = (detail: string) =>
@@ -348,12 +355,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
           throw error;
         }
         // An MCP error result (isError) arrives as a thrown ToolException: it goes back to the model as a tool
-        // message it can correct itself from, never as an aborted run.
+        // message it can correct itself from, never as an aborted run. Arguments LangChain refused against the
+        // tool's schema never reached the tool: said with the code a tool would use, so the ledger and the
+        // guard know nothing was done (a PR slot taken for the call goes back).
+        const notSent = isInputRefusal(error);
         message = new ToolMessage({
           tool_call_id: id,
           name: call.name,
           status: 'error',
-          content: (error as Error).message,
+          content: `${notSent ? 'INVALID_ARGUMENT: ' : ''}${(error as Error).message}`,
         });
       }
       const text = toolText(message.content);

@@ -579,11 +579,16 @@ export function secretsOf(config: Config): string[] {
   // would blank every label value and number that happens to match it. Each backend's own (two may both send an
   // Authorization), and the credential after an auth scheme too, since a backend may echo just that.
   for (const headers of [config.prometheus?.headers, config.loki?.headers]) {
-    for (const [name, value] of Object.entries(headers ?? {})) {
+    for (const [name, raw] of Object.entries(headers ?? {})) {
       if (!CREDENTIAL_HEADER.test(name)) continue;
+      // As sent: HTTP trims a header value. The scheme is split off only where the header is one of RFC 9110's
+      // `scheme credentials` (X-Auth-User: Jane Smith must not make every "Smith" a secret).
+      const value = raw.trim();
       secrets.push(value);
-      const credential = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1];
-      if (credential !== undefined) secrets.push(credential);
+      if (/^(proxy-)?authorization$/i.test(name)) {
+        const credential = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1];
+        if (credential !== undefined) secrets.push(credential);
+      }
     }
   }
   return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);

@@ -484,7 +484,7 @@ function fit(
     ].filter(Boolean);
     const noted = {
       ...whole,
-      note: `Not shown: ${older.join(' and ')} (the newest ${SIDE_READ} of each are).`,
+      note: `Not shown: ${older.join(' and ')} (only the newest events are read; the store keeps them).`,
     };
     if (bytes(noted) <= maxBytes) return noted;
   }

@@ -37,10 +37,15 @@ export const MAX_BODY = 60_000;
  */
 export function cleanText(text: string): string {
   // Invisible characters go first, so that none can break up an HTML comment's opener and keep it.
-  const visible = Array.from(text.normalize('NFC'))
+  return visibleText(text).replaceAll('<!--', '&lt;!--');
+}
+
+/** NFC, without invisible characters, with plain newlines. */
+function visibleText(text: string): string {
+  return Array.from(text.normalize('NFC'))
     .filter(char => !invisible(char))
-    .join('');
-  return visible.replaceAll('<!--', '&lt;!--').replace(/\r\n?/g, '\n');
+    .join('')
+    .replace(/\r\n?/g, '\n');
 }
 
 function cut(text: string, max: number): string {
@@ -48,8 +53,9 @@ function cut(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
+// A title is plain text on GitHub (and the commit message): nothing there renders HTML, so nothing is escaped.
 export function cleanTitle(title: string): string {
-  return cut(cleanText(title).replace(/\s+/g, ' ').trim(), MAX_TITLE);
+  return cut(visibleText(title).replace(/\s+/g, ' ').trim(), MAX_TITLE);
 }
 
 export function cleanBody(body: string): string {

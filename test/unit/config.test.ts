@@ -255,7 +255,10 @@ describe('loadConfig', () => {
       readFile: files({
         'c.json': JSON.stringify({
           prometheus: { url: 'http://127.0.0.1:9090', headers: { Authorization: 'Bearer prom-secret-AAAA' } },
-          loki: { url: 'http://127.0.0.1:3100', headers: { Authorization: 'Bearer loki-secret-BBBB' } },
+          loki: {
+            url: 'http://127.0.0.1:3100',
+            headers: { Authorization: ' Bearer loki-secret-BBBB ', 'X-Auth-User': 'Jane Smith' },
+          },
         }),
       }),
     });
@@ -267,5 +270,6 @@ describe('loadConfig', () => {
         'loki-secret-BBBB',
       ]),
     );
+    expect(secretsOf(config)).not.toContain('Smith');
   });
 });

@@ -100,7 +100,9 @@ describe('incident views', () => {
       store.incidents.addEvent(1, { kind: 'finding', summary: `f${i}`, data: { evidence: ['e'] } }, 1001 + i);
     const view = incidentView(store.incidents, 1, 64 * 1024, 60);
     expect(view?.findings).toHaveLength(20);
-    expect(view?.note).toBe('Not shown: 5 older findings (the newest 20 of each are).');
+    expect(view?.note).toBe(
+      'Not shown: 5 older findings (only the newest events are read; the store keeps them).',
+    );
   });
 
   it('lets the timeline, alerts and findings go to none to fit, and the note counts what went', () => {

@@ -30,7 +30,8 @@ describe('title and body hygiene', () => {
       expect(cleaned).not.toContain('<!--');
       expect(cleaned.replaceAll('&lt;!--', '<!--')).toBe(body);
     }
-    expect(cleanTitle('a <!-<!-<!---->- -->- --> b')).not.toContain('<!--');
+    // A title is plain text (on GitHub and as the commit message): shown as written, invisible characters aside.
+    expect(cleanTitle('Replace the <!-- TODO --> marker\u200b')).toBe('Replace the <!-- TODO --> marker');
     // Text that only looks like part of a comment stays as it is.
     expect(cleanBody('a <!- b -> c --> d')).toBe('a <!- b -> c --> d');
   });

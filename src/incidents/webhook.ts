@@ -2,7 +2,7 @@
 // with the problem named, and nothing is stored.
 
 import { z } from 'zod';
-import { realDate } from '../lib/time.ts';
+import { parseDateMs, realDate } from '../lib/time.ts';
 import { fingerprintOf, type AlertInput } from './alerts.ts';
 
 const labels = z.record(z.string(), z.string());
@@ -74,7 +74,7 @@ function parseTimestamp(value: string): number {
   const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/i.exec(value);
   if (!match || !realDate(value)) return Number.NaN;
   const [, whole = '', fraction = '', zone = ''] = match;
-  const ms = Date.parse(`${whole}${zone}`);
+  const ms = parseDateMs(`${whole}${zone}`);
   return Number.isNaN(ms) ? Number.NaN : ms / 1000 + (fraction === '' ? 0 : Number(`0.${fraction}`));
 }
 

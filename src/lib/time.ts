@@ -86,10 +86,19 @@ export function parseTime(value: string | number, now: number, field: string): n
 
   if (DATE_RE.test(text)) {
     const iso = text.replace(' ', 'T');
-    const ms = Date.parse(HAS_OFFSET_RE.test(iso) || !iso.includes('T') ? iso : `${iso}Z`);
+    const ms = parseDateMs(HAS_OFFSET_RE.test(iso) || !iso.includes('T') ? iso : `${iso}Z`);
     if (Number.isFinite(ms) && realDate(text)) return ms / 1000;
   }
   throw invalidArgument(`${field}: "${text}" is not a time I understand.`, TIME_HINT);
+}
+
+/**
+ * Date.parse, with a leap second (":60", which RFC 3339 allows and V8 refuses) read as the second after ":59" — the
+ * same instant as the next minute's first, which is what a unix time can say of it.
+ */
+export function parseDateMs(iso: string): number {
+  const leap = /^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:)60/;
+  return leap.test(iso) ? Date.parse(iso.replace(leap, '$159')) + 1000 : Date.parse(iso);
 }
 
 /**

@@ -75,6 +75,8 @@ describe('parseTime', () => {
     expect(parseTime('2026-12-31T23:59:59+02:00', NOW, 'start')).toBe(
       Date.UTC(2026, 11, 31, 21, 59, 59) / 1000,
     );
+    // A leap second, which RFC 3339 allows: the instant a unix time gives it, the next minute's first second.
+    expect(parseTime('2016-12-31T23:59:60Z', NOW, 'start')).toBe(Date.UTC(2017, 0, 1) / 1000);
   });
 
   it('rejects negative, non-finite and far-future times and bad relative durations', () => {

@@ -27,6 +27,29 @@ import { filesOf } from '../../support/files.ts';
 const PREDICTOR = join(import.meta.dirname, '..', '..', '..', 'examples', 'market-predictor');
 const CONFIG_FILE = 'src/config.mjs';
 const REPO = 'acme/market-predictor';
+
+/** A model's own open_pr call adding one file, and the diagnosis that follows, citing its PR calls. */
+const pr = (branch: string, path: string) => ({
+  name: 'open_pr',
+  arguments: {
+    repo: REPO,
+    branch,
+    title: `Add ${path}`,
+    body: 'notes',
+    changes: [{ path, action: 'create', content: 'notes\n' }],
+  },
+});
+const conclude: Scenario[number] = {
+  name: 'conclude',
+  json: c => ({
+    summary: 'Notes added.',
+    rootCause: 'none',
+    confidence: 0.6,
+    evidence: c.toolResults.filter(r => r.name === 'open_pr').map(r => ({ call: r.id, shows: 'a PR' })),
+    proposedChange: null,
+    nextSteps: [],
+  }),
+};
 const shipped = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
 const withWindow = (n: number) =>
   shipped.replace(/MOVING_AVERAGE_WINDOW = \d+;/, `MOVING_AVERAGE_WINDOW = ${n};`);
@@ -402,27 +425,6 @@ describe('act: what the model does itself', () => {
   }, 120_000);
 
   it('holds the PRs the model opens itself to the loop’s PR budget and group cooldown', async () => {
-    const pr = (branch: string, path: string) => ({
-      name: 'open_pr',
-      arguments: {
-        repo: REPO,
-        branch,
-        title: `Add ${path}`,
-        body: 'notes',
-        changes: [{ path, action: 'create', content: 'notes\n' }],
-      },
-    });
-    const conclude: Scenario[number] = {
-      name: 'conclude',
-      json: c => ({
-        summary: 'Notes added.',
-        rootCause: 'none',
-        confidence: 0.6,
-        evidence: c.toolResults.filter(r => r.name === 'open_pr').map(r => ({ call: r.id, shows: 'a PR' })),
-        proposedChange: null,
-        nextSteps: [],
-      }),
-    };
     const { agent, env, id } = await start(
       [
         // Refused by the tool: the slots the loop took for it go back.
@@ -460,27 +462,6 @@ describe('act: what the model does itself', () => {
   });
 
   it('keeps the PR slot spent when open_pr failed after writing: the branch may be there, a PR too', async () => {
-    const pr = (branch: string, path: string) => ({
-      name: 'open_pr',
-      arguments: {
-        repo: REPO,
-        branch,
-        title: `Add ${path}`,
-        body: 'notes',
-        changes: [{ path, action: 'create', content: 'notes\n' }],
-      },
-    });
-    const conclude: Scenario[number] = {
-      name: 'conclude',
-      json: c => ({
-        summary: 'Notes tried.',
-        rootCause: 'none',
-        confidence: 0.6,
-        evidence: c.toolResults.filter(r => r.name === 'open_pr').map(r => ({ call: r.id, shows: 'a PR' })),
-        proposedChange: null,
-        nextSteps: [],
-      }),
-    };
     const { agent, env } = await start(
       [
         { name: 'a PR cut short', expect: { toolResults: false }, toolCalls: [pr('notes-x', 'docs/x.md')] },

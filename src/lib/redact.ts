@@ -35,6 +35,17 @@ export function redactDeep(value: unknown, redact: Redactor): unknown {
   return value;
 }
 
+/**
+ * A JSON value scrubbed of secrets, and its JSON text. Nearly always no secret is in it and the value and its text
+ * go out as they are; otherwise every string is scrubbed (redactDeep) and the text made anew from that.
+ */
+export function redactJson<T>(value: T, redact: Redactor): { value: T; text: string } {
+  const text = JSON.stringify(value);
+  if (redact(text) === text) return { value, text };
+  const scrubbed = redactDeep(value, redact) as T;
+  return { value: scrubbed, text: JSON.stringify(scrubbed) };
+}
+
 /** A URL without its user name, password and query string, safe to print. */
 export function redactUrl(url: string): string {
   try {

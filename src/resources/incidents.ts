@@ -14,7 +14,7 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from '../context.ts';
-import { redactDeep } from '../lib/redact.ts';
+import { redactJson } from '../lib/redact.ts';
 import {
   ACTIVE_URI,
   cutText,
@@ -76,10 +76,7 @@ export async function readIncidentResource(ctx: Context, uri: string): Promise<s
       : target.kind === 'incident'
         ? incidentView(store.incidents, target.id, maxBytes, ctx.config.incidents.quietSeconds, store.agent)
         : transcriptView(store.agent, target.id, target.investigation, ctx.config.output.maxBytesFull);
-  if (view === undefined) return undefined;
-  // Scrubbed string by string, so that the text stays JSON whatever a secret looks like (lib/redact.ts).
-  const text = JSON.stringify(view);
-  return ctx.redact(text) === text ? text : JSON.stringify(redactDeep(view, ctx.redact));
+  return view === undefined ? undefined : redactJson(view, ctx.redact).text;
 }
 
 export function registerIncidentResources(server: Server, ctx: Context): void {

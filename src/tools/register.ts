@@ -12,7 +12,7 @@ import {
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { ToolError } from '../lib/errors.ts';
-import { redactDeep } from '../lib/redact.ts';
+import { redactJson } from '../lib/redact.ts';
 import type { ToolAnnotations, ToolContext, ToolDefinition } from './define.ts';
 
 type JsonObject = Record<string, unknown>;
@@ -197,15 +197,8 @@ export async function callTool(
         'Report this to the operator.',
       );
     }
-    const raw = JSON.stringify(checked.data);
-    // Nearly always no secret is in the result, and the text goes out as it is; otherwise every string in the
-    // result is scrubbed and the text made anew from it, so that it stays the JSON of structuredContent.
-    let structured = checked.data as JsonObject;
-    let text = raw;
-    if (ctx.redact(raw) !== raw) {
-      structured = redactDeep(checked.data, ctx.redact) as JsonObject;
-      text = JSON.stringify(structured);
-    }
+    // The text stays the JSON of structuredContent, whatever a secret in it looks like.
+    const { value: structured, text } = redactJson(checked.data as JsonObject, ctx.redact);
     if (log.isLevelEnabled('debug')) {
       log.debug(
         { tool: tool.name, ms: Math.round(performance.now() - started), bytes: text.length },

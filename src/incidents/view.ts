@@ -3,6 +3,7 @@
 
 import { field, type AgentStore } from '../store/agent.ts';
 import type { ActiveRow, AlertRow, EventRow, IncidentRow, IncidentStore } from '../store/incidents.ts';
+import { cutIndex } from '../lib/logs.ts';
 import { toRfc3339 } from '../lib/time.ts';
 
 export const ACTIVE_URI = 'incident://active';
@@ -228,8 +229,7 @@ const SEVERITY_TEXT = 40;
 /** `text` cut to about `max` characters, marked with how many went: what is cut only to fit the byte cap. */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;
-  // Not between the two halves of a surrogate pair.
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  const end = cutIndex(text, max);
   return `${text.slice(0, end)}…[${text.length - end} chars cut]`;
 }
 

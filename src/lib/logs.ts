@@ -46,10 +46,17 @@ const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value
 /** The line cut to `maxChars` UTF-16 units, never between the halves of a surrogate pair. */
 export function cutLine(line: string, maxChars: number): string {
   if (line.length <= maxChars) return line;
-  // Half a pair would go out as a lone surrogate: invalid text, and \uXXXX (6 bytes) in JSON.
-  const high = line.charCodeAt(maxChars - 1);
-  const cut = high >= 0xd800 && high <= 0xdbff ? maxChars - 1 : maxChars;
+  const cut = cutIndex(line, maxChars);
   return `${line.slice(0, cut)}… [+${line.length - cut} chars]`;
+}
+
+/**
+ * Where to cut `text` to at most `max` UTF-16 units: `max`, or one less where that would split a surrogate pair
+ * (half a pair goes out as a lone surrogate: invalid text, and \uXXXX, 6 bytes, in JSON).
+ */
+export function cutIndex(text: string, max: number): number {
+  const high = text.charCodeAt(max - 1);
+  return high >= 0xd800 && high <= 0xdbff ? max - 1 : max;
 }
 
 /** Collapses repeats within one stream, keeping the order in which each message first appears. */

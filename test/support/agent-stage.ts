@@ -16,12 +16,30 @@ import { startPredictor, type Predictor } from './predictor.ts';
 import { startPrometheus, type PrometheusServer } from './prometheus.ts';
 import { filesOf } from './files.ts';
 
-const PREDICTOR = join(import.meta.dirname, '..', '..', 'examples', 'market-predictor');
+export const PREDICTOR = join(import.meta.dirname, '..', '..', 'examples', 'market-predictor');
 export const CONFIG_FILE = 'src/config.mjs';
 export const REPO = 'acme/market-predictor';
 export const SHIPPED = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
 export const withWindow = (n: number): string =>
   SHIPPED.replace(/MOVING_AVERAGE_WINDOW = \d+;/, `MOVING_AVERAGE_WINDOW = ${n};`);
+/** Sandbox limits that fit the predictor's test run on a CI machine. */
+export const SANDBOX_LIMITS = {
+  memoryMb: 512,
+  cpus: 1,
+  pids: 256,
+  timeoutSeconds: 120,
+  outputKb: 16,
+  tmpfsMb: 128,
+};
+
+/** Settings that let devops-mcp test and open PRs on the predictor's repository, read from the GitHub double. */
+export function predictorRepoSettings(policy: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    allowedRepos: [REPO],
+    github: { writeSpacingMs: 0 },
+    repos: { [REPO]: { source: { github: {} }, commands: { test: 'node --test' }, ...policy } },
+  };
+}
 
 export const ALERT_RULES = `groups:
   - name: market-predictor
@@ -85,12 +103,8 @@ export async function startStage(opts: { prometheus?: boolean; pollSeconds?: num
   await writeFile(
     configFile,
     JSON.stringify({
-      allowedRepos: [REPO],
-      github: { writeSpacingMs: 0 },
-      repos: { [REPO]: { source: { github: {} }, commands: { test: 'node --test' } } },
-      sandbox: {
-        limits: { memoryMb: 512, cpus: 1, pids: 256, timeoutSeconds: 120, outputKb: 16, tmpfsMb: 128 },
-      },
+      ...predictorRepoSettings(),
+      sandbox: { limits: SANDBOX_LIMITS },
       incidents: { quietSeconds: 1, pollSeconds: opts.pollSeconds ?? 0.25 },
       agent: { pollSeconds: opts.pollSeconds ?? 0.25 },
     }),

@@ -3,10 +3,12 @@
 
 import { Writable } from 'node:stream';
 import { hostname } from 'node:os';
+import { afterEach } from 'vitest';
+import { openAgent, type AgentLoop, type AgentOptions } from '../../src/agent/loop.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
 import { fingerprintOf } from '../../src/incidents/alerts.ts';
-import type { OpenAiDouble, Scenario } from '../doubles/openai/index.ts';
+import { startOpenAiDouble, type OpenAiDouble, type Scenario } from '../doubles/openai/index.ts';
 
 export interface AgentContext {
   ctx: Context;
@@ -73,4 +75,51 @@ export function viaDiagnosisTool(script: Scenario): Scenario {
     const { json, ...rest } = step;
     return { ...rest, toolCalls: [{ name: 'diagnosis', arguments: json }] };
   });
+}
+
+export interface Loop {
+  agent: AgentLoop;
+  env: AgentContext;
+  model: OpenAiDouble;
+  /** The incident opened for the loop to find. */
+  id: number;
+}
+
+export interface LoopOptions extends Partial<AgentOptions> {
+  /** The process environment of the context (the model's URL and key are added). */
+  env?: Record<string, string | undefined>;
+  /** The `instance` label of the incident's alert; a port nothing listens on by default. */
+  instance?: string;
+}
+
+/**
+ * A test file's loops, each closed when its test ends (the loop, then its context, then the model): `start` plays
+ * the script on a new OpenAI double (structured answers as diagnosis calls), builds a context on it, opens the loop
+ * (observe mode unless told) and an incident. `close` hands anything else a test opens to the same clean-up.
+ */
+export function loopsClosedAfterEach(): {
+  start(script: Scenario, options?: LoopOptions): Promise<Loop>;
+  close<T extends { close(): Promise<unknown> }>(opened: T): T;
+} {
+  const opened: Array<{ close(): Promise<unknown> }> = [];
+  afterEach(async () => {
+    for (const item of opened.splice(0).reverse()) await item.close();
+  });
+  const close = <T extends { close(): Promise<unknown> }>(item: T): T => {
+    opened.push(item);
+    return item;
+  };
+  return {
+    close,
+    async start(script, { env = {}, instance = '127.0.0.1:9', ...options } = {}) {
+      const model = close(await startOpenAiDouble(viaDiagnosisTool(script)));
+      const context = await agentContext(env, model);
+      close(context.ctx);
+      const agent = close(
+        await openAgent(context.ctx, { mode: 'observe', stop: new AbortController().signal, ...options }),
+      );
+      const id = await openIncident(context.ctx, instance);
+      return { agent, env: context, model, id };
+    },
+  };
 }

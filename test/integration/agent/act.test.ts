@@ -1,32 +1,23 @@
 // The act step on the real Docker engine with the GitHub double: the proposed change goes to run_sandbox_test, a
 // failing run goes back to the model for a revision, and only a passing run's receipt opens the draft PR (in
 // autonomous mode), whose body carries the diagnosis, its evidence and the incident link.
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Mode } from '../../../src/agent/modes.ts';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
+import type { Conversation, Scenario } from '../../doubles/openai/index.ts';
+import { loopsClosedAfterEach, openIncident, timeline } from '../../support/agent.ts';
 import {
-  startOpenAiDouble,
-  type Conversation,
-  type OpenAiDouble,
-  type Scenario,
-} from '../../doubles/openai/index.ts';
-import {
-  agentContext,
-  openIncident,
-  timeline,
-  type AgentContext,
-  viaDiagnosisTool,
-} from '../../support/agent.ts';
+  CONFIG_FILE,
+  PREDICTOR,
+  predictorRepoSettings,
+  REPO,
+  SANDBOX_LIMITS,
+  withWindow,
+} from '../../support/agent-stage.ts';
 import { filesOf } from '../../support/files.ts';
-
-const PREDICTOR = join(import.meta.dirname, '..', '..', '..', 'examples', 'market-predictor');
-const CONFIG_FILE = 'src/config.mjs';
-const REPO = 'acme/market-predictor';
 
 /** A model's own open_pr call adding one file, and the diagnosis that follows, citing its PR calls. */
 const pr = (branch: string, path: string) => ({
@@ -50,18 +41,12 @@ const conclude: Scenario[number] = {
     nextSteps: [],
   }),
 };
-const shipped = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
-const withWindow = (n: number) =>
-  shipped.replace(/MOVING_AVERAGE_WINDOW = \d+;/, `MOVING_AVERAGE_WINDOW = ${n};`);
 
 let github: GithubDouble;
 let dir: string;
 let configFile: string;
 /** A policy that lets the model open PRs itself (no receipt needed), under a loop budget of one PR an hour. */
 let modelPrsFile: string;
-let model: OpenAiDouble | undefined;
-let agent: AgentLoop | undefined;
-let env: AgentContext | undefined;
 
 beforeAll(async () => {
   github = await startGithubDouble();
@@ -76,12 +61,8 @@ beforeAll(async () => {
   await writeFile(
     configFile,
     JSON.stringify({
-      allowedRepos: [REPO],
-      github: { writeSpacingMs: 0 },
-      repos: { [REPO]: { source: { github: {} }, commands: { test: 'node --test' } } },
-      sandbox: {
-        limits: { memoryMb: 512, cpus: 1, pids: 256, timeoutSeconds: 120, outputKb: 16, tmpfsMb: 128 },
-      },
+      ...predictorRepoSettings(),
+      sandbox: { limits: SANDBOX_LIMITS },
       agent: { maxRevisions: 1 },
     }),
   );
@@ -89,11 +70,7 @@ beforeAll(async () => {
   await writeFile(
     modelPrsFile,
     JSON.stringify({
-      allowedRepos: [REPO],
-      github: { writeSpacingMs: 0 },
-      repos: {
-        [REPO]: { source: { github: {} }, commands: { test: 'node --test' }, pr: { requireReceipt: false } },
-      },
+      ...predictorRepoSettings({ pr: { requireReceipt: false } }),
       agent: { maxPrsPerHour: 1 },
     }),
   );
@@ -108,25 +85,12 @@ beforeEach(() => {
   github.reset();
 });
 
-afterEach(async () => {
-  await agent?.close();
-  await env?.ctx.close();
-  await model?.close();
-  agent = undefined;
-  env = undefined;
-  model = undefined;
-});
-
-async function start(script: Scenario, mode: Mode, file = configFile) {
-  model = await startOpenAiDouble(viaDiagnosisTool(script));
-  env = await agentContext(
-    { DEVOPS_MCP_CONFIG: file, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
-    model,
-  );
-  agent = await openAgent(env.ctx, { mode, stop: new AbortController().signal });
-  const id = await openIncident(env.ctx, '127.0.0.1:9');
-  return { agent, env, id };
-}
+const loops = loopsClosedAfterEach();
+const start = async (script: Scenario, mode: Mode, file = configFile) =>
+  loops.start(script, {
+    mode,
+    env: { DEVOPS_MCP_CONFIG: file, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
+  });
 
 const readConfig: Scenario[number] = {
   name: 'read the config',
@@ -164,7 +128,7 @@ function diagnosis(window: number) {
 
 describe('act: sandbox first, then the PR', () => {
   it('in autonomous mode, tests the fix and opens a draft PR with the diagnosis, evidence and incident link', async () => {
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [
         {
           ...readConfig,
@@ -182,7 +146,7 @@ describe('act: sandbox first, then the PR', () => {
       'autonomous',
     );
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toMatchObject({
       tested: true,
       passed: true,
@@ -210,7 +174,7 @@ describe('act: sandbox first, then the PR', () => {
   }, 120_000);
 
   it('gives a failing run back to the model, and in propose mode records the passing revision without a PR', async () => {
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [
         { ...readConfig, expect: { tools: { include: ['run_sandbox_test'], exclude: ['open_pr'] } } },
         { name: 'propose a bad fix', json: diagnosis(201) },
@@ -223,7 +187,7 @@ describe('act: sandbox first, then the PR', () => {
       'propose',
     );
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toMatchObject({
       tested: true,
       passed: true,
@@ -243,7 +207,7 @@ describe('act: sandbox first, then the PR', () => {
   }, 120_000);
 
   it('writes nothing when no revision passes, even in autonomous mode', async () => {
-    const { agent } = await start(
+    const { agent, model } = await start(
       [
         readConfig,
         { name: 'propose a bad fix', json: diagnosis(0) },
@@ -252,7 +216,7 @@ describe('act: sandbox first, then the PR', () => {
       'autonomous',
     );
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toMatchObject({
       tested: true,
       passed: false,
@@ -266,7 +230,7 @@ describe('act: sandbox first, then the PR', () => {
 describe('act: only on a supported diagnosis', () => {
   it('tests nothing when the diagnosis cites a call that never happened, and says why on the timeline', async () => {
     const propose = diagnosis(20);
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [
         readConfig,
         {
@@ -277,7 +241,7 @@ describe('act: only on a supported diagnosis', () => {
       'autonomous',
     );
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toEqual({
       tested: false,
       passed: false,
@@ -295,12 +259,12 @@ describe('act: only on a supported diagnosis', () => {
 
   it('tests nothing when the confidence is below agent.minConfidenceToAct', async () => {
     const propose = diagnosis(20);
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [readConfig, { name: 'propose the fix, unsure', json: c => ({ ...propose(c), confidence: 0.4 }) }],
       'autonomous',
     );
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toMatchObject({ tested: false, runs: 0 });
     expect(github.writes()).toEqual([]);
     expect(
@@ -314,7 +278,7 @@ describe('act: only on a supported diagnosis', () => {
 
 describe('act: an error while acting', () => {
   it('ends the investigation, keeping its diagnosis, and takes the incident up again at most three times', async () => {
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [
         readConfig,
         {
@@ -322,7 +286,7 @@ describe('act: an error while acting', () => {
           expect: {
             check: () => {
               // The revision request, and the first request of each retry, are refused (a context too long, say).
-              model!.fail({ status: 400, count: 3 });
+              model.fail({ status: 400, count: 3 });
               return undefined;
             },
           },
@@ -345,15 +309,15 @@ describe('act: an error while acting', () => {
     expect((await agent.runOnce()).map(r => r.skipped)).toEqual([expect.stringMatching(/^failed: 400 /)]);
     expect((await agent.runOnce()).map(r => r.skipped)).toEqual([expect.stringMatching(/^failed: 400 /)]);
     expect(await agent.runOnce()).toEqual([]);
-    model!.assertDone();
+    model.assertDone();
     expect(store.agent.investigations(id).map(i => i.budgetHit)).toEqual(['error', 'error', 'error']);
-    expect(model!.requests.map(r => r.status)).toEqual([200, 200, 400, 400, 400]);
+    expect(model.requests.map(r => r.status)).toEqual([200, 200, 400, 400, 400]);
   }, 120_000);
 });
 
 describe('act: cooldown', () => {
   it('does not act again on an incident group the loop acted on within the cooldown', async () => {
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [readConfig, { name: 'propose the fix', json: diagnosis(20) }],
       'autonomous',
     );
@@ -362,7 +326,7 @@ describe('act: cooldown', () => {
     const group = store.incidents.get(id)!.group_key;
     expect(store.agent.take(`agent_cooldown:${group}`, 1, 3600, env.ctx.now())).toEqual({ ok: true });
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toMatchObject({ tested: false, runs: 0 });
     expect(report!.acted!.stopped).toMatch(/^cooldown: the loop acted on .+ recently \(again in \d+ s\)$/);
     expect(github.writes()).toEqual([]);
@@ -372,7 +336,7 @@ describe('act: cooldown', () => {
 
 describe('act: what the model does itself', () => {
   it('puts a sandbox run the model made on the timeline too', async () => {
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [
         readConfig,
         {
@@ -417,7 +381,7 @@ describe('act: what the model does itself', () => {
       'propose',
     );
     const [report] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.acted).toBeUndefined();
     const actions = (await timeline(env.ctx, id)).filter(e => e.kind === 'action').map(e => e.summary);
     expect(actions).toEqual([`sandbox run of "test" on ${REPO} passed`]);
@@ -425,7 +389,7 @@ describe('act: what the model does itself', () => {
   }, 120_000);
 
   it('holds the PRs the model opens itself to the loop’s PR budget and group cooldown', async () => {
-    const { agent, env, id } = await start(
+    const { agent, env, id, model } = await start(
       [
         // Refused by the tool: the slots the loop took for it go back.
         { name: 'a PR the tool refuses', toolCalls: [pr('ci', '.github/workflows/ci.yml')] },
@@ -448,7 +412,7 @@ describe('act: what the model does itself', () => {
     );
     const other = await openIncident(env.ctx, '127.0.0.1:9', 'PricingErrors', 'pricing');
     const [report, otherReport] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(github.writes().filter(w => w.method === 'POST' && w.path.endsWith('/pulls'))).toHaveLength(1);
     expect(report!.refused.map(r => r.code).sort()).toEqual(['COOLDOWN', 'PROTECTED_PATH']);
     expect(otherReport!.refused.map(r => r.code)).toEqual(['BUDGET']);
@@ -462,7 +426,7 @@ describe('act: what the model does itself', () => {
   });
 
   it('keeps the PR slot spent when open_pr failed after writing: the branch may be there, a PR too', async () => {
-    const { agent, env } = await start(
+    const { agent, env, model } = await start(
       [
         { name: 'a PR cut short', expect: { toolResults: false }, toolCalls: [pr('notes-x', 'docs/x.md')] },
         conclude,
@@ -480,7 +444,7 @@ describe('act: what the model does itself', () => {
     // The branch is pushed, then GitHub refuses the PR itself: open_pr fails after writing.
     github.rateLimit({ kind: 'secondary', match: { method: 'POST', path: /\/pulls$/ }, count: 1 });
     const [report, otherReport] = await agent.runOnce();
-    model!.assertDone();
+    model.assertDone();
     expect(report!.refused.map(r => r.code)).toEqual(['RATE_LIMITED']);
     // The hour's one PR counts as spent: the other incident's PR is the loop's to refuse.
     expect(otherReport!.refused.map(r => r.code)).toEqual(['BUDGET']);

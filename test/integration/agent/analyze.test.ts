@@ -1,17 +1,10 @@
 // The analyze step against a real Prometheus scraping the real market predictor, with the scripted model of the
 // OpenAI double: the diagnosis cites the calls it rests on and lands on the incident's timeline and in the store;
 // a citation of a call that never happened is flagged; observe mode is not even offered the write tools.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
-import { startOpenAiDouble, type OpenAiDouble, type Scenario } from '../../doubles/openai/index.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scenario } from '../../doubles/openai/index.ts';
 import { watchFetch, type FetchLog } from '../../doubles/openai/loopback.ts';
-import {
-  agentContext,
-  openIncident,
-  timeline,
-  type AgentContext,
-  viaDiagnosisTool,
-} from '../../support/agent.ts';
+import { loopsClosedAfterEach, timeline } from '../../support/agent.ts';
 import { startPredictor, type Predictor } from '../../support/predictor.ts';
 import { startPrometheus, type PrometheusServer } from '../../support/prometheus.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -19,9 +12,6 @@ import { waitFor } from '../../support/wait.ts';
 let predictor: Predictor;
 let prometheus: PrometheusServer;
 let traffic: NodeJS.Timeout;
-let double: OpenAiDouble | undefined;
-let agent: AgentLoop | undefined;
-let env: AgentContext | undefined;
 let fetches: FetchLog;
 
 const ERRORS = 'sum by (code) (http_requests_total{route="/predict"})';
@@ -50,22 +40,14 @@ afterAll(async () => {
   await predictor.close();
 });
 
-afterEach(async () => {
-  await agent?.close();
-  await env?.ctx.close();
-  await double?.close();
-  agent = undefined;
-  env = undefined;
-  double = undefined;
-});
+const loops = loopsClosedAfterEach();
 
-async function start(script: Scenario): Promise<{ agent: AgentLoop; env: AgentContext; id: number }> {
-  double = await startOpenAiDouble(viaDiagnosisTool(script));
-  env = await agentContext({ PROMETHEUS_URL: prometheus.url, PREDICTOR_URL: predictor.url }, double);
+async function start(script: Scenario) {
   fetches = watchFetch();
-  agent = await openAgent(env.ctx, { mode: 'observe', stop: new AbortController().signal });
-  const id = await openIncident(env.ctx, new URL(predictor.url).host);
-  return { agent, env, id };
+  return loops.start(script, {
+    env: { PROMETHEUS_URL: prometheus.url, PREDICTOR_URL: predictor.url },
+    instance: new URL(predictor.url).host,
+  });
 }
 
 const look: Scenario = [
@@ -102,7 +84,7 @@ const look: Scenario = [
 
 describe('analyze: one investigation of an incident, in observe mode', () => {
   it('puts a diagnosis citing the metric queries it made on the timeline and in the store', async () => {
-    const { agent, env, id } = await start([
+    const { agent, env, id, model } = await start([
       ...look,
       {
         name: 'diagnose',
@@ -121,7 +103,7 @@ describe('analyze: one investigation of an incident, in observe mode', () => {
       },
     ]);
     const [report] = await agent.runOnce();
-    double!.assertDone();
+    model.assertDone();
     expect(report).toMatchObject({ incidentId: id, mode: 'observe', refused: [] });
     expect(report!.diagnosis).toMatchObject({
       confidence: 0.8,
@@ -171,7 +153,7 @@ describe('analyze: one investigation of an incident, in observe mode', () => {
   });
 
   it('flags evidence naming a call that never happened and lowers the confidence', async () => {
-    const { agent, env, id } = await start([
+    const { agent, env, id, model } = await start([
       ...look,
       {
         name: 'cite a phantom call',
@@ -189,7 +171,7 @@ describe('analyze: one investigation of an incident, in observe mode', () => {
       },
     ]);
     const [report] = await agent.runOnce();
-    double!.assertDone();
+    model.assertDone();
     expect(report!.diagnosis).toMatchObject({
       confidence: 0.45,
       statedConfidence: 0.9,

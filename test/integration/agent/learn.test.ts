@@ -3,24 +3,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAgent } from '../../../src/agent/loop.ts';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
-import { startOpenAiDouble, type OpenAiDouble } from '../../doubles/openai/index.ts';
+import { startOpenAiDouble } from '../../doubles/openai/index.ts';
 import { createChatModel } from '../../../src/agent/llm.ts';
-import {
-  agentContext,
-  openIncident,
-  timeline,
-  type AgentContext,
-  viaDiagnosisTool,
-} from '../../support/agent.ts';
+import { loopsClosedAfterEach, openIncident, timeline, viaDiagnosisTool } from '../../support/agent.ts';
 
 let github: GithubDouble;
 let dir: string;
-let model: OpenAiDouble | undefined;
-let agent: AgentLoop | undefined;
-let env: AgentContext | undefined;
 
 beforeAll(async () => {
   github = await startGithubDouble();
@@ -32,14 +23,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-afterEach(async () => {
-  await agent?.close();
-  await env?.ctx.close();
-  await model?.close();
-  agent = undefined;
-  env = undefined;
-  model = undefined;
-});
+const loops = loopsClosedAfterEach();
 
 /** An incident already investigated, with a draft PR the loop made for it, its outcome pending. */
 async function withPendingPr(name: string, settings: Record<string, unknown> = {}) {
@@ -54,19 +38,12 @@ async function withPendingPr(name: string, settings: Record<string, unknown> = {
   await github.pushCommit(repo, 'devops-mcp/incident-1', { 'a.txt': 'b\n' }, 'the fix');
   const file = join(dir, `${name}.json`);
   await writeFile(file, JSON.stringify({ agent: settings }));
-  // No investigation is due, so the scripted model is never asked.
-  model = await startOpenAiDouble([]);
-  env = await agentContext(
-    { DEVOPS_MCP_CONFIG: file, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
-    model,
-  );
   const lines: string[] = [];
-  agent = await openAgent(env.ctx, {
-    mode: 'observe',
-    stop: new AbortController().signal,
+  // No investigation is due, so the scripted model is never asked.
+  const { agent, env, id, model } = await loops.start([], {
+    env: { DEVOPS_MCP_CONFIG: file, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
     narrate: l => lines.push(l),
   });
-  const id = await openIncident(env.ctx, '127.0.0.1:9');
   const store = await env.ctx.store();
   const investigation = store.agent.startInvestigation(id, 'autonomous', env.ctx.now());
   store.agent.finishInvestigation(investigation, {
@@ -96,12 +73,12 @@ async function withPendingPr(name: string, settings: Record<string, unknown> = {
     outcome: 'pending',
     now: env.ctx.now() - 1,
   });
-  return { agent, env, id, repo, number: pull.number, lines, store };
+  return { agent, env, id, model, repo, number: pull.number, lines, store };
 }
 
 describe('learn: the outcome of a PR', () => {
   it('is "closed unmerged" when a person closes the PR', async () => {
-    const { agent, id, repo, number, lines, store } = await withPendingPr('closed');
+    const { agent, id, model, repo, number, lines, store } = await withPendingPr('closed');
     expect(await agent.runOnce()).toEqual([]);
     expect(store.agent.outcomes(id)).toMatchObject([{ outcome: 'pending' }]);
     github.closePull(repo, number);
@@ -110,7 +87,7 @@ describe('learn: the outcome of a PR', () => {
       { repo, prNumber: number, outcome: 'pr_closed_unmerged' },
     ]);
     expect(lines).toContain(`incident ${id}: outcome of ${repo}#${number}: pr_closed_unmerged`);
-    model!.assertDone();
+    model.assertDone();
   });
 
   it('is "resolved after the change" when the incident resolves after the PR', async () => {
@@ -131,43 +108,49 @@ describe('learn: the outcome of a PR', () => {
 
 describe('learn: outcomes feed later investigations', () => {
   it('seeds the next similar incident with the past one and what came of its PR', async () => {
-    const { env, id, store } = await withPendingPr('feed');
+    const { agent: first, env, id, store } = await withPendingPr('feed');
     store.incidents.setStatus(id, 'resolved', env.ctx.now(), 'alerts resolved');
-    await agent!.runOnce();
-    await agent!.close();
-    await model!.close();
+    await first.runOnce();
     // The next model, on the same store: the loop of this context asks it.
-    model = await startOpenAiDouble(
-      viaDiagnosisTool([
-        {
-          name: 'see the past',
-          expect: {
-            user: ['Similar past incidents', `incident ${id} "PredictorErrors`, 'resolved after the change'],
+    const model = loops.close(
+      await startOpenAiDouble(
+        viaDiagnosisTool([
+          {
+            name: 'see the past',
+            expect: {
+              user: [
+                'Similar past incidents',
+                `incident ${id} "PredictorErrors`,
+                'resolved after the change',
+              ],
+            },
+            toolCalls: [{ name: 'list_incidents', arguments: {} }],
           },
-          toolCalls: [{ name: 'list_incidents', arguments: {} }],
-        },
-        {
-          name: 'diagnose',
-          json: c => ({
-            summary: 'Same as before.',
-            rootCause: 'the window',
-            confidence: 0.5,
-            evidence: [{ call: c.toolResults[0]!.id, shows: 'incidents' }],
-            proposedChange: null,
-            nextSteps: [],
-          }),
-        },
-      ]),
+          {
+            name: 'diagnose',
+            json: c => ({
+              summary: 'Same as before.',
+              rootCause: 'the window',
+              confidence: 0.5,
+              evidence: [{ call: c.toolResults[0]!.id, shows: 'incidents' }],
+              proposedChange: null,
+              nextSteps: [],
+            }),
+          },
+        ]),
+      ),
     );
     const config = {
       ...env.ctx.config,
       openai: { ...env.ctx.config.openai, baseUrl: model.url, apiKey: model.apiKey },
     };
-    agent = await openAgent(env.ctx, {
-      mode: 'observe',
-      stop: new AbortController().signal,
-      model: await createChatModel(config),
-    });
+    const agent = loops.close(
+      await openAgent(env.ctx, {
+        mode: 'observe',
+        stop: new AbortController().signal,
+        model: await createChatModel(config),
+      }),
+    );
     const next = await openIncident(env.ctx, '127.0.0.1:10', 'PredictorErrors', 'market-predictor-eu');
     const [report] = await agent.runOnce();
     model.assertDone();

@@ -5,22 +5,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openAgent, type AgentLoop } from '../../../src/agent/loop.ts';
-import { startOpenAiDouble, type OpenAiDouble, type Scenario } from '../../doubles/openai/index.ts';
-import {
-  agentContext,
-  openIncident,
-  timeline,
-  type AgentContext,
-  viaDiagnosisTool,
-} from '../../support/agent.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Scenario } from '../../doubles/openai/index.ts';
+import { loopsClosedAfterEach, timeline } from '../../support/agent.ts';
 import { waitFor } from '../../support/wait.ts';
 
 let dir: string;
-let model: OpenAiDouble | undefined;
-let agent: AgentLoop | undefined;
-let env: AgentContext | undefined;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'devops-mcp-resilience-'));
@@ -30,23 +20,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-afterEach(async () => {
-  await agent?.close();
-  await env?.ctx.close();
-  await model?.close();
-  agent = undefined;
-  env = undefined;
-  model = undefined;
-});
+const loops = loopsClosedAfterEach();
 
 async function start(script: Scenario, settings: Record<string, unknown> = {}) {
   const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, JSON.stringify({ agent: settings }));
-  model = await startOpenAiDouble(viaDiagnosisTool(script));
-  env = await agentContext({ DEVOPS_MCP_CONFIG: file }, model);
-  agent = await openAgent(env.ctx, { mode: 'observe', stop: new AbortController().signal });
-  const id = await openIncident(env.ctx, '127.0.0.1:9');
-  return { agent, env, id, model };
+  return loops.start(script, { env: { DEVOPS_MCP_CONFIG: file } });
 }
 
 const getIncident = (id = 1): Scenario[number] => ({
@@ -344,8 +323,8 @@ describe('stopping', () => {
     const stop = new AbortController();
     const file = join(dir, 'stop.json');
     await writeFile(file, JSON.stringify({ agent: { pollSeconds: 0.05 } }));
-    model = await startOpenAiDouble(
-      viaDiagnosisTool([
+    const { agent, env, id, model } = await loops.start(
+      [
         {
           name: 'read the incident, and meanwhile SIGTERM arrives',
           expect: {
@@ -356,11 +335,9 @@ describe('stopping', () => {
           },
           toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
         },
-      ]),
+      ],
+      { env: { DEVOPS_MCP_CONFIG: file }, stop: stop.signal },
     );
-    env = await agentContext({ DEVOPS_MCP_CONFIG: file }, model);
-    agent = await openAgent(env.ctx, { mode: 'observe', stop: stop.signal });
-    const id = await openIncident(env.ctx, '127.0.0.1:9');
     await agent.run();
     model.assertDone();
     const [investigation] = (await env.ctx.store()).agent.investigations(id);

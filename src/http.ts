@@ -139,41 +139,34 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
   async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sessionHeader = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
+    if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
+      refuse(res, 405, 'Method not allowed', { allow: 'GET, POST, DELETE' });
+      return;
+    }
+    let body: unknown;
     if (req.method === 'POST') {
-      const body = await readJson(req);
-      if (!body.ok) {
-        refuse(res, body.status, body.message);
+      const read = await readJson(req);
+      if (!read.ok) {
+        refuse(res, read.status, read.message);
         return;
       }
+      body = read.value;
       if (sessionId === undefined) {
-        if (isInitialize(body.value)) await openSession(req, res, body.value);
+        if (isInitialize(body)) await openSession(req, res, body);
         else refuse(res, 400, 'Bad Request: no Mcp-Session-Id header; send initialize first');
         return;
       }
-      const session = sessions.get(sessionId);
-      if (!session) {
-        refuse(res, 404, 'Session not found; initialize a new session');
-        return;
-      }
-      track(session, res);
-      await session.transport.handleRequest(req, res, body.value);
+    } else if (sessionId === undefined) {
+      refuse(res, 400, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
-    if (req.method === 'GET' || req.method === 'DELETE') {
-      if (sessionId === undefined) {
-        refuse(res, 400, 'Bad Request: Mcp-Session-Id header is required');
-        return;
-      }
-      const session = sessions.get(sessionId);
-      if (!session) {
-        refuse(res, 404, 'Session not found; initialize a new session');
-        return;
-      }
-      track(session, res);
-      await session.transport.handleRequest(req, res);
+    const session = sessions.get(sessionId);
+    if (!session) {
+      refuse(res, 404, 'Session not found; initialize a new session');
       return;
     }
-    refuse(res, 405, 'Method not allowed', { allow: 'GET, POST, DELETE' });
+    track(session, res);
+    await session.transport.handleRequest(req, res, body);
   }
 
   /** The Alertmanager webhook receiver (payload version 4). Host/Origin and token rules are those of /mcp. */

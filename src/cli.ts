@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { isLoopbackHost } from './lib/net.ts';
+import { ownerAlive, processOwner } from './lib/owner.ts';
 import { VERSION } from './server.ts';
 import type { Store } from './store/index.ts';
 import { defaultDbPath } from './store/paths.ts';
@@ -212,7 +213,7 @@ async function serve(config: Config, http: boolean, watch: boolean): Promise<voi
     fail('PROMETHEUS_URL: required by serve --watch (the alerts are read from Prometheus)');
     return;
   }
-  const ctx = createContext(config, { owner: `${hostname()}:${process.pid}`, ...storeOptions() });
+  const ctx = createContext(config, { owner: processOwner(), ...storeOptions() });
   // HTTP and watch mode need the store at once: open it before listening, so a bad file stops the start.
   if ((http || watch) && !(await storeOrExit(ctx))) return;
   reapSandboxes(ctx);
@@ -327,18 +328,27 @@ async function agent(
     fail(`--incident must be an incident number (got ${flags.incident ?? ''})`, 2);
     return;
   }
+  if (incident !== undefined && flags.once) {
+    fail(
+      '--once and --incident exclude each other: --incident already investigates one incident and ends',
+      2,
+    );
+    return;
+  }
   if (config.openai.apiKey === undefined && config.openai.baseUrl === undefined) {
     fail('OPENAI_API_KEY or OPENAI_BASE_URL: required by agent (the model that investigates)');
     return;
   }
-  const ctx = createContext(config, { owner: `${hostname()}:${process.pid}`, ...storeOptions() });
+  const ctx = createContext(config, { owner: processOwner(), ...storeOptions() });
   if (!(await storeOrExit(ctx))) return;
   reapSandboxes(ctx);
-  // Stop between steps: the signal ends the loop before its next model call; a second signal exits at once.
+  // The signal ends the investigation under way (a model call in flight is abandoned; an act step under way, a
+  // sandbox run or a PR, finishes) and the loop; a second signal exits at once. Either way the next run takes the
+  // incident up again (agent/loop.ts closes what a process that died left running).
   const stop = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      ctx.logger.info({ signal }, 'stopping after the current step');
+      ctx.logger.info({ signal }, 'stopping');
       stop.abort();
       process.once(signal, () => process.exit(130));
     });
@@ -361,20 +371,9 @@ async function agent(
 /** Removes sandbox containers a crashed devops-mcp on this host left behind; never those of a live one. */
 function reapSandboxes(ctx: Context): void {
   if (Object.keys(ctx.config.repos).length === 0) return;
-  const here = hostname();
-  const isAlive = (owner: string): boolean => {
-    const [host, pid] = owner.split(':');
-    // Containers of other hosts sharing this engine are theirs to reap.
-    if (host !== here) return true;
-    try {
-      process.kill(Number(pid), 0);
-      return true;
-    } catch (error) {
-      return (error as { code?: string }).code === 'EPERM';
-    }
-  };
+  // Containers of other hosts sharing this engine are theirs to reap (ownerAlive says so of them).
   ctx.docker
-    .reap(isAlive)
+    .reap(ownerAlive)
     .then(count => {
       if (count > 0) ctx.logger.info({ count }, 'removed sandbox containers left by a stopped server');
     })

@@ -7,6 +7,7 @@ import { createLokiClient, type LokiClient } from './clients/loki.ts';
 import { createPredictorClient, type PredictorClient } from './clients/predictor.ts';
 import { createPrometheusClient, type PrometheusClient } from './clients/prometheus.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
+import { processOwner } from './lib/owner.ts';
 import { createRedactor, type Redactor } from './lib/redact.ts';
 import { createStorePrQuota, type PrQuota } from './policy/pr-quota.ts';
 import { createReceipts, type Receipts } from './policy/receipts.ts';
@@ -22,6 +23,8 @@ export interface Context {
   redact: Redactor;
   /** Current unix time in seconds; replaceable in tests. */
   now(): number;
+  /** host:pid of this process, written on what it leaves in the store while working (see lib/owner.ts). */
+  owner: string;
   /** Present when its backend is configured. */
   prometheus: PrometheusClient | undefined;
   loki: LokiClient | undefined;
@@ -125,6 +128,7 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     logger,
     redact,
     now,
+    owner: options.owner ?? processOwner(),
     prometheus,
     loki,
     predictor,

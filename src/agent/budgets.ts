@@ -3,7 +3,8 @@
 
 import type { Config } from '../config.ts';
 
-export type BudgetName = 'model_calls' | 'tool_calls' | 'tokens' | 'wall_clock' | 'corrections';
+// `context`: the model's context window, which the conversation outgrew (the endpoint said so).
+export type BudgetName = 'model_calls' | 'tool_calls' | 'tokens' | 'wall_clock' | 'corrections' | 'context';
 
 export class BudgetExceeded extends Error {
   override readonly name = 'BudgetExceeded';

@@ -2,6 +2,8 @@
 // `agent pause|resume`, the kill switch in the store. cli.ts parses the command line and owns the process.
 
 import type { Context } from '../context.ts';
+import { escapeControls } from '../lib/terminal.ts';
+import type { Report } from './loop.ts';
 import { MODES, effectiveMode, type Mode } from './modes.ts';
 
 export interface AgentCommand {
@@ -17,6 +19,13 @@ export function parseMode(value: string | undefined): Mode | undefined {
   return (MODES as readonly string[]).includes(value) ? (value as Mode) : undefined;
 }
 
+/**
+ * `agent --once` and `--incident` exit 0 when every incident was investigated, 1 when an investigation failed, and
+ * this when one was deferred (the LLM down, a budget spent, stopped): a cron job can tell "try again later" from
+ * "done", and the next run takes it up.
+ */
+export const EXIT_NOT_NOW = 3;
+
 /** Runs the loop; resolves when `--once` is done or `stop` is aborted. Returns the exit code. */
 export async function runAgent(ctx: Context, command: AgentCommand): Promise<number> {
   const watcher =
@@ -27,32 +36,33 @@ export async function runAgent(ctx: Context, command: AgentCommand): Promise<num
         });
   const { openAgent } = await import('./loop.ts');
   const agent = await openAgent(ctx, { mode: command.mode, stop: command.stop, narrate: command.narrate });
-  let failed = false;
+  const narrate = (line: string): void => {
+    command.narrate(escapeControls(ctx.redact(line)));
+  };
+  const seen = { failed: false, deferred: false };
+  const tell = (report: Report): void => {
+    if (report.skipped !== undefined) narrate(`incident ${report.incidentId}: skipped: ${report.skipped}`);
+    seen.failed ||= report.skipped?.startsWith('failed') === true;
+    seen.deferred ||= report.deferred === true;
+  };
   try {
     if (command.incident !== undefined) {
       if (!(await ctx.store()).incidents.get(command.incident)) {
-        command.narrate(`there is no incident ${command.incident}`);
+        narrate(`there is no incident ${command.incident}`);
         return 1;
       }
-      const report = await agent.handle(command.incident);
-      if (report.skipped !== undefined)
-        command.narrate(`incident ${command.incident}: skipped: ${report.skipped}`);
+      tell(await agent.handle(command.incident));
     } else if (command.once) {
       // Once: take in what Prometheus fires now, then handle what is open.
       await watcher?.poll();
       const reports = await agent.runOnce();
-      if (reports.length === 0) command.narrate('no incident waiting for an investigation');
-      for (const report of reports) {
-        if (report.skipped !== undefined) {
-          command.narrate(`incident ${report.incidentId}: skipped: ${report.skipped}`);
-          failed ||= report.skipped.startsWith('failed');
-        }
-      }
+      if (reports.length === 0) narrate('no incident waiting for an investigation');
+      for (const report of reports) tell(report);
     } else {
       watcher?.start();
       const mode = effectiveMode(command.mode, ctx.config, (await ctx.store()).agent.paused().paused);
-      command.narrate(
-        `watching ${watcher ? 'Prometheus alerts and ' : ''}open incidents every ${ctx.config.agent.pollSeconds} s in ${mode} mode${mode === command.mode ? '' : ` (${command.mode} asked; capped by the repository policies or the kill switch)`}; Ctrl-C stops between steps`,
+      narrate(
+        `watching ${watcher ? 'Prometheus alerts and ' : ''}open incidents every ${ctx.config.agent.pollSeconds} s in ${mode} mode${mode === command.mode ? '' : ` (${command.mode} asked; capped by the repository policies or the kill switch)`}; Ctrl-C stops`,
       );
       await agent.run();
     }
@@ -60,7 +70,7 @@ export async function runAgent(ctx: Context, command: AgentCommand): Promise<num
     await watcher?.stop();
     await agent.close();
   }
-  return failed ? 1 : 0;
+  return seen.failed ? 1 : seen.deferred ? EXIT_NOT_NOW : 0;
 }
 
 /** `agent pause|resume`: the kill switch, in the store every process on the file reads. */

@@ -50,6 +50,8 @@ export interface Session {
   /** The latest checked diagnosis (partial when the run ended early). */
   diagnosis: CheckedDiagnosis;
   ending: Ending;
+  /** Runs the investigation to its diagnosis, or to the budget or deferral that ends it; throws on anything else. */
+  run(): Promise<void>;
   /** Gives the model a result to act on (a failing sandbox run) and runs it again to a revised diagnosis. */
   revise(feedback: string): Promise<void>;
 }
@@ -125,11 +127,11 @@ function rootCause(error: unknown): unknown {
   return current;
 }
 
-export async function startSession(
-  deps: InvestigationDeps,
-  incidentId: number,
-  mode: Mode,
-): Promise<Session> {
+/**
+ * Sets an investigation up (its ledger, budget, tools and seed) without calling the model: `run` does. A run that
+ * fails leaves the session in the caller's hands, with the usage and conversation so far for the record.
+ */
+export async function openSession(deps: InvestigationDeps, incidentId: number, mode: Mode): Promise<Session> {
   const { ctx } = deps;
   const config = ctx.config.agent;
   const ledger = createLedger();
@@ -171,6 +173,9 @@ export async function startSession(
     middleware: [runtime.middleware],
   });
   const deadline = AbortSignal.timeout(config.maxSeconds * 1000);
+  // Told to stop, the run ends now, a model or tool call in flight abandoned: waiting for it (up to
+  // agent.llmTimeoutMs) would outlast a service manager's stop timeout, which then kills the process mid-write.
+  const cut = AbortSignal.any([deadline, deps.stop]);
   let messages = await seedMessages(deps, incidentId);
 
   const run = async (): Promise<{ diagnosis: CheckedDiagnosis; ending: Ending }> => {
@@ -178,7 +183,7 @@ export async function startSession(
       const result = await agent.invoke(
         { messages },
         {
-          signal: deadline,
+          signal: cut,
           // Every model call is two graph steps; the budgets end the run long before this does.
           recursionLimit: 2 * config.maxModelCalls + 2 * config.maxCorrections + 10,
           callbacks: runtime.callbacks,
@@ -207,7 +212,7 @@ export async function startSession(
           ending: { kind: 'deferred', reason: 'llm_unavailable' },
         };
       }
-      if (cause instanceof Stopped) {
+      if (cause instanceof Stopped || deps.stop.aborted) {
         return {
           diagnosis: partialDiagnosis('the loop stopped', ledger),
           ending: { kind: 'deferred', reason: 'stopped' },
@@ -230,7 +235,6 @@ export async function startSession(
     }
   };
 
-  const first = await run();
   const session: Session = {
     incidentId,
     mode,
@@ -238,8 +242,13 @@ export async function startSession(
     budget,
     runtime,
     offered: names,
-    diagnosis: first.diagnosis,
-    ending: first.ending,
+    diagnosis: partialDiagnosis('not run yet', ledger),
+    ending: { kind: 'budget', budget: 'not_run' },
+    async run() {
+      const first = await run();
+      session.diagnosis = first.diagnosis;
+      session.ending = first.ending;
+    },
     async revise(feedback) {
       messages = [...(messages.length > 0 ? messages : runtime.conversation), new HumanMessage(feedback)];
       const next = await run();

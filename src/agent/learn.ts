@@ -15,6 +15,11 @@ export interface OutcomeChange {
 
 /** How far back incidents with a pending outcome are looked for. */
 const LOOKBACK_SECONDS = 30 * 86_400;
+/**
+ * How often GitHub is asked whether a person closed a pending PR. The loop passes every agent.pollSeconds, and a
+ * day's worth of pending PRs asked about on every pass would spend a token's 5,000 requests an hour.
+ */
+const GITHUB_EVERY_SECONDS = 300;
 
 /** Checks every pending outcome once; returns the ones that changed. */
 export async function checkOutcomes(ctx: Context): Promise<OutcomeChange[]> {
@@ -26,13 +31,21 @@ export async function checkOutcomes(ctx: Context): Promise<OutcomeChange[]> {
   for (const incident of incidents) {
     for (const pr of store.agent.outcomes(incident.id)) {
       if (pr.outcome !== 'pending') continue;
-      const outcome = (await prClosedUnmerged(ctx, incident.id, pr.repo, pr.prNumber))
-        ? 'pr_closed_unmerged'
-        : incident.status === 'resolved' && (incident.resolved_at ?? 0) >= pr.at
+      const settled =
+        incident.status === 'resolved' && (incident.resolved_at ?? 0) >= pr.at
           ? 'resolved_after_change'
           : now - pr.at >= window
             ? 'not_resolved'
             : undefined;
+      // GitHub is asked when its answer would settle the outcome otherwise (a person's close comes first), and at
+      // most every GITHUB_EVERY_SECONDS while nothing else has happened.
+      const due = settled !== undefined || now - (pr.checkedAt ?? 0) >= GITHUB_EVERY_SECONDS;
+      let closed = false;
+      if (due) {
+        closed = await prClosedUnmerged(ctx, incident.id, pr.repo, pr.prNumber);
+        store.agent.markOutcomeChecked(incident.id, pr.repo, pr.prNumber, now);
+      }
+      const outcome = closed ? 'pr_closed_unmerged' : settled;
       if (outcome === undefined) continue;
       store.agent.recordOutcome({
         incidentId: incident.id,

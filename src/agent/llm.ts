@@ -35,6 +35,32 @@ export function retryableLlmError(error: unknown): boolean {
   );
 }
 
+/**
+ * The endpoint refused this client, not this request: a key revoked or rotated (401), not allowed (403), a model name
+ * or base URL it does not know (404). Nothing an investigation can fix, and no reason to give up on an incident.
+ */
+export function refusedByEndpoint(error: unknown): boolean {
+  const status = statusOf(error);
+  return status === 401 || status === 403 || status === 404;
+}
+
+/**
+ * The conversation outgrew the model's context window: LangChain's ContextOverflowError (its wrapping of OpenAI's
+ * 400 `context_length_exceeded`), or that 400 itself, or the words local servers (vLLM, llama.cpp, Ollama, LiteLLM)
+ * say it with.
+ */
+export function contextTooLong(error: unknown): boolean {
+  const e = error as { name?: unknown; code?: unknown; error?: { code?: unknown } } | undefined;
+  if (e?.name === 'ContextOverflowError') return true;
+  if (e?.code === 'context_length_exceeded' || e?.error?.code === 'context_length_exceeded') return true;
+  return (
+    statusOf(error) === 400 &&
+    /context length|context window|maximum context|prompt is too long|too many tokens|exceeds the context/i.test(
+      (error as Error | undefined)?.message ?? '',
+    )
+  );
+}
+
 export function statusOf(error: unknown): number | undefined {
   const e = error as { status?: unknown; response?: { status?: unknown } } | undefined;
   const status = e?.status ?? e?.response?.status;

@@ -7,10 +7,12 @@ import type { DynamicStructuredTool } from '@langchain/core/tools';
 import type { Context } from '../context.ts';
 import type { Store } from '../store/index.ts';
 import { createCircuitBreaker, type CircuitBreaker } from '../lib/circuit-breaker.ts';
+import { ownerAlive } from '../lib/owner.ts';
 import { abortableSleep } from '../lib/retry.ts';
+import { escapeControls } from '../lib/terminal.ts';
 import { act, recordModelActions, type ActOutcome } from './act.ts';
 import { asAnnotation, type CheckedDiagnosis } from './diagnosis.ts';
-import { startSession, type Session } from './investigate.ts';
+import { openSession, type Session } from './investigate.ts';
 import { checkOutcomes } from './learn.ts';
 import { refusedBeforeWriting } from './ledger.ts';
 import { connectInProcess, type AgentMcp } from './mcp.ts';
@@ -20,7 +22,7 @@ import { findRepoPolicy } from '../policy/repos.ts';
 
 export interface AgentOptions {
   mode: Mode;
-  /** Aborted on SIGINT/SIGTERM: the loop ends between steps. */
+  /** Aborted on SIGINT/SIGTERM: the investigation under way ends (a model call in flight abandoned), then the loop. */
   stop: AbortSignal;
   /** One line per step, for a human watching (the CLI writes them to stderr). */
   narrate?: (line: string) => void;
@@ -33,6 +35,8 @@ export interface Report {
   investigationId?: number;
   mode?: Mode;
   skipped?: string;
+  /** Not investigated now for want of the LLM, a budget or time (stopped): the next run takes it up. */
+  deferred?: true;
   diagnosis?: CheckedDiagnosis;
   budgetHit?: string;
   acted?: ActOutcome;
@@ -98,7 +102,9 @@ function transcriptOf(session: Session, mode: Mode, report: Report): Record<stri
 export async function openAgent(ctx: Context, opts: AgentOptions): Promise<AgentLoop> {
   const config = ctx.config.agent;
   const log = ctx.logger.child({ component: 'agent' });
-  const narrate = opts.narrate ?? (() => undefined);
+  // Narration goes to a terminal: secrets scrubbed as in the logs, and no control character (an error text or a URL
+  // a backend sent could carry escapes that rewrite the operator's screen).
+  const narrate = (line: string): void => opts.narrate?.(escapeControls(ctx.redact(line)));
   const mcp = await connectInProcess(ctx);
   const { loadMcpTools } = await import('@langchain/mcp-adapters');
   const tools: DynamicStructuredTool[] = await loadMcpTools('devops-mcp', mcp.client, {
@@ -118,6 +124,21 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
   const guardFor =
     (mode: Mode, store: Store, incidentId: number): Guard =>
     (name, args) => {
+      // What the model is told (an alert annotation, a log line) may ask it to close another incident, or this
+      // one: it writes on the incident it investigates only, and never its status, which its alerts and people set.
+      if (name === 'annotate_incident') {
+        if (args.id !== incidentId) {
+          return {
+            refusal: `OUT_OF_SCOPE: error: the investigation of incident ${incidentId} annotates that incident only. Nothing was done.`,
+          };
+        }
+        if (args.status !== undefined) {
+          return {
+            refusal: `OUT_OF_SCOPE: error: the loop does not acknowledge or resolve incidents; their alerts and people do. Add a note or a finding instead. Nothing was done.`,
+          };
+        }
+        return undefined;
+      }
       if (name !== 'run_sandbox_test' && name !== 'open_pr') return undefined;
       const repo = typeof args.repo === 'string' ? args.repo : '';
       // A repository without a policy here is the tools' to refuse (not allow-listed, no sandbox policy): the
@@ -159,7 +180,11 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       };
     };
 
-  async function handle(incidentId: number): Promise<Report> {
+  /**
+   * Investigates an incident if `wanted` still holds when the investigation is claimed (in the store's write
+   * transaction, so that two loops on one file never take the same incident).
+   */
+  async function investigate(incidentId: number, wanted: (store: Store) => boolean): Promise<Report> {
     const store = await ctx.store();
     const report: Report = { incidentId, refused: [] };
     const pause = store.agent.paused();
@@ -167,15 +192,27 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
     report.mode = mode;
     if (breaker.state() === 'open') {
       report.skipped = `the LLM endpoint is unavailable; retrying in ${Math.ceil(breaker.retryInMs() / 1000)} s`;
+      report.deferred = true;
       return report;
     }
-    const slot = store.agent.take('agent_investigations', config.maxInvestigationsPerHour, 3600, ctx.now());
+    // One instant for the slot and the investigation: the slot is given back by it.
+    const startedAt = ctx.now();
+    const slot = store.agent.take('agent_investigations', config.maxInvestigationsPerHour, 3600, startedAt);
     if (!slot.ok) {
       report.skipped = `investigation budget of ${config.maxInvestigationsPerHour} per hour reached (next in ${slot.retryAfterSeconds} s)`;
+      report.deferred = true;
       return report;
     }
-    const startedAt = ctx.now();
-    const investigationId = store.agent.startInvestigation(incidentId, mode, startedAt);
+    const investigationId = store.agent.claimInvestigation(
+      incidentId,
+      { mode, now: startedAt, owner: ctx.owner },
+      () => wanted(store),
+    );
+    if (investigationId === undefined) {
+      store.agent.release('agent_investigations', startedAt);
+      report.skipped = 'not waiting for an investigation any more (resolved, or taken up by another loop)';
+      return report;
+    }
     report.investigationId = investigationId;
     narrate(
       `incident ${incidentId}: investigating in ${mode} mode${pause.paused ? ' (paused: observe only)' : ''}`,
@@ -183,7 +220,7 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
     let session: Session | undefined;
     let finished = false;
     try {
-      session = await startSession(
+      session = await openSession(
         {
           ctx,
           mcp,
@@ -202,6 +239,7 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
         incidentId,
         mode,
       );
+      await session.run();
       const ended = session.ending;
       if (ended.kind === 'diagnosed' && atLeast(mode, 'propose') && session.diagnosis.proposedChange) {
         narrate(`incident ${incidentId}: testing the proposed change in the sandbox`);
@@ -229,6 +267,12 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
             ? session.ending.reason
             : undefined;
       if (budgetHit !== undefined) report.budgetHit = budgetHit;
+      // While the LLM is down the breaker lets a probe through every cooldown: the first deferral of an incident is
+      // told on its timeline, the next ones are not, or an outage of a few hours would push the incident's own
+      // history out of its capped timeline.
+      const repeatOutage =
+        budgetHit === 'llm_unavailable' &&
+        store.agent.investigations(incidentId).at(-2)?.budgetHit === 'llm_unavailable';
 
       // The refused attempts go on the timeline too: what the model tried that policy stopped.
       report.refused = session.ledger.entries
@@ -240,7 +284,7 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
           e =>
             `- ${e.id} ${e.tool} ${JSON.stringify(e.args).slice(0, 200)} → ${e.result.split('\n')[0]?.slice(0, 300) ?? ''}`,
         );
-      if (refusedLines.length > 0) {
+      if (refusedLines.length > 0 && !repeatOutage) {
         await mcp.call('annotate_incident', {
           id: incidentId,
           note: `Refused attempts during investigation ${investigationId}:\n${refusedLines.join('\n')}`.slice(
@@ -249,14 +293,16 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
           ),
         });
       }
-      const annotation = asAnnotation(diagnosis);
-      const annotated = await mcp.call('annotate_incident', {
-        id: incidentId,
-        ...(annotation.finding !== undefined
-          ? { finding: annotation.finding, evidence: annotation.evidence }
-          : { note: annotation.note ?? '' }),
-      });
-      if (annotated.isError === true) log.warn({ incidentId }, 'could not annotate the incident');
+      if (!repeatOutage) {
+        const annotation = asAnnotation(diagnosis);
+        const annotated = await mcp.call('annotate_incident', {
+          id: incidentId,
+          ...(annotation.finding !== undefined
+            ? { finding: annotation.finding, evidence: annotation.evidence }
+            : { note: annotation.note ?? '' }),
+        });
+        if (annotated.isError === true) log.warn({ incidentId }, 'could not annotate the incident');
+      }
 
       const usage = session.budget.usage;
       store.agent.finishInvestigation(investigationId, {
@@ -268,10 +314,13 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
         toolCalls: usage.toolCalls,
         ...(budgetHit === undefined ? {} : { budgetHit }),
         now: ctx.now(),
+        quiet: repeatOutage,
       });
       finished = true;
-      if (budgetHit !== undefined && DEFERRED.has(budgetHit))
+      if (budgetHit !== undefined && DEFERRED.has(budgetHit)) {
         store.agent.release('agent_investigations', startedAt);
+        report.deferred = true;
+      }
       narrate(
         `incident ${incidentId}: ${budgetHit === undefined ? 'diagnosed' : `ended (${budgetHit})`} — confidence ${diagnosis.confidence}${diagnosis.flags.length > 0 ? `, flags ${diagnosis.flags.join(', ')}` : ''}; ${usage.modelCalls} model calls, ${usage.toolCalls} tool calls, ${usage.tokens} tokens`,
       );
@@ -303,26 +352,70 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
   }
 
   /**
-   * Open incidents to investigate: those whose every investigation ended without a verdict (deferred, or an error,
-   * at most MAX_ERROR_ENDINGS of those), none still running.
+   * Whether an incident waits for an investigation: open, and its every investigation ended without a verdict
+   * (deferred, or an error, at most MAX_ERROR_ENDINGS of those), none still running.
    */
+  function awaiting(store: Store, id: number): boolean {
+    const status = store.incidents.get(id)?.status;
+    if (status === undefined || status === 'resolved') return false;
+    const investigations = store.agent.investigations(id);
+    const retryable = investigations.every(
+      inv =>
+        inv.endedAt !== undefined &&
+        inv.budgetHit !== undefined &&
+        (DEFERRED.has(inv.budgetHit) || inv.budgetHit === 'error'),
+    );
+    return retryable && investigations.filter(inv => inv.budgetHit === 'error').length < MAX_ERROR_ENDINGS;
+  }
+
+  /** An investigation asked for by hand runs whatever the incident's state, but never beside a running one. */
+  const noneRunning = (store: Store, id: number): boolean =>
+    store.agent.investigations(id).every(inv => inv.endedAt !== undefined);
+
+  /**
+   * Ends the investigations a dead process left running — killed, crashed, or a second signal — as `stopped`, so their
+   * incidents are taken up again: a row without an end would keep them from it for ever. Dead means its owner on this
+   * host is gone, or (another host's, or from before owners were recorded) that it is older than any investigation
+   * can run: the wall clock budget plus every sandbox run its revisions may take.
+   */
+  async function closeAbandoned(): Promise<void> {
+    const store = await ctx.store();
+    const now = ctx.now();
+    const longest =
+      config.maxSeconds + (config.maxRevisions + 1) * ctx.config.sandbox.limits.timeoutSeconds + 60;
+    for (const inv of store.agent.unfinishedInvestigations()) {
+      if (inv.owner === ctx.owner) continue;
+      const dead = inv.owner !== undefined && !ownerAlive(inv.owner);
+      if (!dead && now - inv.startedAt <= longest) continue;
+      const why = dead
+        ? `the process running it (${inv.owner ?? ''}) ended before it did`
+        : `it was still running after ${Math.round(now - inv.startedAt)} s, longer than any investigation can`;
+      const closed = store.agent.finishInvestigation(inv.id, {
+        diagnosis: null,
+        flags: ['abandoned'],
+        transcript: { abandoned: why },
+        tokens: 0,
+        modelCalls: 0,
+        toolCalls: 0,
+        budgetHit: 'stopped',
+        now,
+      });
+      if (!closed) continue;
+      store.agent.release('agent_investigations', inv.startedAt);
+      log.warn({ investigation: inv.id, incidentId: inv.incidentId, owner: inv.owner }, `closed: ${why}`);
+      narrate(
+        `incident ${inv.incidentId}: investigation ${inv.id} closed, ${why}; it will be taken up again`,
+      );
+    }
+  }
+
+  /** Open incidents to investigate (see awaiting), oldest first. */
   async function pending(): Promise<number[]> {
     const store = await ctx.store();
     return store.incidents
       .active()
       .map(row => row.id)
-      .filter(id => {
-        const investigations = store.agent.investigations(id);
-        const retryable = investigations.every(
-          inv =>
-            inv.endedAt !== undefined &&
-            inv.budgetHit !== undefined &&
-            (DEFERRED.has(inv.budgetHit) || inv.budgetHit === 'error'),
-        );
-        return (
-          retryable && investigations.filter(inv => inv.budgetHit === 'error').length < MAX_ERROR_ENDINGS
-        );
-      })
+      .filter(id => awaiting(store, id))
       .sort((a, b) => a - b);
   }
 
@@ -337,11 +430,12 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       log.warn({ err: error }, 'could not check the outcomes of past PRs');
     }
     const reports: Report[] = [];
+    await closeAbandoned();
     const queue = await pending();
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined && !opts.stop.aborted; id = queue.shift()) {
         try {
-          reports.push(await handle(id));
+          reports.push(await investigate(id, store => awaiting(store, id)));
         } catch (error) {
           log.error({ err: error, incidentId: id }, 'investigation failed');
           reports.push({ incidentId: id, skipped: `failed: ${(error as Error).message}`, refused: [] });
@@ -353,11 +447,26 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
   }
 
   return {
-    handle,
+    async handle(incidentId) {
+      await closeAbandoned();
+      return investigate(incidentId, store => noneRunning(store, incidentId));
+    },
     runOnce,
     async run() {
+      // Why each incident waits (the budget, the LLM), told once when it changes, not every poll; the figures in a
+      // reason (seconds to wait) change every poll and do not count.
+      const told = new Map<number, string>();
       while (!opts.stop.aborted) {
-        await runOnce();
+        for (const report of await runOnce()) {
+          const why = report.skipped?.replace(/\d+/g, 'N');
+          if (why === undefined || told.get(report.incidentId) === why) continue;
+          told.set(report.incidentId, why);
+          narrate(`incident ${report.incidentId}: waiting: ${report.skipped ?? ''}`);
+          log.info(
+            { incidentId: report.incidentId, reason: report.skipped },
+            'incident not investigated now',
+          );
+        }
         try {
           await abortableSleep(config.pollSeconds * 1000, opts.stop);
         } catch {

@@ -13,7 +13,7 @@ import { CircuitOpenError, type CircuitBreaker } from '../lib/circuit-breaker.ts
 import { retry } from '../lib/retry.ts';
 import { BudgetExceeded, type Budget } from './budgets.ts';
 import { errorCodeOf, type Ledger, type LedgerEntry } from './ledger.ts';
-import { retryAfterMsOf, retryableLlmError } from './llm.ts';
+import { contextTooLong, refusedByEndpoint, retryAfterMsOf, retryableLlmError } from './llm.ts';
 
 export class LlmUnavailable extends Error {
   override readonly name = 'LlmUnavailable';
@@ -98,6 +98,9 @@ export function toolText(content: unknown): string {
   }
 }
 
+/** The longest wait between attempts at one model call. */
+const LONGEST_RETRY_WAIT_MS = 30_000;
+
 /** Read through a call, so that a check made earlier in the same function does not narrow it. */
 const stopRequested = (signal: AbortSignal): boolean => signal.aborted;
 
@@ -167,8 +170,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         },
         {
           retries: opts.retries,
-          retryable: retryableLlmError,
+          // A server that asks for a longer wait than a retry makes (a daily token quota's "try again in 7m") is
+          // not retried: its breaker is held open that long instead (below).
+          retryable: error =>
+            retryableLlmError(error) && (retryAfterMsOf(error) ?? 0) <= LONGEST_RETRY_WAIT_MS,
           retryAfterMs: retryAfterMsOf,
+          maxMs: LONGEST_RETRY_WAIT_MS,
           signal: opts.stop,
           onRetry: (error, attempt, waitMs) => {
             retries = attempt;
@@ -181,10 +188,20 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     } catch (error) {
       // Told to stop while waiting to retry: the wait was cut short, which is no outage.
       if (stopRequested(opts.stop)) throw new Stopped('the loop was told to stop', { cause: error });
-      if (retryableLlmError(error)) {
-        breaker.failure();
+      // An endpoint that is down, or refuses this client (its key, its model: see refusedByEndpoint), is an outage
+      // for the breaker, and the investigation is deferred until the endpoint answers again.
+      if (retryableLlmError(error) || refusedByEndpoint(error)) {
+        breaker.failure(retryAfterMsOf(error));
         settled = true;
-        throw new LlmUnavailable(`the LLM endpoint failed: ${(error as Error).message}`, { cause: error });
+        const refused = refusedByEndpoint(error)
+          ? ' (check OPENAI_API_KEY, OPENAI_BASE_URL and DEVOPS_MCP_MODEL)'
+          : '';
+        throw new LlmUnavailable(`the LLM endpoint failed: ${(error as Error).message}${refused}`, {
+          cause: error,
+        });
+      }
+      if (contextTooLong(error)) {
+        throw new BudgetExceeded('context', "the conversation outgrew the model's context window");
       }
       throw error;
     } finally {

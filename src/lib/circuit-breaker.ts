@@ -13,7 +13,8 @@ export interface CircuitBreaker {
   /** Milliseconds until an open breaker lets a call through (0 when it would now). */
   retryInMs(): number;
   success(): void;
-  failure(): void;
+  /** A failed call; `holdMs`, a wait the backend asked for, keeps the breaker open at least that long. */
+  failure(holdMs?: number): void;
   /** The call ended without showing whether the backend works: the state stays, the next call may probe. */
   release(): void;
 }
@@ -35,10 +36,11 @@ export function createCircuitBreaker(opts: {
   const now = opts.now ?? Date.now;
   let failed = 0;
   let openedAt: number | undefined;
+  let cooldownMs = opts.cooldownMs;
   let probing = false;
   const state = (): BreakerState => {
     if (openedAt === undefined) return 'closed';
-    return now() - openedAt >= opts.cooldownMs ? 'half_open' : 'open';
+    return now() - openedAt >= cooldownMs ? 'half_open' : 'open';
   };
   return {
     state,
@@ -50,17 +52,23 @@ export function createCircuitBreaker(opts: {
       return true;
     },
     retryInMs() {
-      return openedAt === undefined ? 0 : Math.max(0, opts.cooldownMs - (now() - openedAt));
+      return openedAt === undefined ? 0 : Math.max(0, cooldownMs - (now() - openedAt));
     },
     success() {
       failed = 0;
       openedAt = undefined;
+      cooldownMs = opts.cooldownMs;
       probing = false;
     },
-    failure() {
+    failure(holdMs) {
       failed += 1;
       probing = false;
-      if (openedAt !== undefined || failed >= opts.failures) openedAt = now();
+      // Told how long to wait, the breaker opens at once for that long: earlier probes would only be refused.
+      const held = holdMs !== undefined && holdMs > opts.cooldownMs;
+      if (openedAt !== undefined || failed >= opts.failures || held) {
+        openedAt = now();
+        cooldownMs = held ? holdMs : opts.cooldownMs;
+      }
     },
     release() {
       probing = false;

@@ -43,6 +43,8 @@ export interface InvestigationResult {
   toolCalls: number;
   budgetHit?: string;
   now: number;
+  /** Nothing on the timeline (an outage's every probe after the first). */
+  quiet?: boolean;
 }
 
 export interface Investigation {
@@ -65,6 +67,8 @@ export interface OutcomeRecord {
   prUrl: string;
   outcome: Outcome;
   at: number;
+  /** When GitHub was last asked about it (pending PRs). */
+  checkedAt?: number;
 }
 
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
@@ -78,12 +82,24 @@ export interface AgentStore {
    * first, with the outcome of what was done. Excludes the incident itself.
    */
   similar(incidentId: number, limit: number): SimilarIncident[];
-  startInvestigation(incidentId: number, mode: Mode, now: number): number;
+  startInvestigation(incidentId: number, mode: Mode, now: number, owner?: string): number;
+  /**
+   * Starts an investigation only if `wanted()` still holds, asked inside the same write transaction: two loops on one
+   * file never take the same incident. Returns its id, or undefined when it is not wanted (any more).
+   */
+  claimInvestigation(
+    incidentId: number,
+    start: { mode: Mode; now: number; owner: string },
+    wanted: () => boolean,
+  ): number | undefined;
+  /** Unfinished investigations, oldest first, with the owner that started them (host:pid; absent on old rows). */
+  unfinishedInvestigations(): Array<Investigation & { owner?: string }>;
   /**
    * Ends an investigation with its checked diagnosis (redacted here) and writes a `diagnosis` event on the incident's
-   * timeline (its summary, confidence, flags, budget hit): callers need not add one.
+   * timeline (its summary, confidence, flags, budget hit): callers need not add one. False, and nothing written,
+   * when it had already ended.
    */
-  finishInvestigation(id: number, result: InvestigationResult): void;
+  finishInvestigation(id: number, result: InvestigationResult): boolean;
   /** An incident's investigations, oldest first, without their transcripts. */
   investigations(incidentId: number): Investigation[];
   /** One investigation, without its transcript. */
@@ -102,6 +118,8 @@ export interface AgentStore {
     now: number;
   }): void;
   outcomes(incidentId: number): OutcomeRecord[];
+  /** When the learn step last asked GitHub about a pending PR. */
+  markOutcomeChecked(incidentId: number, repo: string, prNumber: number, now: number): void;
   /** Sliding-window counters shared by every process on the file (investigations per hour, PRs per hour, cooldowns). */
   take(counter: string, limit: number, windowSeconds: number, now: number): TakeResult;
   /** Gives back a slot taken at `at` (for an action that ended up doing nothing). */
@@ -195,6 +213,12 @@ export function createAgentStore(
   };
   const COLUMNS =
     'id, incident_id, mode, started_at, ended_at, diagnosis, flags, tokens, model_calls, tool_calls, budget_hit';
+  function startInvestigation(incidentId: number, mode: Mode, now: number, owner?: string): number {
+    const row = sql(
+      'INSERT INTO investigations (incident_id, mode, started_at, owner) VALUES (?, ?, ?, ?) RETURNING id',
+    ).get(incidentId, mode, now, owner ?? null) as { id: number };
+    return row.id;
+  }
   const investigation = (row: Row): Investigation => {
     const out: Investigation = {
       id: row.id,
@@ -310,18 +334,24 @@ export function createAgentStore(
       });
     },
 
-    startInvestigation(incidentId, mode, now) {
-      const row = sql(
-        'INSERT INTO investigations (incident_id, mode, started_at) VALUES (?, ?, ?) RETURNING id',
-      ).get(incidentId, mode, now) as { id: number };
-      return row.id;
+    startInvestigation,
+    claimInvestigation(incidentId, { mode, now, owner }, wanted) {
+      return transaction(db, () => (wanted() ? startInvestigation(incidentId, mode, now, owner) : undefined));
     },
+    unfinishedInvestigations: () =>
+      (
+        sql(`SELECT ${COLUMNS}, owner FROM investigations WHERE ended_at IS NULL ORDER BY id`).all() as Array<
+          Row & { owner: string | null }
+        >
+      ).map(row => ({ ...investigation(row), ...(row.owner === null ? {} : { owner: row.owner }) })),
 
     finishInvestigation(id, result) {
       const changes = transaction(db, () => {
-        const row = sql('SELECT incident_id FROM investigations WHERE id = ?').get(id) as
-          { incident_id: number } | undefined;
+        const row = sql('SELECT incident_id, ended_at FROM investigations WHERE id = ?').get(id) as
+          { incident_id: number; ended_at: number | null } | undefined;
         if (!row) throw new Error(`there is no investigation ${id}`);
+        // Already ended: closed as abandoned by another loop that took this process for dead. Its ending stands.
+        if (row.ended_at !== null) return undefined;
         const flags = result.flags.map(flag => redact(flag));
         const budgetHit = result.budgetHit === undefined ? null : redact(result.budgetHit);
         sql(
@@ -338,6 +368,7 @@ export function createAgentStore(
           json(result.transcript),
           id,
         );
+        if (result.quiet === true) return [];
         const summary = stringField(result.diagnosis, 'summary');
         const rootCause = stringField(result.diagnosis, 'rootCause');
         const confidence = field(result.diagnosis, 'confidence');
@@ -370,7 +401,9 @@ export function createAgentStore(
           result.now,
         );
       });
+      if (changes === undefined) return false;
       notify(changes);
+      return true;
     },
 
     investigations: incidentId =>
@@ -422,15 +455,31 @@ export function createAgentStore(
     outcomes: incidentId =>
       (
         sql(
-          'SELECT repo, pr_number, pr_url, outcome, at FROM outcomes WHERE incident_id = ? ORDER BY at, rowid',
+          'SELECT repo, pr_number, pr_url, outcome, at, checked_at FROM outcomes WHERE incident_id = ? ORDER BY at, rowid',
         ).all(incidentId) as Array<{
           repo: string;
           pr_number: number;
           pr_url: string;
           outcome: Outcome;
           at: number;
+          checked_at: number | null;
         }>
-      ).map(r => ({ repo: r.repo, prNumber: r.pr_number, prUrl: r.pr_url, outcome: r.outcome, at: r.at })),
+      ).map(r => ({
+        repo: r.repo,
+        prNumber: r.pr_number,
+        prUrl: r.pr_url,
+        outcome: r.outcome,
+        at: r.at,
+        ...(r.checked_at === null ? {} : { checkedAt: r.checked_at }),
+      })),
+    markOutcomeChecked(incidentId, repo, prNumber, now) {
+      sql('UPDATE outcomes SET checked_at = ? WHERE incident_id = ? AND repo = ? AND pr_number = ?').run(
+        now,
+        incidentId,
+        repo,
+        prNumber,
+      );
+    },
 
     take(counter, limit, windowSeconds, now) {
       // One write transaction: the count and the new slot cannot interleave with another process's.

@@ -159,6 +159,14 @@ export const MIGRATIONS: readonly string[] = [
     ''
   FROM incidents i;
   `,
+
+  // 3: who runs an investigation (host:pid), so that one left unfinished by a process that died (killed, crashed,
+  // a second signal) is closed by the next loop instead of keeping its incident from ever being taken up again;
+  // and when the learn step last asked GitHub about a pending PR, so that it asks at most every few minutes.
+  `
+  ALTER TABLE investigations ADD COLUMN owner TEXT;
+  ALTER TABLE outcomes ADD COLUMN checked_at REAL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,6 @@
 // `devops-mcp agent` as a user runs it, from the built bin: the kill switch in the store file, a `--once` pass
 // over the open incidents with the scripted model, and the command line's refusals.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,7 +107,7 @@ describe('devops-mcp agent', () => {
       await waitFor(() => running.stderr().includes('agent: watching open incidents every'));
       // No repository has a policy, so there is nothing to propose to: the loop observes, and says why.
       expect(running.stderr()).toContain(
-        'in observe mode (propose asked; capped by the repository policies or the kill switch); Ctrl-C stops between steps',
+        'in observe mode (propose asked; capped by the repository policies or the kill switch); Ctrl-C stops',
       );
       expect(await running.kill('SIGTERM')).toBe(0);
       model.assertDone();
@@ -132,5 +132,33 @@ describe('devops-mcp agent', () => {
     const llm = await run(['agent', '--once'], cleanEnv());
     expect(llm.code).toBe(1);
     expect(llm.stderr).toContain('OPENAI_API_KEY or OPENAI_BASE_URL: required by agent');
+    const both = await run(['agent', '--once', '--incident', '1'], cleanEnv({ OPENAI_API_KEY: 'sk-x' }));
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--once and --incident exclude each other');
+  });
+
+  it('--once exits 3 when the LLM is down: nothing was investigated, the next run takes the incident up', async () => {
+    const store = join(dir, 'down.db');
+    const id = await (async () => {
+      const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: store, LOG_LEVEL: 'silent' } }));
+      try {
+        return await openIncident(ctx, '127.0.0.1:9');
+      } finally {
+        await ctx.close();
+      }
+    })();
+    const env = cleanEnv({
+      DEVOPS_MCP_DB: store,
+      // Nothing listens there: every call is refused at once.
+      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+      DEVOPS_MCP_CONFIG: join(dir, 'down.json'),
+      LOG_LEVEL: 'silent',
+    });
+    await writeFile(env.DEVOPS_MCP_CONFIG!, JSON.stringify({ agent: { llmRetries: 0 } }));
+    const once = await run(['agent', '--once'], env);
+    expect(once.code, once.stderr).toBe(3);
+    expect(once.stderr).toContain(`agent: incident ${id}: ended (llm_unavailable)`);
+    const again = await run(['agent', '--incident', String(id)], env);
+    expect(again.code, again.stderr).toBe(3);
   });
 });

@@ -15,12 +15,14 @@ export interface AgentContext {
   logs: string[];
 }
 
+/** A context on a store in memory, its model the double (unless `env` names another key or URL). */
 export async function agentContext(
   env: Record<string, string | undefined>,
   model: OpenAiDouble,
+  now?: () => number,
 ): Promise<AgentContext> {
   const config = await loadConfig({
-    env: { ...env, OPENAI_API_KEY: model.apiKey, OPENAI_BASE_URL: model.url, DEVOPS_MCP_DB: ':memory:' },
+    env: { OPENAI_API_KEY: model.apiKey, OPENAI_BASE_URL: model.url, ...env, DEVOPS_MCP_DB: ':memory:' },
   });
   const logs: string[] = [];
   const destination = new Writable({
@@ -29,7 +31,11 @@ export async function agentContext(
       done();
     },
   });
-  const ctx = createContext(config, { logDestination: destination, owner: `${hostname()}:${process.pid}` });
+  const ctx = createContext(config, {
+    logDestination: destination,
+    owner: `${hostname()}:${process.pid}`,
+    ...(now ? { now } : {}),
+  });
   return { ctx, logs };
 }
 
@@ -90,6 +96,8 @@ export interface LoopOptions extends Partial<AgentOptions> {
   env?: Record<string, string | undefined>;
   /** The `instance` label of the incident's alert; a port nothing listens on by default. */
   instance?: string;
+  /** The context's clock (unix seconds); the real one by default. */
+  now?: () => number;
 }
 
 /**
@@ -111,9 +119,9 @@ export function loopsClosedAfterEach(): {
   };
   return {
     close,
-    async start(script, { env = {}, instance = '127.0.0.1:9', ...options } = {}) {
+    async start(script, { env = {}, instance = '127.0.0.1:9', now, ...options } = {}) {
       const model = close(await startOpenAiDouble(viaDiagnosisTool(script)));
-      const context = await agentContext(env, model);
+      const context = await agentContext(env, model, now);
       close(context.ctx);
       const agent = close(
         await openAgent(context.ctx, { mode: 'observe', stop: new AbortController().signal, ...options }),

@@ -23,6 +23,7 @@ import {
   completion,
   errorBody,
   estimateTokens,
+  contextLengthError,
   faultError,
   modelList,
   usageOf,
@@ -54,6 +55,8 @@ export interface RecordedChatRequest {
 
 export type Fault =
   | { status: 400 | 429 | 500 | 503; count?: number; retryAfterSeconds?: number }
+  /** The 400 OpenAI answers a conversation longer than the model's context window. */
+  | { contextLength: true; count?: number }
   | { delayMs: number; count?: number };
 
 export interface OpenAiDouble {
@@ -278,6 +281,10 @@ export async function startOpenAiDouble(
           return; // closing: the connection is being dropped anyway
         }
         if (client.gone) return; // the client gave up: the step stays for its retry
+      } else if ('contextLength' in fault) {
+        record.fault = 'context length exceeded';
+        reply(400, contextLengthError());
+        return;
       } else {
         record.fault = `status ${fault.status}`;
         const retryAfter = fault.retryAfterSeconds ?? (fault.status === 429 ? 1 : undefined);

@@ -133,6 +133,22 @@ export function authError(presented: string | undefined): ErrorBody {
   );
 }
 
+/**
+ * OpenAI's answer to a request whose messages do not fit the model's context window: a 400 with `param: "messages"`
+ * and `code: "context_length_exceeded"` (the figures are the double's, the words OpenAI's).
+ */
+export function contextLengthError(): ErrorBody {
+  return {
+    error: {
+      message:
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens. Please reduce the length of the messages.",
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'context_length_exceeded',
+    },
+  };
+}
+
 /** The bodies OpenAI answers an injected fault with, by status. */
 export function faultError(
   status: 400 | 429 | 500 | 503,

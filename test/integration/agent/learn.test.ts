@@ -78,10 +78,15 @@ async function withPendingPr(name: string, settings: Record<string, unknown> = {
 
 describe('learn: the outcome of a PR', () => {
   it('is "closed unmerged" when a person closes the PR', async () => {
-    const { agent, id, model, repo, number, lines, store } = await withPendingPr('closed');
+    const { agent, env, id, model, repo, number, lines, store } = await withPendingPr('closed');
     expect(await agent.runOnce()).toEqual([]);
     expect(store.agent.outcomes(id)).toMatchObject([{ outcome: 'pending' }]);
     github.closePull(repo, number);
+    // GitHub is asked about a pending PR at most every five minutes: the next pass does not see the close yet…
+    await agent.runOnce();
+    expect(store.agent.outcomes(id)).toMatchObject([{ outcome: 'pending' }]);
+    // …the first pass five minutes after the last question does.
+    store.agent.markOutcomeChecked(id, repo, number, env.ctx.now() - 300);
     await agent.runOnce();
     expect(store.agent.outcomes(id)).toMatchObject([
       { repo, prNumber: number, outcome: 'pr_closed_unmerged' },

@@ -319,7 +319,7 @@ describe('an LLM that fails', () => {
 });
 
 describe('stopping', () => {
-  it('ends between steps when told to stop, and leaves the incident for the next run', async () => {
+  it('ends at once when told to stop, the model call in flight abandoned, and leaves the incident for the next run', async () => {
     const stop = new AbortController();
     const file = join(dir, 'stop.json');
     await writeFile(file, JSON.stringify({ agent: { pollSeconds: 0.05 } }));
@@ -341,8 +341,9 @@ describe('stopping', () => {
     await agent.run();
     model.assertDone();
     const [investigation] = (await env.ctx.store()).agent.investigations(id);
-    // The step under way (the tool call) finished; no further model call was made.
-    expect(investigation).toMatchObject({ budgetHit: 'stopped', modelCalls: 1, toolCalls: 1 });
+    // The answer under way was not waited for: the tool call it carried was never made. A model call can take up to
+    // agent.llmTimeoutMs, longer than a service manager waits before it kills the process.
+    expect(investigation).toMatchObject({ budgetHit: 'stopped', toolCalls: 0 });
     expect(investigation!.endedAt).toBeDefined();
   });
 });

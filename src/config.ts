@@ -389,6 +389,20 @@ export const configSchema = z.strictObject({
         .min(1024)
         .max(64 * 1024 * 1024)
         .default(1024 * 1024),
+      /**
+       * A webhook alert not re-sent for this long is resolved as expired: Alertmanager re-sends firing alerts every
+       * `repeat_interval` (4 h by default) and says "resolved" only once. Keep it above the `repeat_interval`.
+       */
+      webhookAlertExpirySeconds: z
+        .number()
+        .min(600)
+        .max(30 * 86_400)
+        .default(12 * 3600),
+      /**
+       * Prometheus's `external_labels`: it adds them to the alerts it sends to Alertmanager, not to those
+       * /api/v1/alerts reports, so they are dropped from every alert for both to be one alert.
+       */
+      externalLabels: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   /** The headless loop (`devops-mcp agent`, src/agent/): budgets, corrections, retries. */

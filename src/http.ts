@@ -193,7 +193,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       return;
     }
     const { parseWebhook } = await import('./incidents/webhook.ts');
-    const parsed = parseWebhook(body, ctx.now());
+    const parsed = parseWebhook(body, ctx.now(), ctx.config.incidents.externalLabels);
     if (!parsed.ok) {
       answer(400, { status: 'error', error: `Bad Request: ${parsed.problem}; nothing was stored` });
       return;

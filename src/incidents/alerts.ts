@@ -15,9 +15,24 @@ export interface AlertInput {
   source: string;
 }
 
+/**
+ * The source of webhook alerts. Alertmanager says "resolved" once but re-sends a firing alert every
+ * `repeat_interval`, so one not seen for `incidents.webhookAlertExpirySeconds` expires (intake.ts).
+ */
+export const ALERTMANAGER_SOURCE = 'alertmanager';
+
+/**
+ * The labels without those named: `incidents.externalLabels`, which Prometheus adds to the alerts it sends to
+ * Alertmanager but not to those /api/v1/alerts reports, so with them one alert would have two fingerprints.
+ */
+export function withoutLabels(labels: Labels, names: readonly string[]): Labels {
+  if (!names.some(name => Object.hasOwn(labels, name))) return labels;
+  return Object.fromEntries(Object.entries(labels).filter(([name]) => !names.includes(name)));
+}
+
 // FNV-1a, 64 bit, over sorted label names and values each followed by 0xff: the fingerprint Prometheus and
 // Alertmanager compute (prometheus/common model.LabelSet.Fingerprint), so a polled alert and the same alert
-// arriving through Alertmanager's webhook are one alert here.
+// arriving through Alertmanager's webhook are one alert here, once `withoutLabels` has dropped the external labels.
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
 const MASK = 0xffffffffffffffffn;

@@ -2,7 +2,7 @@
 
 import type { Context } from '../context.ts';
 import type { Change } from '../store/incidents.ts';
-import type { AlertInput } from './alerts.ts';
+import { ALERTMANAGER_SOURCE, type AlertInput } from './alerts.ts';
 
 export async function ingest(ctx: Context, alerts: readonly AlertInput[]): Promise<Change[]> {
   const store = await ctx.store();
@@ -12,10 +12,18 @@ export async function ingest(ctx: Context, alerts: readonly AlertInput[]): Promi
   return changes;
 }
 
-/** Resolves incidents whose quiet period has passed; the watcher and the webhook receiver run it on a timer. */
+/**
+ * Expires webhook alerts not re-sent for `incidents.webhookAlertExpirySeconds`, and resolves incidents whose quiet
+ * period has passed; the watcher and the webhook receiver run it on a timer. Alertmanager's "resolved" comes once,
+ * and its webhook gives a firing alert no end (endsAt is Go's zero time), so silence is all there is to go by.
+ */
 export async function sweep(ctx: Context): Promise<Change[]> {
   const store = await ctx.store();
-  const changes = store.incidents.sweep(ctx.now());
+  const now = ctx.now();
+  const changes = [
+    ...store.incidents.expire(ALERTMANAGER_SOURCE, ctx.config.incidents.webhookAlertExpirySeconds, now),
+    ...store.incidents.sweep(now),
+  ];
   ctx.changes.publish(changes);
   return changes;
 }

@@ -8,7 +8,7 @@ import type { PrometheusAlert } from '../clients/prometheus.ts';
 import type { Context } from '../context.ts';
 import { assess } from '../lib/health.ts';
 import type { Change } from '../store/incidents.ts';
-import { fingerprintOf, type AlertInput } from './alerts.ts';
+import { fingerprintOf, withoutLabels, type AlertInput } from './alerts.ts';
 import { ingest, sweep } from './intake.ts';
 
 export interface Watcher {
@@ -38,9 +38,12 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
   function toInput(alert: PrometheusAlert, rules: Map<string, string>): AlertInput | undefined {
     if (alert.state !== 'firing' && alert.state !== 'pending') return undefined;
     const activeAt = alert.activeAt === undefined ? Number.NaN : Date.parse(alert.activeAt) / 1000;
+    // Dropped from polled alerts too: where a rule sets a label of that name, Prometheus keeps the rule's value in
+    // both sources (it adds an external label only where one is missing).
+    const labels = withoutLabels(alert.labels, ctx.config.incidents.externalLabels);
     return {
-      fingerprint: fingerprintOf(alert.labels),
-      labels: alert.labels,
+      fingerprint: fingerprintOf(labels),
+      labels,
       annotations: alert.annotations,
       state: alert.state,
       startsAt: Number.isFinite(activeAt) ? activeAt : ctx.now(),

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { parseDateMs, realDate } from '../lib/time.ts';
-import { fingerprintOf, type AlertInput } from './alerts.ts';
+import { ALERTMANAGER_SOURCE, fingerprintOf, withoutLabels, type AlertInput } from './alerts.ts';
 
 const labels = z.record(z.string(), z.string());
 
@@ -82,8 +82,15 @@ function parseTimestamp(value: string): number {
 // yet; as startsAt it means the start is unknown.
 const ZERO_TIME = -62_135_596_800;
 
-/** `now` (unix seconds, the receipt time) stands in for a startsAt Alertmanager sent as Go's zero time. */
-export function parseWebhook(text: string, now: number): WebhookResult {
+/**
+ * `now` (unix seconds, the receipt time) stands in for a startsAt Alertmanager sent as Go's zero time;
+ * `externalLabels` (incidents.externalLabels) are dropped from every alert.
+ */
+export function parseWebhook(
+  text: string,
+  now: number,
+  externalLabels: readonly string[] = [],
+): WebhookResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -110,16 +117,18 @@ export function parseWebhook(text: string, now: number): WebhookResult {
   const alerts = parsed.data.alerts.map((alert): AlertInput => {
     const startsAt = parseTimestamp(alert.startsAt);
     const endsAt = alert.endsAt === undefined ? undefined : parseTimestamp(alert.endsAt);
+    // Without Prometheus's external labels, which the polled alert lacks, the labels are the polled alert's.
+    const labels = withoutLabels(alert.labels, externalLabels);
     return {
       // The same fingerprint Alertmanager computes from the labels, so the polled alert is the same alert.
-      fingerprint: fingerprintOf(alert.labels),
-      labels: alert.labels,
+      fingerprint: fingerprintOf(labels),
+      labels,
       annotations: alert.annotations,
       state: alert.status,
       startsAt: startsAt <= ZERO_TIME ? now : startsAt,
       endsAt: endsAt === undefined || endsAt <= ZERO_TIME ? undefined : endsAt,
       generatorURL: alert.generatorURL === '' ? undefined : alert.generatorURL,
-      source: 'alertmanager',
+      source: ALERTMANAGER_SOURCE,
     };
   });
   return { ok: true, alerts, groupKey: parsed.data.groupKey, truncatedAlerts: parsed.data.truncatedAlerts };

@@ -2,7 +2,15 @@
 // the partial unique index on the group key (schema.ts) makes "one open incident per group" hold for every writer.
 
 import type { DatabaseSync } from 'node:sqlite';
-import { groupOf, highestSeverity, severityRank, type AlertInput, type Labels } from '../incidents/alerts.ts';
+import {
+  ALERTMANAGER_SOURCE,
+  groupOf,
+  highestSeverity,
+  severityRank,
+  type AlertInput,
+  type Labels,
+} from '../incidents/alerts.ts';
+import { formatDuration, toRfc3339 } from '../lib/time.ts';
 import { preparedStatements, transaction } from './db.ts';
 
 export type IncidentStatus = 'open' | 'acknowledged' | 'resolved';
@@ -54,6 +62,7 @@ export interface AlertRow {
   generator_url: string | null;
   source: string;
   starts_at: number;
+  /** Null while it fires, and for an alert that expired: when it ended is not known. */
   ends_at: number | null;
   last_seen: number;
 }
@@ -100,6 +109,11 @@ export interface IncidentStore {
   apply(alerts: readonly AlertInput[], now: number): Change[];
   /** Firing alerts of a source in incidents not resolved: what a poll compares its answer against. */
   firing(source: string): Array<{ fingerprint: string; labels: Labels }>;
+  /**
+   * Resolves the firing alerts of a source not seen for `afterSeconds`, as expired: a source that says "resolved"
+   * once (Alertmanager) would otherwise leave an alert firing for ever when that one notification was lost.
+   */
+  expire(source: string, afterSeconds: number, now: number): Change[];
   /** Fingerprints of the pending alerts noted. */
   pending(): string[];
   /** The pending alerts noted, oldest first: alerts whose rule holds but whose `for` has not yet passed. */
@@ -135,6 +149,8 @@ export interface IncidentStore {
 }
 
 const OPEN = "status <> 'resolved'";
+/** How many of a group's incidents a webhook alert's episode is looked for in (see `finished`). */
+const RECENT_INCIDENTS = 20;
 
 export function createIncidentStore(db: DatabaseSync, options: GroupingOptions): IncidentStore {
   const sql = preparedStatements(db);
@@ -229,8 +245,31 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       sql('UPDATE incidents SET severity = ? WHERE id = ?').run(highest, id);
   }
 
+  /**
+   * Whether a webhook alert is of an episode already reported resolved. Its startsAt names the episode (a real
+   * re-fire starts later), and a "firing" sent after the "resolved" of the same one — by the other replica of an
+   * Alertmanager HA pair, or delivered late — must not fire it again: Alertmanager would never resolve it twice.
+   * An alert that expired has no end: its next repeat proves it still fires. A poll is never stale, so polled
+   * alerts are not checked.
+   *
+   * Looked for in the group's last RECENT_INCIDENTS incidents: a few indexed lookups however long its history
+   * (each firing webhook alert is looked for, a new one in vain). A notification of an older episode — that many
+   * incidents of the group opened since, each `windowSeconds` after the one before resolved — is not one still on
+   * its way, and an alert wrongly fired again still expires.
+   */
+  function finished(alert: AlertInput, groupKey: string): boolean {
+    return (
+      sql(
+        `SELECT 1 FROM alerts
+         WHERE incident_id IN (SELECT id FROM incidents WHERE group_key = ? ORDER BY id DESC LIMIT ${RECENT_INCIDENTS})
+           AND fingerprint = ? AND state = 'resolved' AND ends_at IS NOT NULL AND starts_at >= ? LIMIT 1`,
+      ).get(groupKey, alert.fingerprint, alert.startsAt) !== undefined
+    );
+  }
+
   function fire(alert: AlertInput, now: number, changes: Map<number, Change>): void {
     const group = groupOf(alert.labels, options.groupBy);
+    if (alert.source === ALERTMANAGER_SOURCE && finished(alert, group.key)) return;
     sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(alert.fingerprint);
     const change = openIncident(group, alert, now);
     if (change.opened === true) merge(changes, change);
@@ -296,22 +335,27 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       sql(
         "UPDATE alerts SET state = 'resolved', ends_at = ?, last_seen = ? WHERE incident_id = ? AND fingerprint = ?",
       ).run(alert.endsAt ?? now, now, row.id, alert.fingerprint);
-      merge(changes, { id: row.id });
-      event(row.id, now, {
+      alertEnded(row.id, now, changes, {
         kind: 'alert_resolved',
         summary: `${alertName(alert)} resolved`,
         data: { fingerprint: alert.fingerprint },
       });
-      const firing = sql("SELECT count(*) AS n FROM alerts WHERE incident_id = ? AND state = 'firing'").get(
-        row.id,
-      ) as { n: number };
-      if (firing.n > 0) continue;
-      sql('UPDATE incidents SET quiet_since = ? WHERE id = ?').run(now, row.id);
-      event(row.id, now, {
-        kind: 'quiet',
-        summary: `every alert resolved; resolves after ${options.quietSeconds} s unless one fires again`,
-      });
     }
+  }
+
+  /** An alert of incident `id` resolved: on the timeline, and the quiet period starts if it was the last firing. */
+  function alertEnded(id: number, now: number, changes: Map<number, Change>, e: NewEvent): void {
+    merge(changes, { id });
+    event(id, now, e);
+    const firing = sql("SELECT count(*) AS n FROM alerts WHERE incident_id = ? AND state = 'firing'").get(
+      id,
+    ) as { n: number };
+    if (firing.n > 0) return;
+    sql('UPDATE incidents SET quiet_since = ? WHERE id = ?').run(now, id);
+    event(id, now, {
+      kind: 'quiet',
+      summary: `every alert resolved; resolves after ${options.quietSeconds} s unless one fires again`,
+    });
   }
 
   function notePending(alert: AlertInput, now: number): void {
@@ -373,6 +417,36 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
            WHERE a.state = 'firing' AND a.source = ? AND i.${OPEN}`,
         ).all(source) as Array<{ fingerprint: string; labels: string }>
       ).map(r => ({ fingerprint: r.fingerprint, labels: JSON.parse(r.labels) as Labels }));
+    },
+    expire(source, afterSeconds, now) {
+      const stale = () =>
+        sql(
+          `SELECT a.incident_id AS id, a.fingerprint, a.name, a.last_seen FROM alerts a JOIN incidents i ON i.id = a.incident_id
+           WHERE a.state = 'firing' AND a.source = ? AND a.last_seen < ? AND i.${OPEN}`,
+        ).all(source, now - afterSeconds) as Array<{
+          id: number;
+          fingerprint: string;
+          name: string;
+          last_seen: number;
+        }>;
+      // Read outside the write lock first: most sweeps find nothing to expire.
+      if (stale().length === 0) return [];
+      return write(() => {
+        const changes = new Map<number, Change>();
+        for (const row of stale()) {
+          // last_seen stays: it was not seen now.
+          sql(
+            "UPDATE alerts SET state = 'resolved', ends_at = NULL WHERE incident_id = ? AND fingerprint = ?",
+          ).run(row.id, row.fingerprint);
+          alertEnded(row.id, now, changes, {
+            kind: 'alert_resolved',
+            summary: `${row.name} expired: not seen since ${toRfc3339(row.last_seen)}, for more than ${formatDuration(afterSeconds)}`,
+            data: { fingerprint: row.fingerprint, expired: true, last_seen: row.last_seen },
+          });
+        }
+        if (options.quietSeconds === 0) for (const change of sweepNow(now)) merge(changes, change);
+        return [...changes.values()];
+      });
     },
     pending() {
       return (sql('SELECT fingerprint FROM pending_alerts').all() as Array<{ fingerprint: string }>).map(

@@ -23,6 +23,10 @@ export interface PrometheusOptions {
   backfill?: string;
   /** A rule file (YAML: `groups: …`), evaluated every `scrapeInterval`. */
   rules?: string;
+  /** `global.external_labels`. */
+  externalLabels?: Record<string, string>;
+  /** host:port of Alertmanagers the firing alerts are sent to (API v2), and re-sent every `scrapeInterval`. */
+  alertmanagers?: string[];
   binary?: string;
 }
 
@@ -60,11 +64,25 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     await writeFile(join(dir, 'rules.yml'), options.rules);
     ruleFiles.push('rule_files:', `  - ${join(dir, 'rules.yml')}`);
   }
+  const externalLabels = Object.entries(options.externalLabels ?? {});
+  const alerting =
+    options.alertmanagers === undefined
+      ? []
+      : [
+          'alerting:',
+          '  alertmanagers:',
+          '    - api_version: v2',
+          `      static_configs: [{ targets: [${options.alertmanagers.map(t => `'${t}'`).join(', ')}] }]`,
+        ];
   const config = [
     'global:',
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,
+    ...(externalLabels.length > 0
+      ? [`  external_labels: { ${externalLabels.map(([k, v]) => `${k}: '${v}'`).join(', ')} }`]
+      : []),
     ...ruleFiles,
+    ...alerting,
     ...scrapeConfigs,
   ];
   await writeFile(join(dir, 'prometheus.yml'), `${config.join('\n')}\n`);
@@ -85,6 +103,8 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         `--storage.tsdb.retention.time=3650d`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--log.level=warn',
+        // Prometheus finds the Alertmanagers ~5 s after its start, and drops what it sent before.
+        ...(options.alertmanagers === undefined ? [] : [`--rules.alert.resend-delay=${interval}`]),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -109,6 +109,23 @@ describe('the Alertmanager webhook payload', () => {
     });
   });
 
+  it("drops Prometheus's external labels (incidents.externalLabels), so the fingerprint is that of the polled alert", () => {
+    const labels = PAYLOAD.alerts[0]?.labels ?? {};
+    const sent = JSON.stringify({
+      ...PAYLOAD,
+      alerts: [{ ...PAYLOAD.alerts[0], labels: { ...labels, cluster: 'eu-1', replica: 'a' } }],
+    });
+    const result = parseWebhook(sent, NOW, ['cluster', 'replica']);
+    expect(result.ok && result.alerts[0]).toMatchObject({ labels, fingerprint: fingerprintOf(labels) });
+    // A named label an alert does not carry changes nothing; a label not named stays.
+    const without = parseWebhook(JSON.stringify(PAYLOAD), NOW, ['cluster']);
+    expect(without.ok && without.alerts[0]?.fingerprint).toBe(fingerprintOf(labels));
+    expect(parseWebhook(sent, NOW)).toMatchObject({
+      ok: true,
+      alerts: [{ labels: { ...labels, cluster: 'eu-1', replica: 'a' } }],
+    });
+  });
+
   it('refuses a label name no object can hold or no sender means, naming it, rather than dropping it', () => {
     const raw = JSON.stringify({ ...PAYLOAD, alerts: [PAYLOAD.alerts[0]] }).replace(
       '"labels":{',

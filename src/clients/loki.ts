@@ -157,7 +157,8 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
           end: typeof q.end === 'string' ? q.end : toNanos(q.end),
           limit: q.limit,
           direction: q.direction,
-          step: q.step === undefined ? undefined : `${q.step}s`,
+          // Float seconds: Loki reads a fraction (1.5) there, but not in a duration ("1.5s" is refused).
+          step: q.step === undefined ? undefined : String(q.step),
         },
         queryResponse,
         q.signal,

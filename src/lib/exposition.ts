@@ -8,10 +8,18 @@ export interface MetricSample {
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 
-function parseValue(text: string): number {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  return Number(text);
+/**
+ * A sample value as Go's strconv.ParseFloat reads it, which Prometheus's parsers use: Inf and Infinity (signed)
+ * and NaN in any case; undefined when it is not a number.
+ */
+function parseValue(text: string): number | undefined {
+  const special = /^([+-]?)(?:inf|infinity)$|^nan$/i.exec(text);
+  if (special) {
+    if (special[1] === undefined) return Number.NaN;
+    return special[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  }
+  const value = Number(text);
+  return text === '' || Number.isNaN(value) ? undefined : value;
 }
 
 /** Samples of the exposition; lines it cannot read are skipped, as a scraper would report, not crash. */
@@ -23,6 +31,9 @@ export function parseExposition(text: string): MetricSample[] {
     const name = NAME.exec(line)?.[0];
     if (name === undefined) continue;
     let rest = line.slice(name.length);
+    // Blanks may separate the name from its labels (`name {code="500"} 1`), as promtool accepts.
+    if (!/^[\s{]/.test(rest)) continue;
+    rest = rest.trimStart();
     const labels: Record<string, string> = {};
     if (rest.startsWith('{')) {
       const parsed = parseLabels(rest);
@@ -30,10 +41,9 @@ export function parseExposition(text: string): MetricSample[] {
       Object.assign(labels, parsed.labels);
       rest = rest.slice(parsed.length);
     }
-    const [valueText] = rest.trim().split(/\s+/);
-    if (valueText === undefined) continue;
-    const value = parseValue(valueText);
-    if (Number.isNaN(value) && valueText !== 'NaN') continue;
+    // A sample without a value (`y_total`) is a line the scraper could not read, not a zero.
+    const value = parseValue(rest.trim().split(/\s+/)[0] ?? '');
+    if (value === undefined) continue;
     samples.push({ name, labels, value });
   }
   return samples;

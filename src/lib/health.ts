@@ -82,15 +82,50 @@ export function countersOf(samples: readonly MetricSample[], at: number): Counte
   return { at, requests, errors, buckets: [...buckets].sort((a, b) => a[0] - b[0]) };
 }
 
-function minus(now: Counters, before: Counters | undefined): Counters {
-  // A restart resets counters: then only what the new process counted is known.
-  if (!before || before.requests > now.requests) return now;
+// /health's uptime and the clock between two checks can disagree by a rounding and a probe's latency.
+const UPTIME_SLACK_SECONDS = 1;
+
+/**
+ * Whether the process restarted since `before` was counted: a counter of a live process never goes down, and its
+ * uptime is never shorter than the time since the previous check. The uptime also sees a restart whose new process
+ * has already counted more than the old one had.
+ */
+function restarted(now: Counters, before: Counters, uptime: number | undefined): boolean {
+  if (uptime !== undefined && uptime + UPTIME_SLACK_SECONDS < now.at - before.at) return true;
+  if (now.requests < before.requests || now.errors < before.errors) return true;
+  const current = new Map(now.buckets);
+  return before.buckets.some(([bound, count]) => (current.get(bound) ?? 0) < count);
+}
+
+/** What was counted since the previous check, and the time that covers (`since`, as the reasons word it). */
+function sincePrevious(
+  now: Counters,
+  before: Counters | undefined,
+  uptime: number | undefined,
+): { counted: Counters; since: string } {
+  const life = `since the process started${uptime === undefined ? '' : ` ${Math.round(uptime)} s ago`}`;
+  if (!before) return { counted: now, since: life };
+  const elapsed = now.at - before.at;
+  if (restarted(now, before, uptime)) {
+    // Only what the current process counted is known: since its start, a restart unless it is older than the
+    // previous check (then a counter went down without one: a series it dropped).
+    const since =
+      uptime === undefined
+        ? `since a restart in the last ${Math.round(elapsed)} s`
+        : uptime < elapsed
+          ? `since a restart ${Math.round(uptime)} s ago`
+          : life;
+    return { counted: now, since };
+  }
   const earlier = new Map(before.buckets);
   return {
-    at: now.at,
-    requests: now.requests - before.requests,
-    errors: now.errors - before.errors,
-    buckets: now.buckets.map(([bound, count]) => [bound, count - (earlier.get(bound) ?? 0)]),
+    counted: {
+      at: now.at,
+      requests: now.requests - before.requests,
+      errors: now.errors - before.errors,
+      buckets: now.buckets.map(([bound, count]) => [bound, count - (earlier.get(bound) ?? 0)]),
+    },
+    since: `last ${Math.round(elapsed)} s`,
   };
 }
 
@@ -104,6 +139,7 @@ export function assess(
   const { health, metrics } = probe;
   const assessment: Assessment = { status: 'healthy', reasons, health: { ms: health.ms }, checks: [] };
   if (health.status !== undefined) assessment.health.http_status = health.status;
+  let uptime: number | undefined;
 
   if (health.status === undefined) {
     reasons.push(`/health did not answer: ${health.error ?? 'no response'}`);
@@ -124,10 +160,13 @@ export function assess(
     const reported = typeof body.status === 'string' ? body.status : undefined;
     if (reported !== undefined) assessment.health.reported_status = reported;
     if (typeof body.version === 'string') assessment.health.version = body.version;
-    const uptime = body.uptime_seconds ?? body.uptime;
-    if (typeof uptime === 'number') assessment.health.uptime_seconds = Math.round(uptime);
+    const reportedUptime = body.uptime_seconds ?? body.uptime;
+    if (typeof reportedUptime === 'number') {
+      uptime = reportedUptime;
+      assessment.health.uptime_seconds = Math.round(uptime);
+    }
     assessment.checks = readChecks(body.checks);
-    if (health.status >= 500 || reported === 'down') {
+    if (health.status >= 500 || reported?.toLowerCase() === 'down') {
       reasons.push(`/health answered HTTP ${health.status}${reported ? ` with status "${reported}"` : ''}`);
       assessment.status = 'down';
     } else if (health.status >= 400) {
@@ -147,9 +186,7 @@ export function assess(
     const samples = parseExposition(metrics.body);
     const counters = countersOf(samples, now);
     assessment.counters = counters;
-    const window = minus(counters, previous);
-    const since =
-      window === counters ? 'since the process started' : `last ${Math.round(now - (previous?.at ?? now))} s`;
+    const { counted: window, since } = sincePrevious(counters, previous, uptime);
     if (window.requests > 0) {
       const errorRatio = window.errors / window.requests;
       const p95 = histogramQuantile(0.95, window.buckets);

@@ -31,14 +31,38 @@ const MASKS: Array<[RegExp, string]> = [
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
   [/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, '<ip>'],
   [/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>'],
-  [/-?\b\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi, '<n>'],
 ];
+const NUMBER = /-?\b\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi;
 
-/** The line with what varies between repeats of "the same" message replaced by placeholders. */
+/**
+ * A 1xx–5xx HTTP status where logs write one, which stays in the grouping key so that a 502 is never counted in a
+ * group that shows a 200: after `HTTP/1.1"` (the common and combined log formats), after a key ending in status or
+ * code (`status=502`, `"status_code": "502"`, `code: 502`), or as the token right after a request (`GET /predict 502
+ * in 3ms`, with or without ` HTTP/1.1`). Other bare numbers stay masked: an access log's byte count (`200 512`) would
+ * split every group. Sticky: it is tried at a number's offset, with the text before it in the lookbehinds.
+ */
+const STATUS_CODE_AFTER = [
+  String.raw`HTTP\/\d(?:\.\d)?"\s*`,
+  String.raw`(?:status|code)["']?\s*[=:]\s*["']?`,
+  String.raw`\b(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)\s+\/\S*(?:\s+HTTP\/\d(?:\.\d)?)?\s+`,
+];
+const STATUS_CODE = new RegExp(
+  `(?:${STATUS_CODE_AFTER.map(before => `(?<=${before})`).join('|')})[1-5]\\d\\d(?![\\w.])`,
+  'iy',
+);
+
+function isStatusCode(text: string, offset: number): boolean {
+  STATUS_CODE.lastIndex = offset;
+  return STATUS_CODE.test(text);
+}
+
+/** The line with what varies between repeats of "the same" message replaced by placeholders; status codes kept. */
 export function maskLine(line: string): string {
   let masked = line;
   for (const [pattern, placeholder] of MASKS) masked = masked.replace(pattern, placeholder);
-  return masked;
+  return masked.replace(NUMBER, (number: string, offset: number, text: string) =>
+    isStatusCode(text, offset) ? number : '<n>',
+  );
 }
 
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));

@@ -1,18 +1,20 @@
 import { z } from 'zod';
-import { fromNanos, toNanos, type LokiClient } from '../clients/loki.ts';
+import { fromNanos, toNanos, type LokiClient, type LokiSeries } from '../clients/loki.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
+import type { SelectorRead } from '../lib/logql.ts';
 import { shapeLogs } from '../lib/logs.ts';
 import { columnsOf } from '../lib/series.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
-import { chooseStep } from '../lib/step.ts';
-import { formatDuration, nanosecondEpoch, resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { chooseStep, describeStep, type StepChoice } from '../lib/step.ts';
+import { formatDuration, nanosecondEpoch, parseDuration, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
 const DEFAULT_RANGE_SECONDS = 3600;
 const MAX_LINE_CHARS = 400;
 // Loki's default step aims at ~250 points; summaries need no more.
 const STEP_BUDGET = { targetPoints: 240, maxPoints: 1100 };
+const NO_MATCH = 'No line matched. Check the selector with explore_loki, or widen the range.';
 
 export const searchLoki = defineTool({
   name: 'search_loki',
@@ -20,7 +22,7 @@ export const searchLoki = defineTool({
   description: [
     'Run LogQL on Loki: log lines grouped by stream, repeats collapsed (count, first/last time); metric queries',
     '(count_over_time, rate, sum by) summarized per series. Checked locally first; a query that would scan too',
-    'much is refused with the figures. Capped: if `truncated`, follow `note`. Times as query_prometheus (default last hour).',
+    'much is refused with the figures. Capped: if `truncated`, follow `note`. Times and step as query_prometheus (default last hour).',
   ].join(' '),
   input: z.strictObject({
     query: z.string().trim().min(1).max(20_000).describe('LogQL, e.g. {app="api"} |= "error"'),
@@ -28,6 +30,7 @@ export const searchLoki = defineTool({
     end: z.union([z.string(), z.number()]).optional(),
     limit: z.coerce.number().int().min(1).max(5000).default(100).describe('most lines (log queries)'),
     direction: z.enum(['backward', 'forward']).default('backward').describe('backward = newest first'),
+    step: z.union([z.string(), z.number()]).optional(),
   }),
   output: z.object({
     query: z.string(),
@@ -82,18 +85,20 @@ export const searchLoki = defineTool({
         'Shorten the range; for long trends use a metric query with a coarse step on a shorter window.',
       );
     }
-    await guardCost(
-      loki,
-      parsed.selectors,
-      start - parsed.maxRangeSeconds,
-      end,
-      settings.maxBytesScanned,
-      ctx.signal,
-    );
+    if (input.step !== undefined && parsed.kind === 'logs') {
+      throw invalidArgument(
+        'step only applies to a metric query.',
+        'Drop step, or count the lines: sum(count_over_time({…}[5m])).',
+      );
+    }
+    const requested = input.step === undefined ? undefined : parseStep(input.step);
+    await guardCost(loki, parsed.selectors, start, end, settings.maxBytesScanned, ctx.signal);
     const echo = { query: input.query, kind: parsed.kind, start: toRfc3339(start), end: toRfc3339(end) };
 
     if (parsed.kind === 'metric') {
-      const choice = chooseStep(end - start, undefined, STEP_BUDGET);
+      // A selector outside a range aggregation (none has a [range]) does not bound the step.
+      const shortestRange = Math.min(...parsed.selectors.map(s => s.rangeSeconds || Infinity));
+      const { choice, note: stepNote } = metricStep(end - start, requested, shortestRange);
       const data = await loki.queryRange({
         query: input.query,
         start,
@@ -104,8 +109,11 @@ export const searchLoki = defineTool({
       if (data.resultType !== 'matrix')
         throw new ToolError('BACKEND_ERROR', 'Loki answered a metric query with log lines.');
       const base = { ...echo, step: formatDuration(choice.step) };
+      const result = parsed.countsLines
+        ? withQuietSteps(data.result, start, end, choice.step)
+        : { series: data.result, filled: 0 };
       const shaped = shapeRange(
-        data.result.map(s => ({ labels: s.metric, samples: columnsOf(s.values) })),
+        result.series.map(s => ({ labels: s.metric, samples: columnsOf(s.values) })),
         { start, end, step: choice.step },
         {
           maxBytes: ctx.config.output.maxBytes,
@@ -116,10 +124,18 @@ export const searchLoki = defineTool({
       );
       // The summary's hint about format "full" does not apply: search_loki has no such format.
       const { note, ...rest } = shaped;
+      const notes = [
+        ...(stepNote ? [stepNote] : []),
+        ...(shaped.truncated && note ? [note] : []),
+        ...(result.filled > 0
+          ? ['Steps whose window held no line count as 0 (Loki writes no sample there).']
+          : []),
+        ...(data.result.length === 0 ? [NO_MATCH] : []),
+      ];
       return {
         ...base,
         ...rest,
-        ...(shaped.truncated ? { note } : {}),
+        ...(notes.length > 0 ? { note: notes.join(' ') } : {}),
         ...scanned(data.stats.totalBytesProcessed),
       };
     }
@@ -170,9 +186,7 @@ export const searchLoki = defineTool({
         ? [readOn(input.direction, limit, kept[0]?.ns ?? last.ns, last.ns, dropped.ns)]
         : []),
       ...(shaped.note ? [shaped.note] : []),
-      ...(kept.length === 0
-        ? ['No line matched. Check the selector with explore_loki, or widen the range.']
-        : []),
+      ...(kept.length === 0 ? [NO_MATCH] : []),
     ];
     return {
       ...base,
@@ -183,6 +197,75 @@ export const searchLoki = defineTool({
     };
   },
 });
+
+/** A step argument as query_prometheus reads one: a duration (30s, 5m) or a number of seconds. */
+function parseStep(step: string | number): number {
+  const seconds =
+    typeof step === 'number' || /^\d+(?:\.\d+)?$/.test(step) ? Number(step) : parseDuration(step);
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
+    throw invalidArgument(
+      `step "${step}" is not a positive duration.`,
+      'Use a duration such as 30s, 5m or 1h, or a number of seconds.',
+    );
+  }
+  return seconds;
+}
+
+/**
+ * The step of a metric query. Loki evaluates it at each step over the [range] before that step, so a step longer
+ * than the shortest [range] never counts the lines between two windows: the automatic step is then that [range]
+ * itself (windows side by side, each line counted once), with up to the most points a series may have. Past that,
+ * or when the step asked for is longer, the note says what is missed.
+ */
+function metricStep(
+  rangeSeconds: number,
+  requested: number | undefined,
+  shortestRange: number,
+): { choice: StepChoice; note?: string } {
+  let choice = chooseStep(rangeSeconds, requested, STEP_BUDGET);
+  if (requested === undefined && choice.step > shortestRange) {
+    choice = chooseStep(rangeSeconds, shortestRange, STEP_BUDGET);
+  }
+  const notes = [
+    ...(requested === undefined ? [] : [describeStep(choice, STEP_BUDGET)]),
+    ...(choice.step > shortestRange
+      ? [
+          `step ${formatDuration(choice.step)} is longer than the shortest [range] (${formatDuration(shortestRange)}): lines between the windows are not counted; shorten the range or lengthen the [range]`,
+        ]
+      : []),
+  ].filter(note => note !== undefined);
+  return notes.length > 0 ? { choice, note: `${notes.join('; ')}.` } : { choice };
+}
+
+/**
+ * A line count's series with a 0 at each step Loki wrote no sample for: it writes none for a window without lines,
+ * and min, mean and trend must see those quiet stretches. Times in milliseconds, as Loki writes them.
+ */
+function withQuietSteps(
+  series: readonly LokiSeries[],
+  start: number,
+  end: number,
+  step: number,
+): { series: LokiSeries[]; filled: number } {
+  const ms = (seconds: number) => Math.round(seconds * 1000);
+  const stepMs = ms(step);
+  const phase = series[0]?.values[0]?.[0];
+  if (phase === undefined || stepMs <= 0) return { series: [...series], filled: 0 };
+  // Loki's first step: the one in the phase of its timestamps after start - step (start itself, unless Loki
+  // aligned the query to the step).
+  const lowest = Math.floor(start * 1000) - stepMs;
+  const first = ms(phase) - Math.floor((ms(phase) - lowest - 1) / stepMs) * stepMs;
+  const last = Math.floor(end * 1000);
+  let filled = 0;
+  const out = series.map(s => {
+    const seen = new Set(s.values.map(([t]) => ms(t)));
+    const quiet: Array<[number, string]> = [];
+    for (let t = first; t <= last; t += stepMs) if (!seen.has(t)) quiet.push([t / 1000, '0']);
+    filled += quiet.length;
+    return { ...s, values: [...s.values, ...quiet].sort((a, b) => a[0] - b[0]) };
+  });
+  return { series: out, filled };
+}
 
 function compareNanos(a: string, b: string): number {
   // Loki's nanosecond strings have no leading zeros: the longer is the later, else the digits decide.
@@ -221,24 +304,33 @@ function scanned(bytes: number | undefined): { scanned_bytes?: number } {
   return bytes === undefined ? {} : { scanned_bytes: bytes };
 }
 
-/** The cost guardrail: ask Loki's index how much the selectors would read before reading it. */
+/**
+ * The cost guardrail: ask Loki's index how much the selectors would read before reading it. A range aggregation
+ * reads (t - offset - range, t - offset] at each step t, so each selector is asked about its own window.
+ */
 async function guardCost(
   loki: LokiClient,
-  selectors: readonly string[],
+  selectors: readonly SelectorRead[],
   start: number,
   end: number,
   budget: number,
   signal: AbortSignal,
 ): Promise<void> {
-  const stats = await Promise.all(selectors.map(selector => loki.indexStats(selector, start, end, signal)));
+  const windows = selectors.map(s => ({
+    selector: s.selector,
+    from: start - s.offsetSeconds - s.rangeSeconds,
+    to: end - s.offsetSeconds,
+  }));
+  const stats = await Promise.all(windows.map(w => loki.indexStats(w.selector, w.from, w.to, signal)));
   const known = stats.filter(s => s !== undefined);
   if (known.length === 0) return;
   const bytes = known.reduce((sum, s) => sum + s.bytes, 0);
   if (bytes <= budget) return;
   const streams = known.reduce((sum, s) => sum + s.streams, 0);
+  const longest = Math.max(...windows.map(w => w.to - w.from));
   throw new ToolError(
     'QUERY_TOO_EXPENSIVE',
-    `This query would scan about ${formatBytes(bytes)} in ${streams} streams over ${formatDuration(end - start)}; the limit is ${formatBytes(budget)}.`,
+    `This query would scan about ${formatBytes(bytes)} in ${streams} streams over ${formatDuration(longest)}; the limit is ${formatBytes(budget)}.`,
     'Add labels to the stream selector (e.g. {app="api", level="error"}) or shorten the range; line filters do not reduce what is scanned.',
   );
 }

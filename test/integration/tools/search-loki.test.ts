@@ -225,6 +225,119 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
   });
 });
 
+describe('search_loki metric queries', () => {
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+  const lines = (service: string, times: number[], text: (i: number) => string): void => {
+    loki.push([
+      {
+        stream: { service, level: 'error' },
+        values: times.map((t, i): [string, string] => [`${t}000000000`, text(i)]),
+      },
+    ]);
+  };
+
+  it('never steps past the shortest [range], so no line falls between two windows', async () => {
+    // 120 lines in 4 minutes, 7.3 h into a day: at the 10m step a day would get, no window of 5m held them.
+    const end = nowSeconds() - 600;
+    const start = end - 86_400;
+    lines(
+      'gap',
+      Array.from({ length: 120 }, (_, i) => start + 100 * 600 + 10 + i * 2),
+      i => `payment failed code=${i}`,
+    );
+    const query = 'sum(count_over_time({service="gap"}[5m]))';
+    const out = structured(await mcp.call('search_loki', { query, start, end }));
+    expect(out.step).toBe('5m');
+    expect(out.series_total).toBe(1);
+    // Windows side by side count each line once.
+    expect(Math.round(out.series[0].mean * out.series[0].samples)).toBe(120);
+
+    // A step asked for is taken as query_prometheus takes it, and one past the [range] is said to miss lines.
+    const coarse = structured(await mcp.call('search_loki', { query, start, end, step: '10m' }));
+    expect(coarse.step).toBe('10m');
+    expect(coarse.note).toMatch(/^step 10m is longer than the shortest \[range\] \(5m\): lines between/);
+    const fine = structured(await mcp.call('search_loki', { query, start, end, step: 1 }));
+    expect(fine.step).toBe('2m');
+    expect(fine.note).toMatch(/^step raised from 1s to 2m to stay within 1100 points per series\./);
+    const fraction = structured(await mcp.call('search_loki', { query, start: 'now-5m', step: '1.5s' }));
+    expect(fraction.step).toBe('1.5s');
+    // Where a step of [range] would pass the point budget, the note says what the step misses.
+    const month = structured(
+      await mcp.call('search_loki', { query: 'sum(count_over_time({service="gap"}[1m]))', start: 'now-30d' }),
+    );
+    expect(month.step).toBe('1h');
+    expect(month.note).toMatch(/^step 1h is longer than the shortest \[range\] \(1m\): lines between/);
+  });
+
+  it('refuses a step it cannot use', async () => {
+    expect(textOf(await mcp.call('search_loki', { query: '{service="gap"}', step: '1m' }))).toMatch(
+      /^INVALID_ARGUMENT: step only applies to a metric query/,
+    );
+    expect(
+      textOf(await mcp.call('search_loki', { query: 'rate({service="gap"}[5m])', step: 'soon' })),
+    ).toMatch(/^INVALID_ARGUMENT: step "soon" is not a positive duration/);
+  });
+
+  it('counts the steps without lines as 0 in line counts, and only there', async () => {
+    // A burst 30 to 25 minutes ago in the last hour.
+    const now = nowSeconds();
+    lines(
+      'sparse',
+      Array.from({ length: 50 }, (_, i) => now - 1800 + i * 6),
+      i => `error id=${i}`,
+    );
+    const counted = structured(
+      await mcp.call('search_loki', { query: 'count_over_time({service="sparse"}[1m])', start: 'now-1h' }),
+    );
+    expect(counted.series[0]).toMatchObject({ min: 0, max: 10, first: 0, last: 0, trend: 'flat' });
+    expect(counted.series[0].mean).toBeCloseTo(50 / 60, 1);
+    expect(counted.note).toContain('Steps whose window held no line count as 0');
+    // The largest of no series is none: as Loki gives it.
+    const largest = structured(
+      await mcp.call('search_loki', {
+        query: 'max(count_over_time({service="sparse"}[1m]))',
+        start: 'now-1h',
+      }),
+    );
+    expect(largest.series[0].min).toBeGreaterThan(0);
+    expect(largest.series[0].samples).toBeLessThan(40);
+    expect(largest.note).toBeUndefined();
+  });
+
+  it('says when nothing matched', async () => {
+    const out = structured(
+      await mcp.call('search_loki', { query: 'sum(count_over_time({service="nothing"}[5m]))' }),
+    );
+    expect(out.series).toEqual([]);
+    expect(out.note).toBe('No line matched. Check the selector with explore_loki, or widen the range.');
+  });
+
+  it('asks the cost guardrail about the window an offset reads', async () => {
+    const twoDaysAgo = nowSeconds() - 2 * 86_400 - 1800;
+    lines(
+      'big',
+      Array.from({ length: 2000 }, (_, i) => twoDaysAgo + i),
+      i => `big line ${'x'.repeat(100)} ${i}`,
+    );
+    const config = join(dir, 'offset.json');
+    await writeFile(config, JSON.stringify({ loki: { url: loki.url, maxBytesScanned: 4096 } }));
+    const tight = await connect({ DEVOPS_MCP_CONFIG: config });
+    const result = await tight.call('search_loki', {
+      query: 'sum(count_over_time({service="big"}[5m] offset 2d))',
+      start: 'now-1h',
+    });
+    await tight.close();
+    expect(textOf(result)).toMatch(
+      /^QUERY_TOO_EXPENSIVE: This query would scan about [\d.]+ KiB .* over 1h5m/,
+    );
+  });
+
+  it('takes a selector whose only matcher is a negative one that cannot match an empty value', async () => {
+    const out = structured(await mcp.call('search_loki', { query: '{service!=""}', limit: 1 }));
+    expect(out.lines).toBe(1);
+  });
+});
+
 describe('explore_loki', () => {
   it('lists stream labels and values', async () => {
     expect(structured(await mcp.call('explore_loki', {})).values).toEqual(['level', 'service']);

@@ -52,6 +52,27 @@ describe('parseExposition', () => {
     ).toBeCloseTo(0.955);
     expect(histogramQuantile(0.95, [[1, 0]])).toBeUndefined();
   });
+
+  it('reads what promtool accepts and skips what it refuses', () => {
+    expect(
+      parseExposition(
+        [
+          'http_requests_total {route="/x",code="500"} 7',
+          'x_total +inf',
+          'z_total -INF',
+          'w_total nan',
+          'y_total',
+          'v_total{code="500"}',
+          'u_total+1',
+        ].join('\n'),
+      ),
+    ).toEqual([
+      { name: 'http_requests_total', labels: { route: '/x', code: '500' }, value: 7 },
+      { name: 'x_total', labels: {}, value: Number.POSITIVE_INFINITY },
+      { name: 'z_total', labels: {}, value: Number.NEGATIVE_INFINITY },
+      { name: 'w_total', labels: {}, value: Number.NaN },
+    ]);
+  });
 });
 
 describe('assess', () => {
@@ -71,7 +92,7 @@ describe('assess', () => {
       reasons: [],
       health: { http_status: 200, reported_status: 'ok', version: '1.2.0', uptime_seconds: 3600 },
       checks: [{ name: 'model_freshness', ok: true }],
-      traffic: { window: 'since the process started', requests: 1002, error_ratio: 0.002 },
+      traffic: { window: 'since the process started 3600 s ago', requests: 1002, error_ratio: 0.002 },
       model_age_seconds: 43,
     });
   });
@@ -108,6 +129,101 @@ describe('assess', () => {
     );
     expect(second.traffic).toMatchObject({ window: 'last 60 s', requests: 500, error_ratio: 0 });
     expect(second.status).toBe('healthy');
+  });
+
+  describe('after a restart', () => {
+    const at = (uptime?: number) =>
+      healthy({ status: 'ok', ...(uptime === undefined ? {} : { uptime_seconds: uptime }) });
+    const during = (uptime?: number) =>
+      assess(
+        { health: at(uptime), metrics: { status: 200, ms: 1, body: metrics(40, 60, 60) } },
+        undefined,
+        T,
+        limits,
+      );
+
+    it('sees one by the uptime, though the new process served more than the old one', () => {
+      const first = during(1000);
+      // 5 minutes later, restarted 20 s ago: 150 good and 70 failed requests, more of each than before.
+      const second = assess(
+        { health: at(20), metrics: { status: 200, ms: 1, body: metrics(150, 70, 70) } },
+        first.counters,
+        T + 300,
+        limits,
+      );
+      expect(second.traffic).toMatchObject({
+        window: 'since a restart 20 s ago',
+        requests: 220,
+        error_ratio: 0.3182,
+      });
+      expect(second.status).toBe('degraded');
+      expect(second.reasons).toContain('31.8% of requests failed (5xx) since a restart 20 s ago (limit 5%)');
+    });
+
+    it('sees one by any counter going down, without an uptime', () => {
+      const first = during();
+      // More requests than before, but fewer errors.
+      const fewerErrors = assess(
+        { health: at(), metrics: { status: 200, ms: 1, body: metrics(150, 10, 0) } },
+        first.counters,
+        T + 300,
+        limits,
+      );
+      expect(fewerErrors.traffic).toMatchObject({
+        window: 'since a restart in the last 300 s',
+        requests: 160,
+        error_ratio: 0.0625,
+      });
+      // More requests and errors than before, but fewer in the fast latency buckets.
+      const fewerFast = assess(
+        { health: at(), metrics: { status: 200, ms: 1, body: metrics(40, 70, 100) } },
+        first.counters,
+        T + 300,
+        limits,
+      );
+      expect(fewerFast.traffic).toMatchObject({ window: 'since a restart in the last 300 s', requests: 110 });
+      // A process up since before the previous check that counts less (a series it dropped) did not restart.
+      const dropped = assess(
+        { health: at(5000), metrics: { status: 200, ms: 1, body: metrics(150, 10, 0) } },
+        first.counters,
+        T + 300,
+        limits,
+      );
+      expect(dropped.traffic).toMatchObject({
+        window: 'since the process started 5000 s ago',
+        requests: 160,
+      });
+    });
+
+    it('never reports negative figures', () => {
+      const first = during(1000);
+      for (const [ok, failed, slow] of [
+        [150, 0, 0],
+        [60, 61, 0],
+        [1000, 60, 0],
+      ] as const) {
+        const next = assess(
+          { health: at(20), metrics: { status: 200, ms: 1, body: metrics(ok, failed, slow) } },
+          first.counters,
+          T + 300,
+          limits,
+        );
+        expect(next.traffic?.requests).toBe(ok + failed);
+        expect(next.traffic?.error_ratio).toBeGreaterThanOrEqual(0);
+        expect(next.traffic?.p95_seconds ?? 0).toBeGreaterThanOrEqual(0);
+      }
+    });
+
+    it('keeps to the time between checks when the uptime covers it', () => {
+      const first = during(1000);
+      const second = assess(
+        { health: at(1300), metrics: { status: 200, ms: 1, body: metrics(540, 60, 60) } },
+        first.counters,
+        T + 300,
+        limits,
+      );
+      expect(second.traffic).toMatchObject({ window: 'last 300 s', requests: 500, error_ratio: 0 });
+    });
   });
 
   it('sees slow requests in the p95', () => {
@@ -151,5 +267,16 @@ describe('assess', () => {
       limits,
     );
     expect(failing.status).toBe('down');
+  });
+
+  it('reads a reported "down" in any case', () => {
+    const verdict = assess(
+      { health: healthy({ status: 'DOWN' }), metrics: { status: 200, ms: 1, body: metrics(10, 0) } },
+      undefined,
+      T,
+      limits,
+    );
+    expect(verdict.status).toBe('down');
+    expect(verdict.reasons).toContain('/health answered HTTP 200 with status "DOWN"');
   });
 });

@@ -5,15 +5,52 @@ describe('checkLogQL', () => {
   it('accepts log queries with filters and parsers and returns their selectors', () => {
     expect(checkLogQL('{app="predictor", env!="dev"} |= "error" | json | status >= 500')).toEqual({
       kind: 'logs',
-      selectors: ['{app="predictor", env!="dev"}'],
-      maxRangeSeconds: 0,
+      selectors: [{ selector: '{app="predictor", env!="dev"}', rangeSeconds: 0, offsetSeconds: 0 }],
+      countsLines: false,
     });
   });
 
-  it('recognises metric queries and their longest range', () => {
+  it('recognises metric queries and the range and offset of each selector', () => {
     expect(
       checkLogQL('sum by (level) (count_over_time({app="a"}[5m])) / sum(count_over_time({app="a"}[1h]))'),
-    ).toEqual({ kind: 'metric', selectors: ['{app="a"}'], maxRangeSeconds: 3600 });
+    ).toEqual({
+      kind: 'metric',
+      selectors: [
+        { selector: '{app="a"}', rangeSeconds: 300, offsetSeconds: 0 },
+        { selector: '{app="a"}', rangeSeconds: 3600, offsetSeconds: 0 },
+      ],
+      countsLines: false,
+    });
+    expect(checkLogQL('sum(count_over_time({app="big"} |= "x" [5m] offset 2d))').selectors).toEqual([
+      { selector: '{app="big"}', rangeSeconds: 300, offsetSeconds: 172_800 },
+    ]);
+    // The same read twice is asked about once.
+    expect(
+      checkLogQL('rate({app="a"}[1m]) / rate({app="a"}[1m] offset 1h) + rate({app="a"}[1m])').selectors,
+    ).toHaveLength(2);
+  });
+
+  it('knows which queries count lines, so that a step without a sample is 0', () => {
+    for (const query of [
+      'count_over_time({app="a"}[5m])',
+      'rate({app="a"} |= "x" [5m])',
+      'sum by (level) (bytes_over_time({app="a"}[5m]))',
+      '(sum(sum without (pod) (bytes_rate({app="a"} | json [1m]))))',
+      'count_over_time({app="a"}[5m] | json)',
+    ]) {
+      expect(checkLogQL(query).countsLines, query).toBe(true);
+    }
+    for (const query of [
+      '{app="a"}',
+      'avg(count_over_time({app="a"}[5m]))',
+      'max by (level) (rate({app="a"}[5m]))',
+      'topk(3, count_over_time({app="a"}[5m]))',
+      'count_over_time({app="a"}[5m]) > 10',
+      'sum_over_time({app="a"} | json | unwrap bytes [5m])',
+      'rate({app="a"} | json | unwrap latency [5m])',
+    ]) {
+      expect(checkLogQL(query).countsLines, query).toBe(false);
+    }
   });
 
   it('points at the column of a syntax error', () => {
@@ -25,9 +62,22 @@ describe('checkLogQL', () => {
   });
 
   it('refuses selectors that match every stream, as Loki does', () => {
-    expect(() => checkLogQL('{app=~".*"}')).toThrow(/matches every stream/);
-    expect(() => checkLogQL('{app!="x"}')).toThrow(/matches every stream/);
-    expect(() => checkLogQL('{app=""}')).toThrow(/matches every stream/);
-    expect(checkLogQL('{app=~".+"}').selectors).toEqual(['{app=~".+"}']);
+    for (const query of ['{app=~".*"}', '{app!="x"}', '{app=""}', '{app!~".+"}', '{app=~"a|"}']) {
+      expect(() => checkLogQL(query), query).toThrow(/matches every stream/);
+    }
+    expect(checkLogQL('{app=~".+"}').selectors).toMatchObject([{ selector: '{app=~".+"}' }]);
+  });
+
+  it('accepts any matcher that cannot match an empty value, whatever its operator', () => {
+    for (const query of ['{app!=""}', '{app!~""}', '{app!~".*"}', '{app!~"a*"}', '{env!="dev", app!=""}']) {
+      expect(checkLogQL(query).selectors, query).toHaveLength(1);
+    }
+    // What JavaScript would judge otherwise than RE2 is left to Loki: \z (end of text, so !~ cannot match an empty
+    // value) is "z" to a RegExp without the u flag; RE2 refuses lookarounds and backreferences, which match "" here.
+    for (const query of ['{app!~"\\\\z"}', '{app=~"(?!a)"}', '{app=~"(a)?\\\\1"}']) {
+      expect(checkLogQL(query).selectors, query).toHaveLength(1);
+    }
+    // A leading flag group cannot make an empty value match.
+    expect(() => checkLogQL('{app=~"(?i).*"}')).toThrow(/matches every stream/);
   });
 });

@@ -5,11 +5,29 @@ const T0 = 1_764_000_000;
 
 describe('maskLine', () => {
   it('masks numbers, ids, addresses and times so repeats of one message compare equal', () => {
+    // The status code after the request stays: a 500 is not a repeat of a 200.
     expect(maskLine('GET /predict?symbol=ACME 500 in 231.5ms req=9f86d081884c7d65 from 10.0.3.7:5123')).toBe(
-      'GET /predict?symbol=ACME <n> in <n>ms req=<hex> from <ip>',
+      'GET /predict?symbol=ACME 500 in <n>ms req=<hex> from <ip>',
     );
     expect(maskLine('{"ts":"2026-11-24T10:00:01.123Z","id":"123e4567-e89b-12d3-a456-426614174000"}')).toBe(
       '{"ts":"<time>","id":"<uuid>"}',
+    );
+  });
+
+  it('keeps HTTP status codes where logs write them, and masks the other numbers', () => {
+    expect(maskLine('10.0.0.6 - - "POST /api/checkout HTTP/1.1" 502 0 261ms')).toBe(
+      '<ip> - - "POST /api/checkout HTTP/<n>" 502 <n> <n>ms',
+    );
+    expect(maskLine('{"msg":"request","status":503,"duration_ms":12}')).toBe(
+      '{"msg":"request","status":503,"duration_ms":<n>}',
+    );
+    expect(maskLine('level=error status_code="504" Code: 404 took=500ms')).toBe(
+      'level=error status_code="504" Code: 404 took=<n>ms',
+    );
+    expect(maskLine('GET /items/7 HTTP/1.1 201 5120 bytes')).toBe('GET /items/<n> HTTP/<n> 201 <n> bytes');
+    // Not a status: a 4-digit value, a fraction, a duration, a number no request precedes.
+    expect(maskLine('status=5020 code=500.5 GET /x 200ms retried 500 times')).toBe(
+      'status=<n> code=<n> GET /x <n>ms retried <n> times',
     );
   });
 });
@@ -30,6 +48,21 @@ describe('collapse', () => {
         last: '2025-11-24T16:00:05Z',
       },
       { text: 'model refreshed', count: 1, first: '2025-11-24T16:00:01Z' },
+    ]);
+  });
+
+  it('never counts a 5xx line in a group that shows a 2xx one', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => {
+      const status = i % 20 === 7 ? 502 : 200;
+      return {
+        t: T0 + i,
+        line: `10.0.0.${i % 9} - - "POST /api/checkout HTTP/1.1" ${status} ${status === 200 ? 512 + i : 0} ${i * 3}ms`,
+      };
+    });
+    const groups = collapse(lines, 400);
+    expect(groups.map(g => [/" (\d{3}) /.exec(g.text)?.[1], g.count])).toEqual([
+      ['200', 38],
+      ['502', 2],
     ]);
   });
 

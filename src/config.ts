@@ -360,6 +360,11 @@ export const configSchema = z.strictObject({
       busyTimeoutMs: z.number().int().min(0).max(600_000).default(5000),
       /** How often a process with subscribers looks for changes another process made. */
       changePollMs: z.number().int().min(50).max(60_000).default(1000),
+      /**
+       * Days an investigation's transcript (every message and tool result, the bulk of the file) is kept; its
+       * diagnosis, figures and the timeline stay. 0 keeps them for ever.
+       */
+      transcriptDays: z.number().min(0).max(3650).default(30),
     })
     .prefault({}),
   /** How alerts become incidents (src/incidents/). */

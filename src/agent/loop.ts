@@ -419,7 +419,24 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       .sort((a, b) => a - b);
   }
 
+  /** When the store was last pruned (once an hour is plenty: what goes is days old). */
+  let prunedAt = Number.NEGATIVE_INFINITY;
+  async function prune(): Promise<void> {
+    const now = ctx.now();
+    if (now - prunedAt < 3600) return;
+    prunedAt = now;
+    const days = ctx.config.store.transcriptDays;
+    const dropped = (await ctx.store()).agent.prune(now, days > 0 ? now - days * 86_400 : undefined);
+    if (dropped > 0)
+      log.info({ dropped, days }, 'dropped investigation transcripts past store.transcriptDays');
+  }
+
   async function runOnce(): Promise<Report[]> {
+    try {
+      await prune();
+    } catch (error) {
+      log.warn({ err: error }, 'could not prune the store');
+    }
     try {
       for (const change of await checkOutcomes(ctx)) {
         narrate(

@@ -98,6 +98,17 @@ export function toolText(content: unknown): string {
   }
 }
 
+/**
+ * Tokens of a call whose answer carried no `usage` (some OpenAI-compatible servers leave it out): about four
+ * characters a token, over what was sent and what came back, so that agent.maxTokens still ends the run.
+ */
+function estimatedTokens(sent: readonly BaseMessage[], answer: AIMessage | undefined): number {
+  let chars = 0;
+  for (const message of sent) chars += textOfContent(message.content).length;
+  if (answer) chars += textOfContent(answer.content).length + JSON.stringify(answer.tool_calls ?? []).length;
+  return Math.ceil(chars / 4);
+}
+
 /** The longest wait between attempts at one model call. */
 const LONGEST_RETRY_WAIT_MS = 30_000;
 
@@ -209,7 +220,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (!settled) breaker.release();
     }
     const answer = lastAnswer ?? (AIMessage.isInstance(result) ? result : undefined);
-    const tokens = answer?.usage_metadata?.total_tokens ?? 0;
+    const tokens = answer?.usage_metadata?.total_tokens ?? estimatedTokens(request.messages, answer);
     budget.afterModelCall(tokens);
     turns.push({ at: opts.now(), ms: Date.now() - started, tokens, retries });
     const noDiagnosis = (said: string): Outcome => {

@@ -626,6 +626,8 @@ export function transcriptView(
   };
   if (run.endedAt !== undefined) view.ended = toRfc3339(run.endedAt);
   if (run.budgetHit !== undefined) view.budget_hit = run.budgetHit;
+  if (view.transcript === null && run.endedAt !== undefined)
+    view.note = 'The transcript was dropped after store.transcriptDays; the diagnosis and figures stay.';
   const whole = bytes(view.transcript);
   const room = maxBytes - RESERVE - bytes({ ...view, transcript: null });
   if (whole <= room) return view;

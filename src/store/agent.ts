@@ -120,6 +120,12 @@ export interface AgentStore {
   outcomes(incidentId: number): OutcomeRecord[];
   /** When the learn step last asked GitHub about a pending PR. */
   markOutcomeChecked(incidentId: number, repo: string, prNumber: number, now: number): void;
+  /**
+   * Drops what the file need not keep: transcripts of investigations that ended before `transcriptsBefore`, and
+   * counter slots older than any window (a cooldown of a group that never fires again would stay for ever).
+   * Returns how many transcripts went.
+   */
+  prune(now: number, transcriptsBefore: number | undefined): number;
   /** Sliding-window counters shared by every process on the file (investigations per hour, PRs per hour, cooldowns). */
   take(counter: string, limit: number, windowSeconds: number, now: number): TakeResult;
   /** Gives back a slot taken at `at` (for an action that ended up doing nothing). */
@@ -138,6 +144,8 @@ export interface AgentStoreOptions {
  * over terms that bm25 may rank, and the most rows a word may match to be worth them.
  */
 const MAX_TERMS = 16;
+/** The longest window a counter is taken with (agent.cooldownSeconds' maximum, seven days), and a day to spare. */
+const LONGEST_WINDOW_SECONDS = 8 * 86_400;
 const POSTINGS_BUDGET = 6000;
 const WORD_ROWS = 500;
 const MAX_WORDS = 16;
@@ -479,6 +487,18 @@ export function createAgentStore(
         repo,
         prNumber,
       );
+    },
+
+    prune(now, transcriptsBefore) {
+      return transaction(db, () => {
+        sql('DELETE FROM counter_hits WHERE at <= ?').run(now - LONGEST_WINDOW_SECONDS);
+        if (transcriptsBefore === undefined) return 0;
+        return Number(
+          sql(
+            'UPDATE investigations SET transcript = NULL WHERE transcript IS NOT NULL AND ended_at < ?',
+          ).run(transcriptsBefore).changes,
+        );
+      });
     },
 
     take(counter, limit, windowSeconds, now) {

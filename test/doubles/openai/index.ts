@@ -228,10 +228,13 @@ export async function startOpenAiDouble(
     previousToolCallIds = toolCalls.map(c => c.id);
     const output = (rendered.content ?? '') + JSON.stringify(rendered.toolCalls);
     const input = JSON.stringify([body.messages, body.tools ?? [], body.response_format ?? null]);
-    const usage = usageOf(
-      step.usage?.prompt_tokens ?? estimateTokens(input),
-      step.usage?.completion_tokens ?? estimateTokens(output),
-    );
+    const usage =
+      step.usage === null
+        ? undefined
+        : usageOf(
+            step.usage?.prompt_tokens ?? estimateTokens(input),
+            step.usage?.completion_tokens ?? estimateTokens(output),
+          );
     return {
       status: 200,
       step: index + 1,

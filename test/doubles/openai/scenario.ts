@@ -88,8 +88,11 @@ export type Step = {
   /** Named in deviations and in assertDone's message. */
   name?: string;
   expect?: Expectations;
-  /** Tokens to report; computed from the request and the answer when omitted. */
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  /**
+   * Tokens to report; computed from the request and the answer when omitted; `null` sends no `usage` at all, as
+   * some OpenAI-compatible servers do.
+   */
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 } & Answer;
 
 export type Scenario = Step[];

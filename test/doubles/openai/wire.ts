@@ -41,7 +41,8 @@ export interface ChatCompletion {
     finish_reason: FinishReason;
     logprobs: null;
   }>;
-  usage: Usage;
+  /** Optional in OpenAI's description of the response (not among its required fields). */
+  usage?: Usage;
   service_tier: 'default';
   system_fingerprint: string;
 }
@@ -81,7 +82,8 @@ export function completion(p: {
   content: string | null;
   toolCalls: WireToolCall[];
   finishReason: FinishReason;
-  usage: Usage;
+  /** Absent from the answer when undefined. */
+  usage: Usage | undefined;
 }): ChatCompletion {
   return {
     id: p.id,
@@ -102,7 +104,7 @@ export function completion(p: {
         logprobs: null,
       },
     ],
-    usage: p.usage,
+    ...(p.usage ? { usage: p.usage } : {}),
     service_tier: 'default',
     system_fingerprint: 'fp_0penai0dbl',
   };

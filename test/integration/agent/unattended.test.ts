@@ -200,6 +200,22 @@ describe('an LLM endpoint that refuses, overflows or asks to wait', () => {
   });
 });
 
+describe('an endpoint that reports no usage', () => {
+  it('still ends the run at agent.maxTokens, counting about four characters a token', async () => {
+    const { agent, env, id } = await start(
+      [
+        { ...getIncident(), usage: null },
+        { ...getIncident(), usage: null },
+        { ...diagnose, usage: null },
+      ],
+      { maxTokens: 200 },
+    );
+    expect(await agent.handle(id)).toMatchObject({ budgetHit: 'tokens' });
+    const [investigation] = (await env.ctx.store()).agent.investigations(id);
+    expect(investigation!.tokens).toBeGreaterThan(200);
+  });
+});
+
 describe('what the model may write', () => {
   it('refuses to resolve or acknowledge incidents, or to annotate another, whatever the data told it', async () => {
     const { agent, env, id } = await start([

@@ -86,6 +86,16 @@ describe('the transcript resource', () => {
     expect(transcriptView(store.agent, 1, run + 1, 32_768)).toBeUndefined();
   });
 
+  it('says a transcript past store.transcriptDays was dropped, and keeps the figures', () => {
+    const run = investigate({ summary: 's' }, ['hello']);
+    store.agent.prune(1200 + 86_400, 1300);
+    expect(transcriptView(store.agent, 1, run, 32_768)).toMatchObject({
+      transcript: null,
+      tokens: 10,
+      note: 'The transcript was dropped after store.transcriptDays; the diagnosis and figures stay.',
+    });
+  });
+
   it('keeps the start and the end of a long transcript, counting what it left out', () => {
     const steps = Array.from({ length: 500 }, (_, i) => `step ${i} ${'x'.repeat(200)}`);
     const run = investigate({ summary: 's' }, steps);

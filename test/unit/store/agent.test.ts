@@ -258,6 +258,46 @@ describe('outcomes', () => {
   });
 });
 
+describe('claiming and closing investigations', () => {
+  it('starts one only while it is wanted, and finishes it once', () => {
+    const store = open();
+    const id = incident(store, { alertname: 'HighErrorRate', service: 'checkout' }, 1000);
+    const start = { mode: 'observe' as const, now: 1100, owner: 'host-a:1' };
+    expect(store.agent.claimInvestigation(id, start, () => false)).toBeUndefined();
+    expect(store.agent.investigations(id)).toEqual([]);
+    const run = store.agent.claimInvestigation(id, start, () => true)!;
+    expect(store.agent.unfinishedInvestigations()).toMatchObject([{ id: run, owner: 'host-a:1' }]);
+    const result = { diagnosis: null, flags: [], transcript: {}, tokens: 0, modelCalls: 0, toolCalls: 0 };
+    expect(store.agent.finishInvestigation(run, { ...result, budgetHit: 'stopped', now: 1200 })).toBe(true);
+    // A second ending (the owner, late, after another loop closed it as abandoned) changes nothing.
+    expect(store.agent.finishInvestigation(run, { ...result, now: 1300 })).toBe(false);
+    expect(store.agent.investigation(run)).toMatchObject({ endedAt: 1200, budgetHit: 'stopped' });
+    expect(store.agent.unfinishedInvestigations()).toEqual([]);
+  });
+});
+
+describe('pruning', () => {
+  it('drops transcripts that ended before the cut and counter slots older than any window, nothing else', () => {
+    const store = open();
+    const id = incident(store, { alertname: 'HighErrorRate', service: 'checkout' }, 1000);
+    const result = { diagnosis: { summary: 'x' }, flags: [], tokens: 5, modelCalls: 1, toolCalls: 1 };
+    const old = store.agent.startInvestigation(id, 'observe', 1100);
+    store.agent.finishInvestigation(old, { ...result, transcript: { messages: ['old'] }, now: 1200 });
+    const recent = store.agent.startInvestigation(id, 'observe', 5000);
+    store.agent.finishInvestigation(recent, { ...result, transcript: { messages: ['recent'] }, now: 5100 });
+    expect(store.agent.take('agent_cooldown:service=gone', 1, 9 * 86_400, 1000)).toEqual({ ok: true });
+
+    expect(store.agent.prune(1000 + 8 * 86_400 + 1, 5000)).toBe(1);
+    expect(store.agent.transcript(old)).toBeUndefined();
+    expect(store.agent.transcript(recent)).toEqual({ messages: ['recent'] });
+    expect(store.agent.investigation(old)).toMatchObject({ tokens: 5, diagnosis: { summary: 'x' } });
+    // The slot of a group that never fired again is gone.
+    expect(store.agent.take('agent_cooldown:service=gone', 1, 9 * 86_400, 1000 + 8 * 86_400 + 2)).toEqual({
+      ok: true,
+    });
+  });
+});
+
 describe('sliding-window counters', () => {
   it('are shared by every process on the file and say when the next slot frees', () => {
     const path = join(dir, 'shared.db');

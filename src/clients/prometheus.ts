@@ -9,7 +9,13 @@ import {
   type QueryValue,
 } from '../lib/http.ts';
 import { readMatrixAnswer } from '../lib/matrix-json.ts';
-import { columnsOf, type Columns } from '../lib/series.ts';
+import {
+  columnsOf,
+  histogramColumnsOf,
+  type Columns,
+  type HistogramColumns,
+  type NativeHistogram,
+} from '../lib/series.ts';
 
 export interface PrometheusClientOptions {
   url: string;
@@ -19,10 +25,19 @@ export interface PrometheusClientOptions {
 }
 
 export type Sample = [number, string];
+export type HistogramSample = [number, NativeHistogram];
 export type Labels = Record<string, string>;
+/** A series of an instant vector holds a float sample or a native histogram, never both. */
+export type VectorSeries = { metric: Labels; value: Sample } | { metric: Labels; histogram: HistogramSample };
+/** A series of a matrix may hold float samples, native histogram samples, or both (never at one time). */
+export interface MatrixSeries {
+  metric: Labels;
+  samples: Columns;
+  histograms?: HistogramColumns;
+}
 export type QueryData =
-  | { resultType: 'vector'; result: Array<{ metric: Labels; value: Sample }> }
-  | { resultType: 'matrix'; result: Array<{ metric: Labels; samples: Columns }> }
+  | { resultType: 'vector'; result: VectorSeries[] }
+  | { resultType: 'matrix'; result: MatrixSeries[] }
   | { resultType: 'scalar'; result: Sample }
   | { resultType: 'string'; result: Sample };
 
@@ -30,6 +45,21 @@ export type QueryData =
 // (which copies what it checks) tripled the time and the garbage of a 40-series query.
 const isSample = (value: unknown): value is Sample =>
   Array.isArray(value) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'string';
+
+// Only the count and sum are read; the buckets are left to PromQL (histogram_quantile).
+const isHistogramSample = (value: unknown): value is HistogramSample =>
+  Array.isArray(value) &&
+  value.length === 2 &&
+  typeof value[0] === 'number' &&
+  typeof value[1] === 'object' &&
+  value[1] !== null &&
+  typeof (value[1] as { count?: unknown }).count === 'string' &&
+  typeof (value[1] as { sum?: unknown }).sum === 'string';
+
+const isListOf = <T>(value: unknown, item: (v: unknown) => v is T): value is T[] | undefined =>
+  value === undefined || (Array.isArray(value) && value.every(item));
+
+const EMPTY: Columns = { t: new Float64Array(0), v: new Float64Array(0) };
 
 function isLabels(value: unknown): value is Labels {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -47,20 +77,29 @@ function readQueryData(data: unknown): QueryData | undefined {
       return isSample(result) ? { resultType, result } : undefined;
     case 'vector':
       return Array.isArray(result) &&
-        result.every((s: { metric?: unknown; value?: unknown }) => isLabels(s.metric) && isSample(s.value))
-        ? { resultType, result: result as Array<{ metric: Labels; value: Sample }> }
+        result.every(
+          (s: { metric?: unknown; value?: unknown; histogram?: unknown }) =>
+            isLabels(s.metric) && (isSample(s.value) || isHistogramSample(s.histogram)),
+        )
+        ? { resultType, result: result as VectorSeries[] }
         : undefined;
     case 'matrix':
       return Array.isArray(result) &&
         result.every(
-          (s: { metric?: unknown; values?: unknown }) =>
-            isLabels(s.metric) && Array.isArray(s.values) && s.values.every(isSample),
+          (s: { metric?: unknown; values?: unknown; histograms?: unknown }) =>
+            isLabels(s.metric) &&
+            (s.values !== undefined || s.histograms !== undefined) &&
+            isListOf(s.values, isSample) &&
+            isListOf(s.histograms, isHistogramSample),
         )
         ? {
             resultType,
-            result: (result as Array<{ metric: Labels; values: Sample[] }>).map(s => ({
+            result: (
+              result as Array<{ metric: Labels; values?: Sample[]; histograms?: HistogramSample[] }>
+            ).map(s => ({
               metric: s.metric,
-              samples: columnsOf(s.values),
+              samples: s.values ? columnsOf(s.values) : EMPTY,
+              ...(s.histograms ? { histograms: histogramColumnsOf(s.histograms) } : {}),
             })),
           }
         : undefined;
@@ -91,6 +130,8 @@ const metadataSchema = z.record(
   z.array(z.object({ type: z.string(), help: z.string(), unit: z.string().optional() })),
 );
 const readMetadata = withSchema(metadataSchema);
+/** Metric family name → its type, help and unit, one entry per distinct set the targets expose. */
+export type Metadata = z.output<typeof metadataSchema>;
 const readBuildInfo = withSchema(z.object({ version: z.string() }).loose());
 const readStrings = withSchema(z.array(z.string()));
 const alertsSchema = z.object({
@@ -118,6 +159,8 @@ export type PrometheusAlert = z.output<typeof alertsSchema>['alerts'][number];
 export interface ApiResult<T> {
   data: T;
   warnings: string[];
+  /** Prometheus ≥ 2.50's info-level annotations ("PromQL info: …"), which older versions sent as warnings. */
+  infos: string[];
 }
 
 export interface CallOptions {
@@ -141,7 +184,7 @@ export interface PrometheusClient {
   ): Promise<ApiResult<QueryData>>;
   labelNames(scope?: SeriesScope): Promise<ApiResult<string[]>>;
   labelValues(label: string, scope?: SeriesScope): Promise<ApiResult<string[]>>;
-  metadata(options?: CallOptions): Promise<ApiResult<z.output<typeof metadataSchema>>>;
+  metadata(options?: CallOptions): Promise<ApiResult<Metadata>>;
   buildInfo(options?: CallOptions): Promise<{ version: string }>;
   /** Active alerts (pending and firing) as Prometheus's own rule evaluation sees them. */
   alerts(options?: CallOptions): Promise<PrometheusAlert[]>;
@@ -234,7 +277,13 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
 /** A matrix answer read straight into columns (lib/matrix-json.ts); anything else takes the generic path. */
 function fastMatrix(body: Buffer, pointsPerSeries: number): ApiResult<QueryData> | undefined {
   const matrix = readMatrixAnswer(body, pointsPerSeries);
-  return matrix && { data: { resultType: 'matrix', result: matrix.result }, warnings: matrix.warnings };
+  return (
+    matrix && {
+      data: { resultType: 'matrix', result: matrix.result },
+      warnings: matrix.warnings,
+      infos: matrix.infos,
+    }
+  );
 }
 
 function scopeParams(scope: SeriesScope | undefined): Record<string, QueryValue> {
@@ -293,7 +342,7 @@ function parseResponse<T>(
   if (data === undefined) {
     throw new ToolError('BACKEND_ERROR', `${http.name} returned data of an unexpected shape.`);
   }
-  return { data, warnings: reply.warnings ?? [] };
+  return { data, warnings: reply.warnings ?? [], infos: reply.infos ?? [] };
 }
 
 /** Maps Prometheus's `errorType` and message to a tool error with a hint the model can act on. */

@@ -18,6 +18,7 @@ export interface MatrixSeries {
 export interface MatrixAnswer {
   result: MatrixSeries[];
   warnings: string[];
+  infos: string[];
 }
 
 class Unreadable extends Error {}
@@ -64,17 +65,18 @@ class Reader {
   }
 
   answer(): MatrixAnswer {
-    const found: { success?: boolean; result?: MatrixSeries[]; warnings?: string[] } = {};
+    const found: { success?: boolean; result?: MatrixSeries[]; warnings?: string[]; infos?: string[] } = {};
     this.object(key => {
       if (key === 'status') found.success = this.string() === 'success';
       else if (key === 'data') found.result = this.data();
       else if (key === 'warnings') found.warnings = this.stringArray();
+      else if (key === 'infos') found.infos = this.stringArray();
       else this.skip();
     });
     this.ws();
     if (found.success !== true || found.result === undefined || this.i !== this.b.length)
       throw new Unreadable();
-    return { result: found.result, warnings: found.warnings ?? [] };
+    return { result: found.result, warnings: found.warnings ?? [], infos: found.infos ?? [] };
   }
 
   private data(): MatrixSeries[] {

@@ -16,6 +16,22 @@ export interface Columns {
   v: Float64Array;
 }
 
+/**
+ * Native histogram samples by what a summary can say of them: their count and sum of observations (the
+ * buckets are left to histogram_quantile in PromQL).
+ */
+export interface HistogramColumns {
+  t: Float64Array;
+  count: Float64Array;
+  sum: Float64Array;
+}
+
+/** A native histogram as the Prometheus API writes it; only the fields read here. */
+export interface NativeHistogram {
+  count: string;
+  sum: string;
+}
+
 /** Columns of [time, "value"] pairs, as the Prometheus and Loki APIs write them. */
 export function columnsOf(samples: ReadonlyArray<readonly [number, string]>): Columns {
   const t = new Float64Array(samples.length);
@@ -25,6 +41,21 @@ export function columnsOf(samples: ReadonlyArray<readonly [number, string]>): Co
     v[i] = parseSampleValue(value);
   });
   return { t, v };
+}
+
+/** Columns of [time, histogram] pairs, as Prometheus writes native histogram samples. */
+export function histogramColumnsOf(
+  samples: ReadonlyArray<readonly [number, NativeHistogram]>,
+): HistogramColumns {
+  const t = new Float64Array(samples.length);
+  const count = new Float64Array(samples.length);
+  const sum = new Float64Array(samples.length);
+  samples.forEach(([time, histogram], i) => {
+    t[i] = time;
+    count[i] = parseSampleValue(histogram.count);
+    sum[i] = parseSampleValue(histogram.sum);
+  });
+  return { t, count, sum };
 }
 
 export interface SeriesStats {
@@ -37,14 +68,27 @@ export interface SeriesStats {
   max: Point;
   mean: number;
   trend: 'rising' | 'falling' | 'flat';
-  /** Peaks far from the series' own trend, largest first. */
+  /** Points far above the series' own trend, largest first. */
   spikes: Point[];
+  /** Points far below it, largest first; with `spikes`, three at most. */
+  dips: Point[];
 }
 
 const MAX_SPIKES = 3;
+// The change along the fitted line is a trend when it is this share of the series' level or range...
+const TREND_SHARE = 0.05;
+// ... or, however small against the level (a disk filling 4 % an hour), when it is this many times the scatter
+// of the points around the line and the slope is this many standard errors from zero: a climb that stands out
+// of the noise, where a few noisy points that merely end higher do not.
+const TREND_NOISE = 2;
+const TREND_T = 4;
+// Below this share of the level a change is rounding, not a trend.
+const TREND_EPSILON = 1e-9;
 // Modified z-score beyond which a residual counts as a spike (Iglewicz and Hoaglin suggest 3.5; we want only stark ones).
 const SPIKE_Z = 5;
 const MIN_POINTS_FOR_SPIKES = 8;
+// Intervals looked at to find the typical one between raw samples.
+const MAX_INTERVALS = 10_000;
 
 export function parseSampleValue(value: string): number {
   // Prometheus encodes values as strings, including "NaN", "+Inf" and "-Inf" (which Number() does not read).
@@ -74,11 +118,12 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
   const first = point(0);
   const last = point(n - 1);
   const mean = sum / n;
-  const { slope, intercept } = linearFit(finite);
-  const duration = last.t - first.t;
-  const scale = Math.max(Math.abs(mean), max.v - min.v);
-  const change = slope * duration;
-  const trend = scale === 0 || Math.abs(change) < 0.05 * scale ? 'flat' : change > 0 ? 'rising' : 'falling';
+  const { slope, intercept, scatter, slopeError } = linearFit(finite);
+  const change = Math.abs(slope * (last.t - first.t));
+  const level = Math.max(Math.abs(mean), max.v - min.v);
+  const outOfNoise = change >= TREND_NOISE * scatter && Math.abs(slope) >= TREND_T * slopeError;
+  const flat = change <= TREND_EPSILON * level || (change < TREND_SHARE * level && !outOfNoise);
+  const outliers = findSpikes(finite, slope, intercept, step, max.v - min.v);
   return {
     samples: samples.t.length,
     nonFinite: samples.t.length - n,
@@ -87,9 +132,39 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
     min,
     max,
     mean,
-    trend,
-    spikes: findSpikes(finite, slope, intercept, step, max.v - min.v),
+    trend: flat ? 'flat' : slope > 0 ? 'rising' : 'falling',
+    spikes: outliers.filter(p => p.above).map(p => p.point),
+    dips: outliers.filter(p => !p.above).map(p => p.point),
   };
+}
+
+export type NonFiniteKind = 'NaN' | '+Inf' | '-Inf';
+
+/** How many values are NaN, +Inf and -Inf: only the kinds that occur. */
+export function nonFiniteCounts(values: Float64Array): Partial<Record<NonFiniteKind, number>> {
+  const counts: Partial<Record<NonFiniteKind, number>> = {};
+  for (const value of values) {
+    if (Number.isFinite(value)) continue;
+    const kind = Number.isNaN(value) ? 'NaN' : value > 0 ? '+Inf' : '-Inf';
+    counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * The median time between consecutive samples of the series, or undefined when none has two: the resolution
+ * of raw samples (an instant range selector such as `up[30m]`), which comes with no step. Series in one answer
+ * are usually scraped alike, so a bounded sample of the intervals is enough.
+ */
+export function medianInterval(times: readonly Float64Array[]): number | undefined {
+  const perSeries = Math.max(1, Math.ceil(MAX_INTERVALS / Math.max(times.length, 1)));
+  const intervals: number[] = [];
+  for (const t of times) {
+    for (let i = 1; i < t.length && i <= perSeries && intervals.length < MAX_INTERVALS; i++)
+      intervals.push((t[i] ?? 0) - (t[i - 1] ?? 0));
+    if (intervals.length >= MAX_INTERVALS) break;
+  }
+  return intervals.length === 0 ? undefined : median(Float64Array.from(intervals));
 }
 
 /** The samples whose value is finite (the same columns when all are). */
@@ -110,24 +185,46 @@ function finiteOnly(samples: Columns): Columns {
   return out;
 }
 
-function linearFit({ t, v }: Columns): { slope: number; intercept: number } {
+/**
+ * Least-squares line through the points in one pass, with `scatter`, the root mean square of the points'
+ * distance from it, and the standard error of the slope (infinite when two points cannot tell). Times and
+ * values are taken from the first point, so that a constant series fits exactly and large values (a byte
+ * counter) keep their small changes.
+ */
+function linearFit({ t, v }: Columns): {
+  slope: number;
+  intercept: number;
+  scatter: number;
+  slopeError: number;
+} {
   const n = t.length;
   const origin = t[0] ?? 0;
+  const base = v[0] ?? 0;
   let sx = 0;
   let sy = 0;
   let sxx = 0;
   let sxy = 0;
+  let syy = 0;
   for (let i = 0; i < n; i++) {
     const x = (t[i] ?? 0) - origin;
-    const y = v[i] ?? 0;
+    const y = (v[i] ?? 0) - base;
     sx += x;
     sy += y;
     sxx += x * x;
     sxy += x * y;
+    syy += y * y;
   }
-  const denominator = n * sxx - sx * sx;
-  const slope = denominator === 0 ? 0 : (n * sxy - sx * sy) / denominator;
-  return { slope, intercept: (sy - slope * sx) / n - slope * origin };
+  const xx = sxx - (sx * sx) / n;
+  const xy = sxy - (sx * sy) / n;
+  const yy = syy - (sy * sy) / n;
+  const slope = xx === 0 ? 0 : xy / xx;
+  const squares = Math.max(0, yy - slope * xy);
+  return {
+    slope,
+    intercept: base + (sy - slope * sx) / n - slope * origin,
+    scatter: Math.sqrt(squares / n),
+    slopeError: n > 2 && xx > 0 ? Math.sqrt(squares / (n - 2) / xx) : Number.POSITIVE_INFINITY,
+  };
 }
 
 function median(values: Float64Array): number {
@@ -141,8 +238,8 @@ function median(values: Float64Array): number {
 
 /**
  * Points whose distance from the series' linear trend is extreme by a robust measure (median absolute
- * deviation), so that a steady climb is not reported as a spike but a sudden burst is. Neighbouring
- * outliers form one spike, reported at its peak. `samples` are finite.
+ * deviation), so that a steady climb is not reported as a spike but a sudden burst (or drop) is. Neighbouring
+ * outliers on the same side form one event, reported at its extreme. `samples` are finite.
  */
 function findSpikes(
   samples: Columns,
@@ -150,7 +247,7 @@ function findSpikes(
   intercept: number,
   step: number,
   range: number,
-): Point[] {
+): Array<{ point: Point; above: boolean }> {
   const { t, v } = samples;
   if (t.length < MIN_POINTS_FOR_SPIKES || range === 0) return [];
   const residuals = v.map((value, i) => value - (intercept + slope * (t[i] ?? 0)));
@@ -158,26 +255,28 @@ function findSpikes(
   const mad = median(residuals.map(r => Math.abs(r - center)));
   // A flat series with a few outliers has MAD 0; any clear departure from it is then a spike.
   const threshold = mad > 0 ? (SPIKE_Z * mad) / 0.6745 : 0.1 * range;
-  const events: Array<{ peak: number; size: number }> = [];
-  let previous: { t: number; event: { peak: number; size: number } } | undefined;
+  const events: Array<{ peak: number; size: number; above: boolean }> = [];
+  let previous: { t: number; event: { peak: number; size: number; above: boolean } } | undefined;
   for (let i = 0; i < t.length; i++) {
-    const size = Math.abs((residuals[i] ?? 0) - center);
+    const deviation = (residuals[i] ?? 0) - center;
+    const size = Math.abs(deviation);
     if (size <= threshold) continue;
     const time = t[i] ?? 0;
-    if (previous && time - previous.t <= step * 1.5) {
+    const above = deviation > 0;
+    if (previous && previous.event.above === above && time - previous.t <= step * 1.5) {
       if (size > previous.event.size) previous.event.peak = i;
       previous.event.size = Math.max(previous.event.size, size);
       previous.t = time;
       continue;
     }
-    const event = { peak: i, size };
+    const event = { peak: i, size, above };
     events.push(event);
     previous = { t: time, event };
   }
   return events
     .sort((a, b) => b.size - a.size)
     .slice(0, MAX_SPIKES)
-    .map(e => ({ t: t[e.peak] ?? 0, v: v[e.peak] ?? 0 }));
+    .map(e => ({ point: { t: t[e.peak] ?? 0, v: v[e.peak] ?? 0 }, above: e.above }));
 }
 
 /**

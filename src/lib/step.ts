@@ -1,6 +1,6 @@
 // Choice of a range query's resolution: automatic when absent, raised when it would exceed the point budget.
 
-import { formatDuration } from './time.ts';
+import { formatDuration, parseDuration } from './time.ts';
 
 // Steps a person would pick, so echoed steps read naturally (15s, 5m, 1h) and results align across calls.
 const NICE_STEPS = [
@@ -57,4 +57,50 @@ export function chooseStep(
 export function describeStep(choice: StepChoice, budget: StepBudget): string | undefined {
   if (choice.reason !== 'raised' || choice.requested === undefined) return undefined;
   return `step raised from ${formatDuration(choice.requested)} to ${formatDuration(choice.step)} to stay within ${budget.maxPoints} points per series`;
+}
+
+// Prometheus's default scrape interval, and longer than nearly every configured one: a step beyond it skips
+// samples of a plain selector.
+const SCRAPE_INTERVAL = 60;
+// A query echoed in a hint longer than this is written as <query>.
+const MAX_ECHO = 120;
+const SELECTOR_RE = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*\s*(?:\{[^{}]*\})?|\{[^{}]*\})$/;
+
+/**
+ * The longest `[range]` of a PromQL expression (a subquery's `[1h:1m]` counts its range), in seconds; 0 when it
+ * has none. Brackets inside quoted strings (a label value) are not ranges.
+ */
+export function longestRange(promql: string): number {
+  let longest = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < promql.length; i++) {
+    const char = promql[i];
+    if (quote !== undefined) {
+      if (char === '\\') i++;
+      else if (char === quote) quote = undefined;
+    } else if (char === '"' || char === "'" || char === '`') quote = char;
+    else if (char === '[') {
+      const close = promql.indexOf(']', i);
+      if (close < 0) break;
+      const range = parseDuration(promql.slice(i + 1, close).split(':')[0] ?? '');
+      if (range !== undefined) longest = Math.max(longest, range);
+      i = close;
+    }
+  }
+  return longest;
+}
+
+/**
+ * A hint for a range query whose step hides what happens between its points: each point is one evaluation,
+ * so a burst shorter than the step (beyond the scrape interval and every `[range]` of the query, which would
+ * cover it) can fall between two points and be missing from min, max and spikes. max_over_time over one step
+ * at that step sees every sample; undefined when nothing can hide.
+ */
+export function peakHint(query: string, step: number): string | undefined {
+  if (step <= Math.max(SCRAPE_INTERVAL, longestRange(query))) return undefined;
+  const every = formatDuration(step);
+  const text = query.trim();
+  const echo = text.length > MAX_ECHO ? '<query>' : text;
+  const over = SELECTOR_RE.test(text) ? `${echo}[${every}]` : `(${echo})[${every}:]`;
+  return `At a ${every} step a burst between two points is not seen: max_over_time(${over}) (or min_over_time) at this step shows the peaks.`;
 }

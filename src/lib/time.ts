@@ -57,6 +57,8 @@ const TIME_HINT =
 // Dates with an optional time; a missing offset means UTC, which the echoed result makes visible.
 const DATE_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
 const HAS_OFFSET_RE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
+// 9999-12-31T23:59:59Z, the last time RFC 3339 can write.
+const MAX_UNIX_SECONDS = 253_402_300_799;
 
 /**
  * Resolves a time argument to unix seconds relative to `now` (unix seconds).
@@ -75,13 +77,13 @@ export function parseTime(value: string | number, now: number, field: string): n
   if (relative) {
     const [, sign, amount] = relative;
     if (sign === undefined || amount === undefined) return now;
-    const seconds = parseDuration(amount);
+    const seconds = relativeDuration(amount, field, text);
     if (seconds === undefined)
       throw invalidArgument(`${field}: "${text}" has an unknown duration.`, TIME_HINT);
     return sign === '-' ? now - seconds : now + seconds;
   }
 
-  const ago = parseDuration(text);
+  const ago = relativeDuration(text, field, text);
   if (ago !== undefined) return now - ago;
 
   if (DATE_RE.test(text)) {
@@ -90,6 +92,23 @@ export function parseTime(value: string | number, now: number, field: string): n
     if (Number.isFinite(ms) && realDate(text)) return ms / 1000;
   }
   throw invalidArgument(`${field}: "${text}" is not a time I understand.`, TIME_HINT);
+}
+
+/**
+ * A duration in a relative time, in any case as `now` is (`NOW-1H`). An `M` beside lower case (`now-6M`) is
+ * refused: Grafana reads it as months, which have no fixed length, and in Prometheus it is no unit at all.
+ */
+function relativeDuration(amount: string, field: string, text: string): number | undefined {
+  const exact = parseDuration(amount);
+  if (exact !== undefined || amount === amount.toLowerCase()) return exact;
+  const folded = parseDuration(amount.toLowerCase());
+  if (folded !== undefined && amount.includes('M') && text !== text.toUpperCase()) {
+    throw invalidArgument(
+      `${field}: "${text}" uses M, which could mean months or minutes.`,
+      'Write minutes as m (now-30m) and months as days or weeks (now-30d, now-4w).',
+    );
+  }
+  return folded;
 }
 
 /**
@@ -120,9 +139,17 @@ function fromEpochNumber(value: number, field: string): number {
   if (!Number.isFinite(value) || value < 0) {
     throw invalidArgument(`${field} must be a non-negative unix time.`, TIME_HINT);
   }
-  // 13-digit values are milliseconds: as seconds they would lie past the year 30000; 19-digit ones nanoseconds.
-  const seconds = value >= 1e17 ? value / 1e9 : value >= 1e12 ? value / 1000 : value;
-  if (seconds > 253_402_300_799) throw invalidArgument(`${field} lies after the year 9999.`, TIME_HINT);
+  // Read by their size, as seconds they would lie past the year 30000: 13-digit values are milliseconds,
+  // 16-digit ones microseconds, 19-digit ones nanoseconds.
+  const seconds =
+    value >= 1e17 ? value / 1e9 : value >= 1e15 ? value / 1e6 : value >= 1e12 ? value / 1000 : value;
+  if (seconds > MAX_UNIX_SECONDS) {
+    const digits = Math.floor(value).toString().length;
+    throw invalidArgument(
+      `${field} (${digits} digits) is no unix time this side of the year 9999 in seconds (10 digits), milliseconds (13), microseconds (16) or nanoseconds (19).`,
+      TIME_HINT,
+    );
+  }
   return seconds;
 }
 

@@ -1,11 +1,26 @@
 import { z } from 'zod';
+import type { Metadata } from '../clients/prometheus.ts';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
+import { formatBytes } from '../lib/http.ts';
 import { fitList } from '../lib/shape.ts';
 import { resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
 const HELP_CHARS = 160;
+const MAX_LIMIT = 1000;
 const WINDOW_SECONDS = 3600;
+// The series a histogram, summary or counter family writes besides its name, and the family types that write
+// each: Prometheus keeps the type and help under the family's name (`http_request_duration_seconds`), not the
+// series' (`http_request_duration_seconds_bucket`).
+const FAMILY_SUFFIXES: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['_bucket', ['histogram', 'gaugehistogram']],
+  ['_count', ['histogram', 'summary']],
+  ['_sum', ['histogram', 'summary']],
+  ['_gcount', ['gaugehistogram']],
+  ['_gsum', ['gaugehistogram']],
+  ['_created', ['counter', 'histogram', 'summary']],
+  ['_total', ['counter']],
+];
 
 export const explorePrometheus = defineTool({
   name: 'explore_prometheus',
@@ -23,7 +38,7 @@ export const explorePrometheus = defineTool({
     match: z.string().min(1).max(2000).optional().describe('series selector, e.g. up{job="api"}'),
     start: z.union([z.string(), z.number()]).optional(),
     end: z.union([z.string(), z.number()]).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(200),
+    limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(200),
   }),
   output: z.object({
     list: z.enum(['metrics', 'labels', 'values']),
@@ -58,6 +73,7 @@ export const explorePrometheus = defineTool({
       );
     }
     const window = resolveWindow(input, ctx.now(), WINDOW_SECONDS);
+    const maxBytes = ctx.config.output.maxBytes;
     // A substring, not a regex: a caller's regex run here could stall the server (catastrophic backtracking).
     const needle = input.search?.toLowerCase();
     const matches = (text: string) => needle === undefined || text.toLowerCase().includes(needle);
@@ -82,7 +98,7 @@ export const explorePrometheus = defineTool({
       const matching = names.data.filter(matches);
       const metrics = fitList(
         matching.slice(0, input.limit).map(name => {
-          const meta = metadata.data[name]?.[0];
+          const meta = metadataOf(metadata.data, name);
           if (!meta) return { name };
           const help = meta.help.length > HELP_CHARS ? `${meta.help.slice(0, HELP_CHARS - 1)}…` : meta.help;
           return {
@@ -92,30 +108,43 @@ export const explorePrometheus = defineTool({
             ...(help ? { help } : {}),
           };
         }),
-        ctx.config.output.maxBytes,
+        maxBytes,
       );
-      return { ...echo, metrics, ...counts(metrics.length, matching.length) };
+      return { ...echo, metrics, ...counts(metrics.length, matching.length, input.limit, maxBytes) };
     }
     const { data } =
       input.list === 'labels'
         ? await prometheus.labelNames(scope)
         : await prometheus.labelValues(input.label ?? '', scope);
     const matching = data.filter(matches);
-    const values = fitList(matching.slice(0, input.limit), ctx.config.output.maxBytes);
-    return { ...echo, values, ...counts(values.length, matching.length) };
+    const values = fitList(matching.slice(0, input.limit), maxBytes);
+    return { ...echo, values, ...counts(values.length, matching.length, input.limit, maxBytes) };
   },
 });
 
-function counts(shown: number, total: number) {
+/** A metric's metadata, or its family's when the metric is one of the series the family writes. */
+function metadataOf(metadata: Metadata, name: string): Metadata[string][number] | undefined {
+  const own = metadata[name]?.[0];
+  if (own) return own;
+  for (const [suffix, types] of FAMILY_SUFFIXES) {
+    if (!name.endsWith(suffix)) continue;
+    const family = metadata[name.slice(0, -suffix.length)]?.[0];
+    if (family && types.includes(family.type)) return family;
+  }
+  return undefined;
+}
+
+function counts(shown: number, total: number, limit: number, maxBytes: number) {
   const truncated = shown < total;
+  // Cut at `limit`, a larger one shows more; cut to fit the byte cap, only a narrower list does.
+  const raise = shown === limit && limit < MAX_LIMIT ? `, or raise \`limit\` (max ${MAX_LIMIT})` : '';
+  const cut = shown < limit ? ` to fit ${formatBytes(maxBytes)}` : '';
   return {
     total,
     shown,
     truncated,
     ...(truncated
-      ? {
-          note: `${total - shown} more not shown; narrow with \`search\` or \`match\`, or raise \`limit\` (max 1000).`,
-        }
+      ? { note: `${total - shown} more not shown${cut}; narrow with \`search\` or \`match\`${raise}.` }
       : total === 0
         ? { note: 'Nothing matched in this window; try a broader search or an older window.' }
         : {}),

@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
 import { cutLine } from '../lib/logs.ts';
+import { medianInterval } from '../lib/series.ts';
 import { seriesSchema, shapeInstant, shapeRange, type ShapeFormat } from '../lib/shape.ts';
-import { chooseStep, describeStep } from '../lib/step.ts';
+import { chooseStep, describeStep, peakHint } from '../lib/step.ts';
 import { formatDuration, parseDuration, parseTime, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
 const timeArg = z.union([z.string(), z.number()]);
 const DEFAULT_RANGE_SECONDS = 3600;
-// Prometheus may attach one warning per series or shard (e.g. "PromQL info: …"): a few say what is wrong.
+// Prometheus may attach one warning or info per series or shard (e.g. "PromQL info: …"): a few say what is wrong.
 const MAX_WARNINGS = 5;
 const MAX_WARNING_CHARS = 300;
 
@@ -70,12 +71,13 @@ export const queryPrometheus = defineTool({
       const time = input.time === undefined ? now : parseTime(input.time, now, 'time');
       const response = await prometheus.query(input.query, time, { signal: ctx.signal });
       const { data } = response;
-      const warned = warn(response.warnings);
+      const warned = warn(response.warnings, response.infos);
       const base = { query: input.query, result_type: data.resultType, time: toRfc3339(time) };
       if (data.resultType === 'scalar' || data.resultType === 'string') {
         return {
           ...base,
-          value: scalarValue(data.result[1]),
+          // A string result is text, even when it reads as a number.
+          value: data.resultType === 'string' ? data.result[1] : scalarValue(data.result[1]),
           series_total: 0,
           series_shown: 0,
           series: [],
@@ -99,19 +101,30 @@ export const queryPrometheus = defineTool({
         // earliest sample. A loop, not Math.min(...): spreading 100k+ series overflows the call stack.
         const end = time;
         let start = end;
-        for (const s of data.result) start = Math.min(start, s.samples.t[0] ?? end);
+        for (const s of data.result)
+          start = Math.min(start, s.samples.t[0] ?? end, s.histograms?.t[0] ?? end);
+        // Raw samples come with no step: their own spacing is one, so that a series is not taken to have
+        // stopped a second after its last scrape, nor one burst over three scrapes for three spikes.
+        const times = data.result.flatMap(s =>
+          s.histograms ? [s.samples.t, s.histograms.t] : [s.samples.t],
+        );
+        const step = medianInterval(times) ?? Math.max(end - start, 1);
         return {
           ...base,
           ...shapeRange(
-            data.result.map(s => ({ labels: s.metric, samples: s.samples })),
-            { start, end, step: 1 },
-            { ...shapeOptions, format, base: { ...base, ...warned } },
+            data.result.map(s => ({ labels: s.metric, samples: s.samples, histograms: s.histograms })),
+            { start, end, step },
+            { ...shapeOptions, format, raw: true, base: { ...base, ...warned } },
           ),
           ...warned,
         };
       }
       const shaped = shapeInstant(
-        data.result.map(s => ({ labels: s.metric, value: s.value[1] })),
+        data.result.map(s =>
+          'histogram' in s
+            ? { labels: s.metric, histogram: s.histogram[1] }
+            : { labels: s.metric, value: s.value[1] },
+        ),
         { ...shapeOptions, base: { ...base, ...warned } },
       );
       return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warned };
@@ -137,7 +150,7 @@ export const queryPrometheus = defineTool({
       signal: ctx.signal,
     });
     const { data } = response;
-    const warned = warn(response.warnings);
+    const warned = warn(response.warnings, response.infos);
     const base = {
       query: input.query,
       result_type: data.resultType,
@@ -148,7 +161,12 @@ export const queryPrometheus = defineTool({
       ...(describeStep(choice, budget) === undefined ? {} : { step_note: describeStep(choice, budget) }),
     };
     if (data.resultType !== 'matrix') {
-      const value = data.resultType === 'vector' ? undefined : scalarValue(data.result[1]);
+      const value =
+        data.resultType === 'vector'
+          ? undefined
+          : data.resultType === 'string'
+            ? data.result[1]
+            : scalarValue(data.result[1]);
       return {
         ...base,
         ...(value === undefined ? {} : { value }),
@@ -159,10 +177,11 @@ export const queryPrometheus = defineTool({
         ...warned,
       };
     }
+    const hint = peakHint(input.query, choice.step);
     const shaped = shapeRange(
-      data.result.map(s => ({ labels: s.metric, samples: s.samples })),
+      data.result.map(s => ({ labels: s.metric, samples: s.samples, histograms: s.histograms })),
       { start, end, step: choice.step },
-      { ...shapeOptions, format, base: { ...base, ...warned } },
+      { ...shapeOptions, format, base: { ...base, ...warned }, ...(hint ? { hints: [hint] } : {}) },
     );
     return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warned };
   },
@@ -185,11 +204,15 @@ function scalarValue(value: string): number | string {
   return Number.isFinite(number) ? number : value;
 }
 
-/** The first few warnings, each cut short, and how many more there were: they count against the byte cap too. */
-function warn(warnings: readonly string[]): { warnings?: string[] } {
-  if (warnings.length === 0) return {};
-  const shown = warnings.slice(0, MAX_WARNINGS).map(w => cutLine(w, MAX_WARNING_CHARS));
-  const more = warnings.length - shown.length;
+/**
+ * The first few warnings, then infos, each cut short, and how many more there were: they count against the
+ * byte cap too. An info is labelled as one unless it says so itself (Prometheus writes "PromQL info: …").
+ */
+function warn(warnings: readonly string[], infos: readonly string[]): { warnings?: string[] } {
+  const all = [...warnings, ...infos.map(i => (/\binfo\b/i.test(i) ? i : `info: ${i}`))];
+  if (all.length === 0) return {};
+  const shown = all.slice(0, MAX_WARNINGS).map(w => cutLine(w, MAX_WARNING_CHARS));
+  const more = all.length - shown.length;
   return { warnings: more > 0 ? [...shown, `+${more} more`] : shown };
 }
 

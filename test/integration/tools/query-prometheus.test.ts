@@ -162,6 +162,52 @@ describe('query_prometheus on a real Prometheus', () => {
     const out = structured(await mcp.call('query_prometheus', { query: 'no_such_metric' }));
     expect(out.series_total).toBe(0);
     expect(out.note).toContain('explore_prometheus');
+    const range = structured(
+      await mcp.call('query_prometheus', { query: 'no_such_metric', start: 'now-1h' }),
+    );
+    expect(range).toMatchObject({ series_total: 0, series: [], truncated: false });
+    expect(range.shape_every).toBeUndefined();
+  });
+
+  it('says the figures are of the points at the step, and how to see a burst the step hides', async () => {
+    // At 5 minutes from a minute past the start, no point falls on the one-sample burst.
+    const window = { start: data.errorsStart + 60, end: data.errorsEnd, step: '5m' };
+    const out = structured(await mcp.call('query_prometheus', { query: 'predictor_error_ratio', ...window }));
+    expect(out.series[0]).toMatchObject({ max: 0.01 });
+    expect(out.note).toContain('Figures are of the points at the 5m step');
+    expect(out.note).toContain('max_over_time(predictor_error_ratio[5m]) (or min_over_time)');
+    const peaks = structured(
+      await mcp.call('query_prometheus', { query: 'max_over_time(predictor_error_ratio[5m])', ...window }),
+    );
+    expect(peaks.series[0]).toMatchObject({ max: 0.9 });
+    expect(peaks.note).not.toContain('max_over_time');
+  });
+
+  it('summarizes an instant range selector at the spacing of its samples', async () => {
+    // Seven seconds after a scrape: the series has not stopped, it has not been scraped again yet.
+    const out = structured(
+      await mcp.call('query_prometheus', {
+        query: 'predictor_error_ratio[30m]',
+        time: data.errorsSpikeAt + 907,
+      }),
+    );
+    const [series] = out.series;
+    expect(series).toMatchObject({ samples: 120, max: 0.9 });
+    expect(series.to).toBeUndefined();
+    expect(series.spikes).toEqual([{ at: toRfc3339(data.errorsSpikeAt), value: 0.9 }]);
+    expect(out.note).toMatch(/^Figures cover every sample/);
+  });
+
+  it('keeps a string result a string, even one that reads as a number', async () => {
+    const out = structured(await mcp.call('query_prometheus', { query: '"42"' }));
+    expect(out).toMatchObject({ result_type: 'string', value: '42' });
+  });
+
+  it('says what a series of only NaN holds instead of leaving it looking empty', async () => {
+    const out = structured(
+      await mcp.call('query_prometheus', { query: 'vector(0) / 0', start: 'now-10m', step: '1m' }),
+    );
+    expect(out.series[0]).toMatchObject({ samples: 11, first: 'NaN', last: 'NaN', non_finite: { NaN: 11 } });
   });
 });
 
@@ -177,7 +223,23 @@ describe('query_prometheus on a stand-in Prometheus, for answers a real one give
       const at = Number(url.searchParams.get('time') ?? url.searchParams.get('end'));
       let data: unknown;
       let warnings: string[] | undefined;
-      if (query === 'many[1m]') {
+      let infos: string[] | undefined;
+      if (url.pathname.startsWith('/api/v1/label/')) {
+        data = Array.from({ length: 900 }, (_, i) => `metric_${i}_${'n'.repeat(40)}`);
+      } else if (url.pathname === '/api/v1/metadata') {
+        data = {};
+      } else if (query === 'burst[5m]') {
+        // One burst over three scrapes, 15 s apart.
+        const values = Array.from({ length: 20 }, (_, i) => [
+          at - 300 + i * 15,
+          i >= 10 && i <= 12 ? '60' : '1',
+        ]);
+        data = { resultType: 'matrix', result: [{ metric: { job: 'b' }, values }] };
+      } else if (query === 'informed') {
+        data = { resultType: 'vector', result: [{ metric: {}, value: [at, '1'] }] };
+        warnings = ['a warning'];
+        infos = ['PromQL info: metric might not be a counter', 'the series was resampled'];
+      } else if (query === 'many[1m]') {
         const result = Array.from({ length: 250_000 }, (_, i) => ({
           metric: { i: String(i) },
           values: [[at - 30, '1']],
@@ -195,9 +257,17 @@ describe('query_prometheus on a stand-in Prometheus, for answers a real one give
         });
         data = { resultType: 'matrix', result };
         warnings = WARNINGS;
+        infos = ['PromQL info: one info more'];
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'success', data, ...(warnings ? { warnings } : {}) }));
+      res.end(
+        JSON.stringify({
+          status: 'success',
+          data,
+          ...(warnings ? { warnings } : {}),
+          ...(infos ? { infos } : {}),
+        }),
+      );
     });
     await new Promise<void>(resolve => fake.listen(0, '127.0.0.1', resolve));
     stand = await connect({ PROMETHEUS_URL: `http://127.0.0.1:${(fake.address() as AddressInfo).port}` });
@@ -216,7 +286,31 @@ describe('query_prometheus on a stand-in Prometheus, for answers a real one give
     expect(warnings).toHaveLength(6);
     expect(warnings[0]).toMatch(/^PromQL info: warning 0 w+… \[\+\d+ chars\]$/);
     expect(warnings[0].length).toBeLessThan(400);
-    expect(warnings.at(-1)).toBe('+15 more');
+    expect(warnings.at(-1)).toBe('+16 more');
+  });
+
+  it("passes Prometheus's infos on beside its warnings, each labelled as info", async () => {
+    const { warnings } = structured(await stand.call('query_prometheus', { query: 'informed' }));
+    expect(warnings).toEqual([
+      'a warning',
+      'PromQL info: metric might not be a counter',
+      'info: the series was resampled',
+    ]);
+  });
+
+  it('counts one burst over three scrapes of an instant range selector as one spike', async () => {
+    const out = structured(await stand.call('query_prometheus', { query: 'burst[5m]' }));
+    expect(out.series[0].spikes).toHaveLength(1);
+  });
+
+  it('says how to see the rest of a list cut to fit the byte cap, and that limit would not help', async () => {
+    const cut = structured(await stand.call('explore_prometheus', { limit: 1000 }));
+    expect(cut).toMatchObject({ total: 900, truncated: true });
+    expect(cut.note).toMatch(/^\d+ more not shown to fit 8\.0 KiB; narrow with `search` or `match`\.$/);
+    const limited = structured(await stand.call('explore_prometheus', { limit: 5 }));
+    expect(limited.note).toBe(
+      '895 more not shown; narrow with `search` or `match`, or raise `limit` (max 1000).',
+    );
   });
 
   it('shapes an instant range selector over 250k series without overflowing the stack', async () => {

@@ -1,4 +1,5 @@
-// The Prometheus client's reading of answers that do not come from Prometheus itself: a proxy in front.
+// The Prometheus client's reading of answers the Prometheus of the integration tests does not give: a proxy in
+// front, and the native histogram samples and infos of newer versions.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,5 +57,84 @@ describe('the Prometheus client behind a proxy', () => {
       code: 'RATE_LIMITED',
       message: 'Prometheus is limiting requests (HTTP 429); Retry-After: 0.',
     });
+  });
+});
+
+describe('the Prometheus client on answers with native histograms', () => {
+  let stand: Server;
+  let standUrl: string;
+  const histogram = (count: string, sum: string) => ({
+    count,
+    sum,
+    buckets: [[0, '1', '2', count]],
+  });
+
+  beforeAll(async () => {
+    // Shapes as Prometheus's docs/querying/api.md gives them: `histogram` beside or instead of `value`, and a
+    // series of a matrix with `values`, `histograms` or both.
+    stand = createServer((req, res) => {
+      const data = req.url?.startsWith('/api/v1/query_range')
+        ? {
+            resultType: 'matrix',
+            result: [
+              {
+                metric: { job: 'switched' },
+                values: [[1764000000, '2']],
+                histograms: [[1764000015, histogram('5', '1.5')]],
+              },
+              { metric: { job: 'native' }, histograms: [[1764000015, histogram('3', '+Inf')]] },
+              { metric: { job: 'float' }, values: [[1764000000, '7']] },
+            ],
+          }
+        : {
+            resultType: 'vector',
+            result: [
+              { metric: { job: 'native' }, histogram: [1764000000, histogram('50', '165')] },
+              { metric: { job: 'float' }, value: [1764000000, '7'] },
+            ],
+          };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ status: 'success', data, infos: ['PromQL info: metric might not be a counter'] }),
+      );
+    });
+    await new Promise<void>(resolve => stand.listen(0, '127.0.0.1', resolve));
+    standUrl = `http://127.0.0.1:${(stand.address() as AddressInfo).port}`;
+  });
+
+  afterAll(() => {
+    stand.close();
+  });
+
+  it('reads histogram samples of a vector beside float ones, and the infos', async () => {
+    const client = createPrometheusClient({ url: standUrl, timeoutMs: 2000, maxResponseBytes: 1 << 20 });
+    const answer = await client.query('{job=~".+"}', 1764000000);
+    await client.close();
+    expect(answer.infos).toEqual(['PromQL info: metric might not be a counter']);
+    expect(answer.data).toEqual({
+      resultType: 'vector',
+      result: [
+        { metric: { job: 'native' }, histogram: [1764000000, histogram('50', '165')] },
+        { metric: { job: 'float' }, value: [1764000000, '7'] },
+      ],
+    });
+  });
+
+  it('reads a matrix whose series hold float samples, histogram samples or both', async () => {
+    const client = createPrometheusClient({ url: standUrl, timeoutMs: 2000, maxResponseBytes: 1 << 20 });
+    const answer = await client.queryRange('{job=~".+"}', 1764000000, 1764000015, 15);
+    await client.close();
+    expect(answer.infos).toEqual(['PromQL info: metric might not be a counter']);
+    if (answer.data.resultType !== 'matrix') throw new Error('not a matrix');
+    const [switched, native, float] = answer.data.result;
+    expect(Array.from(switched?.samples.v ?? [])).toEqual([2]);
+    expect(switched?.histograms).toEqual({
+      t: Float64Array.of(1764000015),
+      count: Float64Array.of(5),
+      sum: Float64Array.of(1.5),
+    });
+    expect(native?.samples.t.length).toBe(0);
+    expect(native?.histograms?.sum[0]).toBe(Number.POSITIVE_INFINITY);
+    expect(float?.histograms).toBeUndefined();
   });
 });

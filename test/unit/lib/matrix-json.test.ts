@@ -31,6 +31,15 @@ describe('readMatrixAnswer', () => {
     expect(read?.result[1]?.samples.t.length).toBe(0);
   });
 
+  it('carries infos as it carries warnings', () => {
+    const text = answer([], { warnings: ['w'], infos: ['PromQL info: metric might not be a counter'] });
+    expect(readMatrixAnswer(Buffer.from(text))).toEqual({
+      result: [],
+      warnings: ['w'],
+      infos: ['PromQL info: metric might not be a counter'],
+    });
+  });
+
   it('grows past its first allocation and accepts whitespace and any key order', () => {
     const values = Array.from({ length: 1000 }, (_, i) => `[ ${1764000000 + i} , "${i}" ]`).join(',\n');
     const text = `{ "data" : { "result" : [ { "values" : [ ${values} ] , "metric" : { "a" : "b" } } ], "resultType" : "matrix" }, "infos": [], "status" : "success" }`;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { downsample, round, seriesStats, type Columns } from '../../../src/lib/series.ts';
+import {
+  downsample,
+  medianInterval,
+  nonFiniteCounts,
+  round,
+  seriesStats,
+  type Columns,
+} from '../../../src/lib/series.ts';
 
 const T0 = 1_764_000_000;
 const series = (values: number[], step = 15): Columns => ({
@@ -24,6 +31,23 @@ describe('seriesStats', () => {
     expect(seriesStats(series([0, 0, 0, 0]), 15)?.trend).toBe('flat');
   });
 
+  it('calls a steady climb rising however small against its level, but not noise that ends higher', () => {
+    // A disk filling from 85 % to 89 % over an hour: 5 % of its level, and well clear of its noise.
+    const disk = Array.from({ length: 241 }, (_, i) => 85 + (4 * i) / 240 + 0.05 * Math.sin(i));
+    expect(seriesStats(series(disk), 15)?.trend).toBe('rising');
+    const memory = Array.from({ length: 241 }, (_, i) => 1e9 + (i / 240) * 4e7);
+    expect(seriesStats(series(memory), 15)?.trend).toBe('rising');
+    expect(seriesStats(series(disk.toReversed()), 15)?.trend).toBe('falling');
+    // Eight noisy points that happen to end a little higher are no trend.
+    expect(seriesStats(series([100.2, 100.9, 100.1, 100.6, 100.4, 100.8, 100.3, 100.9]), 15)?.trend).toBe(
+      'flat',
+    );
+    // Nor is a lone burst off the middle, which tilts the fitted line.
+    const burst = Array.from({ length: 481 }, (_, i) => (i === 360 ? 0.9 : 0.01));
+    expect(seriesStats(series(burst), 15)?.trend).toBe('flat');
+    expect(seriesStats(series(Array.from({ length: 100 }, () => 0.1 + 0.2)), 15)?.trend).toBe('flat');
+  });
+
   it('finds a burst in a flat series and reports it once, at its peak', () => {
     const values = Array.from({ length: 60 }, () => 1);
     values[30] = 40;
@@ -38,6 +62,15 @@ describe('seriesStats', () => {
     expect(seriesStats(series(climb), 15)?.spikes).toEqual([]);
     climb[70] = 400;
     expect(seriesStats(series(climb), 15)?.spikes.map(p => p.v)).toEqual([400]);
+  });
+
+  it('reports a drop as a dip, apart from the spikes', () => {
+    const values = Array.from({ length: 60 }, (_, i) => 100 + (i % 3));
+    values[30] = 0;
+    values[45] = 300;
+    const stats = seriesStats(series(values), 15);
+    expect(stats?.dips).toEqual([{ t: T0 + 30 * 15, v: 0 }]);
+    expect(stats?.spikes).toEqual([{ t: T0 + 45 * 15, v: 300 }]);
   });
 
   it('keeps the three largest of many spikes', () => {
@@ -56,6 +89,24 @@ describe('seriesStats', () => {
     const stats = seriesStats(series([1, Number.NaN, 3, Number.POSITIVE_INFINITY]), 15);
     expect(stats).toMatchObject({ samples: 4, nonFinite: 2, mean: 2 });
     expect(seriesStats(series([Number.NaN]), 15)).toBeUndefined();
+  });
+});
+
+describe('nonFiniteCounts', () => {
+  it('counts NaN, +Inf and -Inf apart, naming only the kinds present', () => {
+    const { v } = series([1, Number.NaN, Number.POSITIVE_INFINITY, Number.NaN, Number.NEGATIVE_INFINITY]);
+    expect(nonFiniteCounts(v)).toEqual({ NaN: 2, '+Inf': 1, '-Inf': 1 });
+    expect(nonFiniteCounts(series([Number.POSITIVE_INFINITY, 2]).v)).toEqual({ '+Inf': 1 });
+    expect(nonFiniteCounts(series([1, 2]).v)).toEqual({});
+  });
+});
+
+describe('medianInterval', () => {
+  it('gives the typical spacing of raw samples, unmoved by a gap', () => {
+    const scraped = Float64Array.from([0, 15, 30, 45, 300, 315, 330], t => T0 + t);
+    expect(medianInterval([scraped, Float64Array.from([T0, T0 + 15])])).toBe(15);
+    expect(medianInterval([Float64Array.from([T0])])).toBeUndefined();
+    expect(medianInterval([])).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnsOf } from '../../../src/lib/series.ts';
+import { columnsOf, histogramColumnsOf } from '../../../src/lib/series.ts';
 import { commonLabels, shapeInstant, shapeRange, type RawSeries } from '../../../src/lib/shape.ts';
 
 const START = 1_764_000_000;
@@ -44,11 +44,136 @@ describe('shapeRange', () => {
     expect((many.series[0]?.shape ?? []).length).toBeLessThan(24);
   });
 
+  it('gives every outline the same buckets, empty ones null, so that one shape_every holds for all', () => {
+    const hour = { start: START, end: START + 3600, step: 15 };
+    const steady = columnsOf(Array.from({ length: 241 }, (_, k) => [START + k * 15, '1'] as const));
+    // A pod that appeared five minutes before the end: 20 points, all in the last two buckets.
+    const late = columnsOf(Array.from({ length: 20 }, (_, k) => [START + 3315 + k * 15, String(k)] as const));
+    const shaped = shapeRange(
+      [
+        { labels: { pod: 'a' }, samples: steady },
+        { labels: { pod: 'b' }, samples: late },
+      ],
+      hour,
+      options,
+    );
+    expect(shaped.shape_every).toBe('2m30s');
+    const [, b] = shaped.series;
+    expect(b?.shape).toHaveLength(24);
+    expect(b?.shape?.slice(0, 22).every(v => v === null)).toBe(true);
+    expect(b?.shape?.slice(22)).toEqual([4, 14]);
+  });
+
+  it('makes no bucket narrower than the step', () => {
+    const tenMinutes = { start: START, end: START + 600, step: 60 };
+    const points = columnsOf(Array.from({ length: 11 }, (_, k) => [START + k * 60, String(k)] as const));
+    const shaped = shapeRange([{ labels: {}, samples: points }], tenMinutes, options);
+    expect(shaped.shape_every).toBe('1m40s');
+    expect(shaped.series[0]?.shape).toEqual([0.5, 2.5, 4, 5.5, 7.5, 9.5]);
+  });
+
+  it('writes no shape_every when no series has a shape', () => {
+    expect(shapeRange([], ctx, options)).toEqual({
+      series: [],
+      series_total: 0,
+      series_shown: 0,
+      truncated: false,
+    });
+  });
+
+  it('says what a series of only NaN or infinities holds, so that it does not read as empty', () => {
+    const all = (value: string) =>
+      columnsOf(Array.from({ length: 241 }, (_, k) => [START + k * 15, value] as const));
+    const shaped = shapeRange(
+      [
+        { labels: { q: 'nan' }, samples: all('NaN') },
+        { labels: { q: 'inf' }, samples: all('+Inf') },
+        {
+          labels: { q: 'mixed' },
+          samples: columnsOf([
+            [START, '1'],
+            [START + 1, '-Inf'],
+            [START + 2, 'NaN'],
+          ]),
+        },
+      ],
+      ctx,
+      options,
+    );
+    expect(shaped.series[0]).toEqual({
+      labels: { q: 'nan' },
+      samples: 241,
+      first: 'NaN',
+      last: 'NaN',
+      non_finite: { NaN: 241 },
+    });
+    expect(shaped.series[1]).toMatchObject({ first: '+Inf', last: '+Inf', non_finite: { '+Inf': 241 } });
+    expect(shaped.series[2]).toMatchObject({ min: 1, last: 1, non_finite: { '-Inf': 1, NaN: 1 } });
+  });
+
+  it('says the figures are of the points at the step, or of every sample when they are raw', () => {
+    const stepped = shapeRange(makeSeries(1), ctx, options);
+    expect(stepped.note).toMatch(/^Figures are of the points at the 1s step; format "full" returns/);
+    const raw = shapeRange(makeSeries(1), ctx, { ...options, raw: true });
+    expect(raw.note).toMatch(/^Figures cover every sample;/);
+  });
+
+  it("adds the caller's hints to the note within the byte budget", () => {
+    const hint = `Look here: ${'x'.repeat(400)}`;
+    const shaped = shapeRange(makeSeries(40), ctx, { ...options, hints: [hint] });
+    expect(shaped.note?.endsWith(hint)).toBe(true);
+    expect(size({ ...base, ...shaped })).toBeLessThanOrEqual(8192);
+  });
+
+  it('summarizes native histogram samples by count and sum, beside float ones, and says how to query them', () => {
+    const histograms = histogramColumnsOf(
+      Array.from(
+        { length: 10 },
+        (_, k) => [START + 300 + k, { count: String(10 * k), sum: String(k) }] as const,
+      ),
+    );
+    const floats = columnsOf(Array.from({ length: 300 }, (_, k) => [START + k, '2'] as const));
+    const shaped = shapeRange(
+      [
+        { labels: { job: 'switched' }, samples: floats, histograms },
+        { labels: { job: 'native' }, samples: columnsOf([]), histograms },
+      ],
+      ctx,
+      options,
+    );
+    const [switched, native] = shaped.series;
+    expect(switched).toMatchObject({ samples: 310, min: 2, max: 2, mean: 2 });
+    expect(switched?.histogram).toEqual({
+      samples: 10,
+      count: { first: 0, last: 90, min: 0, max: 90, mean: 45 },
+      sum: { first: 0, last: 9, min: 0, max: 9, mean: 4.5 },
+    });
+    expect(native).toEqual({
+      labels: { job: 'native' },
+      samples: 10,
+      from: '2025-11-24T16:05:00Z',
+      to: '2025-11-24T16:05:09Z',
+      histogram: switched?.histogram,
+    });
+    expect(shaped.note).toContain('histogram_quantile(0.9, rate(<metric>[5m]))');
+  });
+
   it('reports a burst as a spike with its time', () => {
     const shaped = shapeRange(makeSeries(10, 300), ctx, options);
     const burst = shaped.series.find(s => s.labels.instance === 'host-7:9100');
     expect(burst?.spikes?.[0]).toEqual({ at: '2025-11-24T16:05:00Z', value: 500 });
     expect(burst?.max_at).toBe('2025-11-24T16:05:00Z');
+  });
+
+  it('reports a drop under dips, not under spikes', () => {
+    const values = Array.from({ length: 601 }, (_, k) => (k === 200 ? '-40' : String(Math.sin(k / 20))));
+    const [entry] = shapeRange(
+      [{ labels: {}, samples: columnsOf(values.map((v, k) => [START + k, v] as const)) }],
+      ctx,
+      options,
+    ).series;
+    expect(entry?.dips).toEqual([{ at: '2025-11-24T16:03:20Z', value: -40 }]);
+    expect(entry?.spikes).toBeUndefined();
   });
 
   it('drops series beyond the budget, keeps the highest peaks and says how to see the rest', () => {
@@ -103,6 +228,21 @@ describe('shapeInstant', () => {
       { labels: { job: 'a' }, value: 'NaN' },
       { labels: { job: 'c' }, value: '+Inf' },
     ]);
+  });
+
+  it('shows a native histogram by its count and sum, and says how to query it', () => {
+    const shaped = shapeInstant(
+      [
+        { labels: { job: 'a' }, histogram: { count: '50', sum: '165' } },
+        { labels: { job: 'b' }, value: '7' },
+      ],
+      { maxBytes: 8192, fullBytes: 32_768, base: {} },
+    );
+    expect(shaped.series).toEqual([
+      { labels: { job: 'a' }, histogram: { count: 50, sum: 165 } },
+      { labels: { job: 'b' }, value: 7 },
+    ]);
+    expect(shaped.note).toMatch(/^Native histograms are summarized by their count and sum/);
   });
 
   it('cuts a long vector at the budget and says so', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseStep, describeStep, pointsFor } from '../../../src/lib/step.ts';
+import { chooseStep, describeStep, longestRange, peakHint, pointsFor } from '../../../src/lib/step.ts';
 
 const budget = { targetPoints: 240, maxPoints: 1100 };
 const YEAR = 365 * 86_400;
@@ -39,5 +39,30 @@ describe('chooseStep', () => {
 
   it('says nothing when the step was not raised', () => {
     expect(describeStep(chooseStep(600, 1, budget), budget)).toBeUndefined();
+  });
+});
+
+describe('longestRange', () => {
+  it('finds the longest [range] of a query, subqueries included, and none inside label values', () => {
+    expect(longestRange('rate(http_requests_total[5m])')).toBe(300);
+    expect(longestRange('max_over_time(rate(x[1m])[1h:30s]) / on() y[90s]')).toBe(3600);
+    expect(longestRange('up{path="/a[2h]", q=\'[3d]\'}')).toBe(0);
+    expect(longestRange('cpu_load')).toBe(0);
+  });
+});
+
+describe('peakHint', () => {
+  it('suggests max_over_time over one step when the step skips samples a burst could be in', () => {
+    expect(peakHint('cpu_load{host="a"}', 900)).toBe(
+      'At a 15m step a burst between two points is not seen: max_over_time(cpu_load{host="a"}[15m]) (or min_over_time) at this step shows the peaks.',
+    );
+    expect(peakHint('rate(x[1m])', 900)).toContain('max_over_time((rate(x[1m]))[15m:])');
+    expect(peakHint(`sum(${'a + '.repeat(100)}b)`, 900)).toContain('max_over_time((<query>)[15m:])');
+  });
+
+  it('says nothing when each point sees every sample: a short step, or a [range] as long as it', () => {
+    expect(peakHint('cpu_load', 15)).toBeUndefined();
+    expect(peakHint('cpu_load', 60)).toBeUndefined();
+    expect(peakHint('max_over_time(cpu_load[15m])', 900)).toBeUndefined();
   });
 });

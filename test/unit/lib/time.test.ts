@@ -29,6 +29,14 @@ describe('parseTime', () => {
     expect(parseTime('1764000000.25', NOW, 'time')).toBe(NOW + 0.25);
   });
 
+  it('reads 16-digit epochs as microseconds, and says what the digits of an impossible one look like', () => {
+    expect(parseTime(NOW * 1e6 + 250_000, NOW, 'time')).toBe(NOW + 0.25);
+    expect(parseTime('1764000000250000', NOW, 'time')).toBe(NOW + 0.25);
+    expect(() => parseTime(999_999_999_999_999, NOW, 'time')).toThrow(
+      'time (15 digits) is no unix time this side of the year 9999 in seconds (10 digits), milliseconds (13), microseconds (16) or nanoseconds (19).',
+    );
+  });
+
   it('reads 19-digit epochs as nanoseconds, and keeps their digits for Loki', () => {
     expect(parseTime('1764000000250000000', NOW, 'end')).toBe(NOW + 0.25);
     expect(nanosecondEpoch(' 1764000000123456789 ')).toBe('1764000000123456789');
@@ -44,6 +52,16 @@ describe('parseTime', () => {
     expect(parseTime('now+5m', NOW, 'end')).toBe(NOW + 300);
     expect(parseTime('30m', NOW, 'start')).toBe(NOW - 1800);
     expect(parseTime('2d', NOW, 'start')).toBe(NOW - 172_800);
+  });
+
+  it('reads relative times in any case, as now is, but asks what an M among lower case means', () => {
+    expect(parseTime('NOW-1H', NOW, 'start')).toBe(NOW - 3600);
+    expect(parseTime('Now-2D', NOW, 'start')).toBe(NOW - 172_800);
+    expect(parseTime('30S', NOW, 'start')).toBe(NOW - 30);
+    // All in capitals is caps lock: M is minutes.
+    expect(parseTime('NOW-1H30M', NOW, 'start')).toBe(NOW - 5400);
+    // Grafana's now-6M is six months, which have no fixed length.
+    expect(() => parseTime('now-6M', NOW, 'start')).toThrow(/uses M, which could mean months or minutes/);
   });
 
   it('names the field and gives a hint for nonsense', () => {

@@ -288,6 +288,8 @@ export function createDockerClient(
     const progress = spec.onProgress
       ? setInterval(() => spec.onProgress?.(performance.now() - started), 1000)
       : undefined;
+    // The hijacked connection: a socket, though typed as a bare ReadWriteStream.
+    let attached: (NodeJS.ReadWriteStream & { destroy?: () => void }) | undefined;
     try {
       const stream = await container.attach({
         stream: true,
@@ -296,6 +298,7 @@ export function createDockerClient(
         stderr: true,
         hijack: true,
       });
+      attached = stream;
       const both = new PassThrough();
       both.pipe(capture.sink);
       d.modem.demuxStream(stream, both, both);
@@ -308,12 +311,14 @@ export function createDockerClient(
       });
       // Waiting for the next exit before start cannot miss a command that ends at once.
       const exited = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+      // The wait can fail while start is still in flight (the engine restarting, its socket dropped): unhandled
+      // until it is awaited below, that rejection would end the whole server. It is still awaited there.
+      exited.catch(() => undefined);
       try {
         await container.start();
       } catch (error) {
         // The engine took the container but cannot run it (a limit its kernel cannot apply, no memory left): the
         // engine's own words, not an internal error. The wait ends when the container is removed below.
-        exited.catch(() => undefined);
         throw new ToolError(
           'BACKEND_ERROR',
           `The Docker engine could not start the sandbox container: ${engineMessage(error)}.`,
@@ -322,7 +327,13 @@ export function createDockerClient(
       }
       if (spec.signal?.aborted) onAbort();
       stream.end(archive);
-      const status = await exited;
+      const status = await exited.catch((error: unknown) => {
+        throw new ToolError(
+          'BACKEND_ERROR',
+          `The Docker engine lost track of the sandbox container: ${engineMessage(error)}.`,
+          'Retry; if it persists, ask the operator to check the engine (docker info).',
+        );
+      });
       await Promise.race([drained, new Promise(resolve => setTimeout(resolve, 2000))]);
       both.end();
       const state = (await container.inspect()).State;
@@ -340,6 +351,8 @@ export function createDockerClient(
       if (progress) clearInterval(progress);
       spec.signal?.removeEventListener('abort', onAbort);
       await container.remove({ force: true, v: true }).catch(() => undefined);
+      // Removing the container ends its attach stream; an engine that failed halfway may not, and the socket stays.
+      attached?.destroy?.();
     }
   }
 

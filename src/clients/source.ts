@@ -1,29 +1,39 @@
-// Reads a repository's source for the sandbox: a local checkout's work tree, a git ref of it (`git archive`, never a
-// checkout), or GitHub's tarball of a commit. Files (without .git), symbolic links (kept as names, never followed)
-// and the base commit.
+// Reads a repository's source for the sandbox: a local checkout's work tree (the files git does not ignore), a git
+// ref of it (`git archive`, never a checkout), or GitHub's tarball of a commit. Files (without .git), symbolic links
+// (kept as names, never followed) and the base commit.
 
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { ToolError } from '../lib/errors.ts';
-import { checkPath, plainRef } from '../policy/changes.ts';
+import type { Leaf } from '../lib/git-tree.ts';
+import { checkPath, directoriesOf, gitBlobSha, plainRef } from '../policy/changes.ts';
 import type { GithubClient, RepoRef } from './github.ts';
 
 const run = promisify(execFile);
 const SKIP = new Set(['.git', 'node_modules']);
+/**
+ * Fixed on git's command line, so that no setting of the user's or of the checkout can change what it lists: no
+ * fsmonitor (a program git would run, answering from its own state), no untracked cache, no index refresh written.
+ */
+const GIT_FIXED = ['-c', 'core.fsmonitor=false', '-c', 'core.untrackedCache=false', '--no-optional-locks'];
+/** Enough for the names of far more files than the sandbox takes; past it the listing itself is too large. */
+const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 
 export interface SourceTree {
   baseCommit: string;
   /** Relative POSIX path → content; symbolic links are kept as links, never followed. */
   files: Map<string, Buffer>;
   symlinks: Set<string>;
-  /** Files with an executable bit (from a tar archive). */
+  /** Files with an executable bit. */
   executables?: Set<string>;
+  /** A local checkout's work tree that is not exactly its HEAD commit: `baseCommit` names the content instead. */
+  localChanges?: boolean;
 }
 
 export interface SourceLimits {
@@ -31,31 +41,15 @@ export interface SourceLimits {
   maxBytes: number;
 }
 
+const tooLarge = (root: string) =>
+  new ToolError('TOO_LARGE', `The repository source at ${root} is larger than the sandbox takes.`);
+
+/**
+ * A local source: a commit of the checkout (`ref`), its work tree, or a directory that is no checkout at all. A work
+ * tree is what git tracks or would track: files it ignores (.env, keys, build output) never leave the machine.
+ */
 export async function readLocalSource(root: string, limits: SourceLimits, ref?: string): Promise<SourceTree> {
   if (ref !== undefined) return readLocalRef(root, limits, ref);
-  const files = new Map<string, Buffer>();
-  const symlinks = new Set<string>();
-  const tooLarge = () =>
-    new ToolError('TOO_LARGE', `The repository source at ${root} is larger than the sandbox takes.`);
-  let bytes = 0;
-  async function walk(dir: string, prefix: string): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (SKIP.has(entry.name)) continue;
-      const path = prefix ? `${prefix}/${entry.name}` : entry.name;
-      const full = join(dir, entry.name);
-      if (entry.isSymbolicLink()) symlinks.add(path);
-      else if (entry.isDirectory()) await walk(full, path);
-      else if (entry.isFile()) {
-        // The size is checked before a byte is read, and the read stops past the limit should the file grow.
-        const { size } = await lstat(full);
-        if (files.size >= limits.maxFiles || bytes + size > limits.maxBytes) throw tooLarge();
-        const content = await readAtMost(full, limits.maxBytes - bytes);
-        bytes += content.length;
-        if (bytes > limits.maxBytes) throw tooLarge();
-        files.set(path, content);
-      }
-    }
-  }
   try {
     await lstat(root);
   } catch {
@@ -65,8 +59,43 @@ export async function readLocalSource(root: string, limits: SourceLimits, ref?: 
       'Fix source.path in the repository policy.',
     );
   }
+  if (await inCheckout(root)) return readWorkTree(root, limits);
+  const files = new Map<string, Buffer>();
+  const symlinks = new Set<string>();
+  let bytes = 0;
+  async function walk(dir: string, prefix: string): Promise<void> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (SKIP.has(entry.name)) continue;
+      const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+      const full = join(dir, entry.name);
+      if (entry.isSymbolicLink()) symlinks.add(path);
+      else if (entry.isDirectory()) await walk(full, path);
+      else if (entry.isFile()) {
+        const content = await readWithin(root, full, limits, { files: files.size, bytes });
+        bytes += content.length;
+        files.set(path, content);
+      }
+    }
+  }
   await walk(root, '');
-  return { baseCommit: await baseCommit(root, files), files, symlinks };
+  return { baseCommit: contentName(files), files, symlinks };
+}
+
+/**
+ * The file's content, if it fits the limits beside the files and bytes read so far: the size is checked before a
+ * byte is read, and the read stops past the limit should the file grow.
+ */
+async function readWithin(
+  root: string,
+  full: string,
+  limits: SourceLimits,
+  sofar: { files: number; bytes: number },
+): Promise<Buffer> {
+  const { size } = await lstat(full);
+  if (sofar.files >= limits.maxFiles || sofar.bytes + size > limits.maxBytes) throw tooLarge(root);
+  const content = await readAtMost(full, limits.maxBytes - sofar.bytes);
+  if (sofar.bytes + content.length > limits.maxBytes) throw tooLarge(root);
+  return content;
 }
 
 /** The file's first `max` + 1 bytes at most: enough to tell that it holds more than `max`. */
@@ -76,22 +105,158 @@ async function readAtMost(path: string, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function baseCommit(root: string, files: Map<string, Buffer>): Promise<string> {
-  try {
-    const { stdout } = await run('git', ['-C', root, 'rev-parse', 'HEAD'], { timeout: 5000 });
-    const dirty = (
-      await run('git', ['-C', root, 'status', '--porcelain', '--', '.'], { timeout: 5000 })
-    ).stdout.trim();
-    // A checkout with local edits is not its HEAD: name the exact content instead.
-    if (dirty === '') return stdout.trim();
-  } catch {
-    // not a git checkout
-  }
+/** A name for content that is no commit: the files' paths and contents. */
+function contentName(files: ReadonlyMap<string, Buffer>): string {
   const hash = createHash('sha256');
   for (const [path, content] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
     hash.update(`${path}\0`).update(createHash('sha256').update(content).digest('hex'));
   }
   return `tree:sha256:${hash.digest('hex')}`;
+}
+
+async function git(root: string, args: readonly string[]): Promise<string> {
+  const { stdout } = await run('git', ['-C', root, ...GIT_FIXED, ...args], {
+    timeout: 30_000,
+    maxBuffer: MAX_LISTING_BYTES,
+  });
+  return stdout;
+}
+
+/**
+ * Whether `root` is inside a git work tree. A checkout git cannot read (another user's, a broken .git) is refused,
+ * never walked as a plain directory: that would send what git ignores.
+ */
+async function inCheckout(root: string): Promise<boolean> {
+  try {
+    if ((await git(root, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true') return true;
+  } catch {
+    if (!(await underGit(root))) return false;
+  }
+  throw new ToolError(
+    'NOT_CONFIGURED',
+    `git cannot read the checkout at ${root}.`,
+    "Check that `git status` works there for the user devops-mcp runs as (another user's checkout needs safe.directory).",
+  );
+}
+
+/** Whether `dir` or a directory above it holds a .git: a checkout, whether or not git can read it. */
+async function underGit(dir: string): Promise<boolean> {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const found = await lstat(join(at, '.git')).then(
+      () => true,
+      () => false,
+    );
+    if (found) return true;
+    if (dirname(at) === at) return false;
+  }
+}
+
+/**
+ * A checkout's work tree: the files git lists — tracked, and untracked ones it does not ignore (.gitignore,
+ * .git/info/exclude, core.excludesFile) — as they are on disk, never through a linked directory. The base commit is
+ * HEAD only when what was read is exactly HEAD's tree (every file, mode and link): git's own view of what changed
+ * (status) misses files marked assume-unchanged or skip-worktree, and a setting can hide untracked ones from it.
+ */
+async function readWorkTree(root: string, limits: SourceLimits): Promise<SourceTree> {
+  let listing: string;
+  try {
+    listing = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') throw tooLarge(root);
+    throw new ToolError('BACKEND_ERROR', `git could not list the files of the checkout at ${root}.`);
+  }
+  const files = new Map<string, Buffer>();
+  const symlinks = new Set<string>();
+  const executables = new Set<string>();
+  /** What was read, as git would record it. */
+  const leaves = new Map<string, Leaf>();
+  const directories = new Map<string, boolean>();
+  let bytes = 0;
+  // An unmerged file is listed once per stage.
+  for (const path of new Set(listing.split('\0'))) {
+    if (path === '' || !cleanPath(path) || !(await realDirectories(root, path, directories))) continue;
+    const full = join(root, path);
+    const stats = await lstat(full).catch(() => undefined);
+    if (stats?.isSymbolicLink()) {
+      symlinks.add(path);
+      leaves.set(path, { mode: '120000', sha: gitBlobSha(await readlink(full, { encoding: 'buffer' })) });
+    } else if (stats?.isFile()) {
+      const content = await readWithin(root, full, limits, { files: files.size, bytes });
+      bytes += content.length;
+      files.set(path, content);
+      // Git records a file as executable by its owner's bit.
+      const executable = (stats.mode & 0o100) !== 0;
+      if (executable) executables.add(path);
+      leaves.set(path, { mode: executable ? '100755' : '100644', sha: gitBlobSha(content) });
+    }
+    // Gone from the disk (a deletion not yet committed), or a directory: a submodule or a nested repository, whose
+    // files are not this tree's (git archive and GitHub's tarball leave them out too).
+  }
+  const head = await headTree(root);
+  if (head && sameLeaves(leaves, head.leaves))
+    return { baseCommit: head.commit, files, symlinks, executables };
+  return { baseCommit: contentName(files), files, symlinks, executables, localChanges: true };
+}
+
+function cleanPath(path: string): boolean {
+  try {
+    checkPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether every directory on the way to `path` is one on disk, not a link that would lead out of the work tree. */
+async function realDirectories(root: string, path: string, known: Map<string, boolean>): Promise<boolean> {
+  for (const dir of directoriesOf(path)) {
+    let real = known.get(dir);
+    if (real === undefined) {
+      real = await lstat(join(root, dir)).then(
+        stats => stats.isDirectory(),
+        () => false,
+      );
+      known.set(dir, real);
+    }
+    if (!real) return false;
+  }
+  return true;
+}
+
+/**
+ * HEAD and its files, links and modes below `root` (submodules aside); undefined before the first commit, or when
+ * git cannot list it (the work tree is then taken for one with local changes).
+ */
+async function headTree(root: string): Promise<{ commit: string; leaves: Map<string, Leaf> } | undefined> {
+  let commit: string;
+  try {
+    commit = (await git(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).trim();
+  } catch {
+    return undefined;
+  }
+  let listing: string;
+  try {
+    // Run in `root`, ls-tree lists what lies below it, with paths relative to it.
+    listing = await git(root, ['ls-tree', '-r', '-z', commit]);
+  } catch {
+    return undefined;
+  }
+  const leaves = new Map<string, Leaf>();
+  for (const entry of listing.split('\0')) {
+    const tab = entry.indexOf('\t');
+    const [mode = '', , sha = ''] = entry.slice(0, tab).split(' ');
+    if (tab > 0 && mode !== '160000') leaves.set(entry.slice(tab + 1), { mode, sha });
+  }
+  return { commit, leaves };
+}
+
+function sameLeaves(a: ReadonlyMap<string, Leaf>, b: ReadonlyMap<string, Leaf>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [path, leaf] of a) {
+    const other = b.get(path);
+    if (other?.mode !== leaf.mode || other.sha !== leaf.sha) return false;
+  }
+  return true;
 }
 
 /** A commit of a local checkout, read with `git archive` (the work tree is never touched). */

@@ -1,5 +1,5 @@
-// Git object ids computed locally: the tree a set of files makes, so that a branch can be compared with the exact
-// content it should hold without writing anything.
+// Git trees worked out locally: the id of the tree a set of files makes, so that a branch can be compared with the
+// exact content it should hold without writing anything; and where a symbolic link in a tree leads.
 
 import { createHash } from 'node:crypto';
 
@@ -41,4 +41,39 @@ function write(dir: Dir): string {
     entries.map(e => Buffer.concat([Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(e.sha, 'hex')])),
   );
   return createHash('sha1').update(`tree ${body.length}\0`).update(body).digest('hex');
+}
+
+/**
+ * Where the symbolic link at `path` leads in the tree `leaves`, as a checkout resolves it: its target read relative
+ * to the link's directory, "." and ".." applied, and every link met on the way (the target, or a directory of it)
+ * followed in turn. The result is a path from the tree's root ("" for the root itself) that need not exist. undefined
+ * when the link leads out of the tree (an absolute target, ".." past the root, through a file or a submodule) or
+ * past `maxLinks` links (a loop).
+ */
+export async function resolveLink(
+  path: string,
+  leaves: ReadonlyMap<string, Leaf>,
+  readLink: (sha: string) => Promise<string>,
+  maxLinks = 16,
+): Promise<string | undefined> {
+  const done: string[] = [];
+  let todo = path.split('/');
+  let links = 0;
+  for (let part = todo.shift(); part !== undefined; part = todo.shift()) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (done.pop() === undefined) return undefined;
+      continue;
+    }
+    done.push(part);
+    const leaf = leaves.get(done.join('/'));
+    if (leaf?.mode === '120000') {
+      if (++links > maxLinks) return undefined;
+      const target = await readLink(leaf.sha);
+      if (target.startsWith('/')) return undefined;
+      done.pop();
+      todo = [...target.split('/'), ...todo];
+    } else if (leaf && todo.length > 0) return undefined;
+  }
+  return done.join('/');
 }

@@ -24,17 +24,23 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${out}$`, 'i');
 }
 
-export function matchesAny(path: string, globs: readonly string[]): boolean {
-  return globs.some(glob => globToRegExp(glob).test(path));
-}
-
 /** The paths of `paths` that `protectedGlobs` protect and `allowGlobs` do not lift. */
 export function protectedPathsIn(
   paths: readonly string[],
   protectedGlobs: readonly string[],
   allowGlobs: readonly string[],
 ): string[] {
-  return paths.filter(path => matchesAny(path, protectedGlobs) && !matchesAny(path, allowGlobs));
+  return paths.filter(isProtectedBy(protectedGlobs, allowGlobs));
+}
+
+/** Whether `protectedGlobs` protect a path and `allowGlobs` do not lift it, the globs compiled once for many paths. */
+export function isProtectedBy(
+  protectedGlobs: readonly string[],
+  allowGlobs: readonly string[],
+): (path: string) => boolean {
+  const protect = protectedGlobs.map(globToRegExp);
+  const allow = allowGlobs.map(globToRegExp);
+  return path => protect.some(glob => glob.test(path)) && !allow.some(glob => glob.test(path));
 }
 
 /** Paths GitHub only lets a token with the `workflow` scope (Workflows permission) write. */

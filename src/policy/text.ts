@@ -71,13 +71,34 @@ export interface Provenance {
   deleted: readonly string[];
 }
 
+/**
+ * `text` as a Markdown code span, in which nothing is HTML or a link: the footer follows the cleaned body, and a path
+ * like a`<!-- would otherwise leave its span and open a comment hiding the files listed after it. By CommonMark
+ * the span ends at the first run of exactly as many backticks as opened it, so the fence is one longer than the
+ * longest run inside; and a renderer strips one space from each side of the content, so text that starts or ends
+ * with a backtick (which would join the fence) or a space gets one. Invisible characters (which checkPath lets
+ * through: zero-width, bidi controls) are written as `\u{…}`, so the name shown is the name committed, and so are
+ * line breaks (a policy's command may hold some), which would end the list item and the span with it.
+ */
+export function codeSpan(text: string): string {
+  const shown = Array.from(text, char =>
+    invisible(char) || char === '\n' || char === '\r'
+      ? `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`
+      : char,
+  ).join('');
+  const longest = Math.max(0, ...Array.from(shown.matchAll(/`+/g), run => run[0].length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = /^[` ]|[` ]$/.test(shown) ? ' ' : '';
+  return `${fence}${pad}${shown}${pad}${fence}`;
+}
+
 const list = (label: string, paths: readonly string[]) =>
-  paths.length === 0 ? [] : [`- ${label}: ${paths.map(p => `\`${p}\``).join(', ')}`];
+  paths.length === 0 ? [] : [`- ${label}: ${paths.map(codeSpan).join(', ')}`];
 
 /** What made the change, what it was tested with, and what it touches: appended to every PR body. */
 export function provenanceFooter(p: Provenance): string {
   const tested = p.receipt
-    ? `Tested in the devops-mcp sandbox: \`${p.receipt.command}\` passed on base commit ${p.receipt.baseCommit} (change set ${p.receipt.changesHash}).`
+    ? `Tested in the devops-mcp sandbox: ${codeSpan(p.receipt.command)} passed on base commit ${p.receipt.baseCommit} (change set ${p.receipt.changesHash}).`
     : 'Not tested in the sandbox (this repository does not require a validation receipt).';
   return [
     '---',

@@ -6,7 +6,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import type { BranchInfo, GithubClient, NewTreeEntry, PullInfo, RepoRef } from '../clients/github.ts';
 import type { PrPolicy, RepoPolicy } from '../config.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
-import { treeSha, type Leaf } from '../lib/git-tree.ts';
+import { resolveLink, treeSha, type Leaf } from '../lib/git-tree.ts';
 import { headBranch } from '../policy/branches.ts';
 import { refuseWhilePaused } from '../policy/pause.ts';
 import {
@@ -18,7 +18,7 @@ import {
   hashChanges,
   type Change,
 } from '../policy/changes.ts';
-import { isWorkflowPath, protectedPathsIn } from '../policy/paths.ts';
+import { isProtectedBy, isWorkflowPath, protectedPathsIn } from '../policy/paths.ts';
 import { checkRepoAllowed, requireRepoPolicy, splitRepo } from '../policy/repos.ts';
 import { cleanBody, cleanTitle, provenanceFooter, withFooter } from '../policy/text.ts';
 import { defineTool, type ToolContext } from './define.ts';
@@ -163,6 +163,9 @@ async function openPullRequest(
     else leaves.set(entry.path, { mode: entry.mode, sha: entry.sha });
   }
   const plan = planAgainstBase(changes, leaves, dirs);
+  await refuseProtectedThroughLinks(changes, leaves, pr, async sha =>
+    (await github.getBlob(repo, sha)).toString('utf8'),
+  );
   const desiredTree = treeSha(plan.leaves);
 
   const branch = await github.getBranch(repo, head);
@@ -409,6 +412,69 @@ function verifyReceipt(
     }
     throw error;
   }
+}
+
+/**
+ * A protected path that is a symbolic link at base reads whatever it links to: with `AGENTS.md -> docs/ai-guide.md`,
+ * a change to docs/ai-guide.md changes AGENTS.md in every checkout. So a change to a link's target, or to a path
+ * under it, is refused when the link itself, or the path the change has when reached through the link, is
+ * protected. Only a link that could make one of the changes protected is read from GitHub (one blob per link, and
+ * per link followed on the way), so a tree full of unrelated links costs nothing.
+ */
+async function refuseProtectedThroughLinks(
+  changes: readonly Change[],
+  base: ReadonlyMap<string, Leaf>,
+  pr: PrPolicy,
+  readLink: (sha: string) => Promise<string>,
+): Promise<void> {
+  const isProtected = isProtectedBy(pr.protectedPaths, pr.allowPaths);
+  // Links that share a target (or lead through the same link) read its blob once.
+  const targets = new Map<string, Promise<string>>();
+  const read = (sha: string): Promise<string> => {
+    let target = targets.get(sha);
+    if (!target) targets.set(sha, (target = readLink(sha)));
+    return target;
+  };
+  // `a/b/c` → `a/b/c`, `b/c`, `c`: what is left of a change's path past each directory a link might lead to.
+  const tails = (path: string) => path.split('/').map((_, i, parts) => parts.slice(i).join('/'));
+  const refused: string[] = [];
+  const links = new Set<string>();
+  for (const [link, leaf] of base) {
+    if (leaf.mode !== '120000') continue;
+    const suspects = changes.filter(
+      change => isProtected(link) || tails(change.path).some(rest => isProtected(`${link}/${rest}`)),
+    );
+    if (suspects.length === 0) continue;
+    const target = await resolveLink(link, base, read);
+    if (target === undefined) continue;
+    for (const { path } of suspects) {
+      const seen = throughLink(link, target, path);
+      if (seen === undefined || !(isProtected(link) || isProtected(seen))) continue;
+      refused.push(`"${path}" is ${seen} (${link} links to ${target === '' ? 'the root' : target})`);
+      links.add(link);
+    }
+  }
+  if (refused.length > 0) {
+    throw new ToolError(
+      'PROTECTED_PATH',
+      `Protected path(s) through a symbolic link at base: ${refused.join('; ')}. CI, ownership, agent instructions, manifests and lockfiles change only by a person.`,
+      `Leave these files out of the change: through ${[...links].join(', ')} they are protected files; the operator can lift a path with pr.allowPaths.`,
+    );
+  }
+}
+
+/**
+ * `path` as reached through `link`, which leads to `target`, or undefined when the path is not the target or under
+ * it. Compared ignoring case, as protected paths are, and as a case-insensitive checkout resolves the link.
+ */
+function throughLink(link: string, target: string, path: string): string | undefined {
+  const folded = path.toLowerCase();
+  const to = target.toLowerCase();
+  if (folded === to) return link;
+  if (to !== '' && !folded.startsWith(`${to}/`)) return undefined;
+  const rest = to === '' ? folded : folded.slice(to.length + 1);
+  // Shown as spelled, unless folding changed the length (a few letters fold to two).
+  return `${link}/${folded.length === path.length ? path.slice(path.length - rest.length) : rest}`;
 }
 
 interface Plan {

@@ -12,12 +12,18 @@ import {
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { ToolError } from '../lib/errors.ts';
+import { cutLine } from '../lib/logs.ts';
 import { redactJson } from '../lib/redact.ts';
 import type { ToolAnnotations, ToolContext, ToolDefinition } from './define.ts';
 
 type JsonObject = Record<string, unknown>;
 
 const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+/**
+ * The caller chooses its client name and the name of a tool that may not exist, at any length: the audit log keeps
+ * this many characters of each, marked where cut.
+ */
+const MAX_NAME_CHARS = 128;
 
 /**
  * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
@@ -128,12 +134,12 @@ export function registerTools(server: Server, source: ToolSource, ctx: Context):
     const tool = byName.get(request.params.name);
     const clientInfo = server.getClientVersion();
     const caller: Caller = {
-      client: clientInfo ? `${clientInfo.name}/${clientInfo.version}` : undefined,
+      client: clientInfo ? cutLine(`${clientInfo.name}/${clientInfo.version}`, MAX_NAME_CHARS) : undefined,
       session: extra.sessionId,
     };
     if (!tool) {
       ctx.audit.record({
-        tool: request.params.name,
+        tool: cutLine(request.params.name, MAX_NAME_CHARS),
         args: request.params.arguments ?? {},
         ...caller,
         outcome: 'error',

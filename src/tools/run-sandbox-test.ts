@@ -152,6 +152,10 @@ export const runSandboxTest = defineTool({
       output_tail: result.output.tail,
       output_omitted_bytes: result.output.omittedBytes,
     };
+    // A receipt for such a base is still issued (it says what was tested), but no branch tip can match it.
+    const local = source.localChanges
+      ? 'The local checkout is not exactly its HEAD commit (local changes): base_commit names the content tested, and open_pr takes no receipt for it; pass ref to test a commit.'
+      : undefined;
     if (passed) {
       // The receipt names the repository as its policy does, which is how open_pr looks it up too.
       const receipt = ctx.receipts.issue({
@@ -160,7 +164,7 @@ export const runSandboxTest = defineTool({
         changesHash,
         command,
       });
-      return { ...base, receipt };
+      return { ...base, receipt, ...(local === undefined ? {} : { note: local }) };
     }
     const why = result.timedOut
       ? `timed out after ${limits.timeoutMs / 1000} s`
@@ -169,7 +173,10 @@ export const runSandboxTest = defineTool({
         : `exited with ${result.exitCode ?? '?'}`;
     return {
       ...base,
-      note: `The command ${why}; no receipt. The failing part is usually at the end of output_tail.`,
+      note: [
+        `The command ${why}; no receipt. The failing part is usually at the end of output_tail.`,
+        ...(local === undefined ? [] : [local]),
+      ].join(' '),
     };
   },
 });

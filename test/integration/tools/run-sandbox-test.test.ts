@@ -1,7 +1,8 @@
 // run_sandbox_test on the real Docker engine: the market predictor's own tests, with and without a breaking
 // change, and the refusals that must happen before any container exists.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,14 +14,29 @@ const config = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
 
 let mcp: Connected;
 let dir: string;
+let checkout: string;
+let git: (...args: string[]) => string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'devops-mcp-sandbox-'));
+  // A developer's checkout: one commit, and beside it a git-ignored .env with a credential in it.
+  checkout = join(dir, 'checkout');
+  await mkdir(join(checkout, 'test'), { recursive: true });
+  git = (...args: string[]) =>
+    execFileSync('git', ['-C', checkout, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
+      encoding: 'utf8',
+    }).trim();
+  git('init', '-q');
+  await writeFile(join(checkout, '.gitignore'), '.env\n');
+  await writeFile(join(checkout, 'test', 'ok.test.js'), "require('node:test')('ok', () => {});\n");
+  git('add', '.');
+  git('commit', '-qm', 'init');
+  await writeFile(join(checkout, '.env'), 'DATABASE_PASSWORD=hunter2\n');
   const file = join(dir, 'config.json');
   await writeFile(
     file,
     JSON.stringify({
-      allowedRepos: ['acme/market-predictor', 'acme/terse'],
+      allowedRepos: ['acme/market-predictor', 'acme/terse', 'acme/checkout'],
       repos: {
         'acme/market-predictor': {
           source: { path: PREDICTOR },
@@ -32,6 +48,7 @@ beforeAll(async () => {
           commands: { noisy: `node -e "process.stdout.write('x'.repeat(20000))"` },
           limits: { outputKb: 1 },
         },
+        'acme/checkout': { source: { path: checkout }, commands: { test: 'node --test' } },
       },
       sandbox: {
         limits: { memoryMb: 512, cpus: 1, pids: 256, timeoutSeconds: 120, outputKb: 16, tmpfsMb: 128 },
@@ -109,6 +126,35 @@ describe('run_sandbox_test', () => {
     expect(output).toMatch(/ℹ fail [1-9]/);
     expect(out.output_tail).toMatch(/file:\/\/\/work\/tests\/\w+\.test\.mjs:\d+/);
     expect(out.note).toMatch(/^The command exited with 1; no receipt/);
+  });
+
+  it("sends none of a checkout's git-ignored files, and names HEAD only for exactly HEAD's tree", async () => {
+    const head = git('rev-parse', 'HEAD');
+    const changes = [
+      {
+        path: 'test/env.test.js',
+        action: 'create',
+        content:
+          "require('node:test')('env', () => console.log('ENV', require('node:fs').existsSync('.env')));\n",
+      },
+    ];
+    const clean = await mcp.call('run_sandbox_test', { repo: 'acme/checkout', command: 'test', changes });
+    const out = clean.structuredContent as any;
+    expect(out.passed, textOf(clean)).toBe(true);
+    expect(`${out.output_head}${out.output_tail}`).toContain('ENV false');
+    expect(out.base_commit).toBe(head);
+    expect(out.note).toBeUndefined();
+
+    // An edit git status cannot see: the tree tested is not HEAD's, and the result says so.
+    git('update-index', '--assume-unchanged', 'test/ok.test.js');
+    await writeFile(join(checkout, 'test', 'ok.test.js'), "require('node:test')('edited', () => {});\n");
+    expect(git('status', '--porcelain')).toBe('');
+    const edited = await mcp.call('run_sandbox_test', { repo: 'acme/checkout', command: 'test', changes });
+    const local = edited.structuredContent as any;
+    expect(local.passed, textOf(edited)).toBe(true);
+    expect(`${local.output_head}${local.output_tail}`).toContain('edited');
+    expect(local.base_commit).toMatch(/^tree:sha256:/);
+    expect(local.note).toMatch(/not exactly its HEAD commit \(local changes\)/);
   });
 
   it('refuses escaping paths before anything runs', async () => {

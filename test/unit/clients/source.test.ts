@@ -1,6 +1,17 @@
-// Tar archives are untrusted input: what extractTar keeps, skips and refuses; and a local work tree's limits.
+// Tar archives are untrusted input: what extractTar keeps, skips and refuses; and a local work tree: its limits,
+// the files git ignores (never sent), and when it may be called its HEAD commit.
 import tar from 'tar-stream';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -92,6 +103,135 @@ describe('readLocalSource', () => {
       await expect(readLocalSource(root, limits)).rejects.toMatchObject({ code: 'TOO_LARGE' });
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('readLocalSource of a git checkout', () => {
+  /** A checkout with one commit; ignored files beside it, each ignored another way. */
+  function checkout(): { root: string; git: (...args: string[]) => string; head: string } {
+    const root = mkdtempSync(join(tmpdir(), 'devops-mcp-checkout-'));
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
+        encoding: 'utf8',
+      }).trim();
+    git('init', '-q');
+    mkdirSync(join(root, 'src'));
+    mkdirSync(join(root, 'dist'));
+    writeFileSync(join(root, '.gitignore'), '.env\n*.log\n');
+    writeFileSync(join(root, 'src', 'a.mjs'), 'export const a = 1;\n');
+    writeFileSync(join(root, 'run.sh'), '#!/bin/sh\n');
+    chmodSync(join(root, 'run.sh'), 0o755);
+    symlinkSync('src/a.mjs', join(root, 'main.mjs'));
+    // Ignored, yet tracked: what HEAD holds is sent whatever .gitignore says.
+    writeFileSync(join(root, 'kept.log'), 'tracked\n');
+    git('add', '.');
+    git('add', '-f', 'kept.log');
+    git('commit', '-qm', 'init');
+    writeFileSync(join(root, '.env'), 'DATABASE_PASSWORD=hunter2\n');
+    writeFileSync(join(root, 'debug.log'), 'noise\n');
+    writeFileSync(join(root, '.git', 'info', 'exclude'), 'id_ed25519\n');
+    writeFileSync(join(root, 'id_ed25519'), 'PRIVATE KEY\n');
+    // The user's global excludes file, named in the checkout's own config here.
+    writeFileSync(join(root, '.git', 'global-ignore'), 'dist/\n');
+    git('config', 'core.excludesFile', join(root, '.git', 'global-ignore'));
+    writeFileSync(join(root, 'dist', 'bundle.js'), 'built\n');
+    return { root, git, head: git('rev-parse', 'HEAD') };
+  }
+  const big = { maxFiles: 100, maxBytes: 1024 * 1024 };
+
+  it('sends what git tracks or would track, never what it ignores, and names HEAD when that is all', async () => {
+    const { root, head } = checkout();
+    try {
+      const tree = await readLocalSource(root, big);
+      expect([...tree.files.keys()].sort()).toEqual(['.gitignore', 'kept.log', 'run.sh', 'src/a.mjs']);
+      expect([...tree.symlinks]).toEqual(['main.mjs']);
+      expect([...(tree.executables ?? [])]).toEqual(['run.sh']);
+      expect(tree.baseCommit).toBe(head);
+      expect(tree.localChanges).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('names the content, not HEAD, for any difference from HEAD, including those git status does not show', async () => {
+    const { root, git, head } = checkout();
+    const differs = async (why: string) => {
+      const tree = await readLocalSource(root, big);
+      expect(tree.baseCommit, why).toMatch(/^tree:sha256:[0-9a-f]{64}$/);
+      expect(tree.localChanges, why).toBe(true);
+      return tree;
+    };
+    try {
+      git('config', 'status.showUntrackedFiles', 'no');
+      writeFileSync(join(root, 'new.mjs'), 'x\n');
+      expect(git('status', '--porcelain')).toBe('');
+      expect((await differs('an untracked file status hides')).files.has('new.mjs')).toBe(true);
+      unlinkSync(join(root, 'new.mjs'));
+      expect((await readLocalSource(root, big)).baseCommit).toBe(head);
+
+      git('update-index', '--assume-unchanged', 'src/a.mjs');
+      writeFileSync(join(root, 'src', 'a.mjs'), 'export const a = 2;\n');
+      expect(git('status', '--porcelain')).toBe('');
+      expect((await differs('an edit of an assume-unchanged file')).files.get('src/a.mjs')?.toString()).toBe(
+        'export const a = 2;\n',
+      );
+      git('update-index', '--no-assume-unchanged', 'src/a.mjs');
+      git('checkout', '--', 'src/a.mjs');
+
+      git('update-index', '--skip-worktree', 'kept.log');
+      unlinkSync(join(root, 'kept.log'));
+      expect(git('status', '--porcelain')).toBe('');
+      expect((await differs('a skip-worktree file missing from the disk')).files.has('kept.log')).toBe(false);
+      git('update-index', '--no-skip-worktree', 'kept.log');
+      git('checkout', '--', 'kept.log');
+
+      chmodSync(join(root, 'run.sh'), 0o644);
+      await differs('a lost executable bit');
+      chmodSync(join(root, 'run.sh'), 0o755);
+      unlinkSync(join(root, 'main.mjs'));
+      symlinkSync('run.sh', join(root, 'main.mjs'));
+      await differs('a link pointed elsewhere');
+      unlinkSync(join(root, 'main.mjs'));
+      symlinkSync('src/a.mjs', join(root, 'main.mjs'));
+      expect((await readLocalSource(root, big)).baseCommit).toBe(head);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a checkout git cannot read rather than walk it as a plain directory, ignored files and all', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'devops-mcp-broken-'));
+    try {
+      writeFileSync(join(root, '.git'), 'gitdir: /nonexistent/worktree\n');
+      writeFileSync(join(root, '.env'), 'DATABASE_PASSWORD=hunter2\n');
+      await expect(readLocalSource(root, big)).rejects.toMatchObject({
+        code: 'NOT_CONFIGURED',
+        message: `git cannot read the checkout at ${root}.`,
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a subdirectory of a checkout as its own tree, and never through a linked directory', async () => {
+    const { root, head } = checkout();
+    const outside = mkdtempSync(join(tmpdir(), 'devops-mcp-outside-'));
+    try {
+      const sub = await readLocalSource(join(root, 'src'), big);
+      expect([...sub.files.keys()]).toEqual(['a.mjs']);
+      expect(sub.baseCommit).toBe(head);
+      // src/ replaced by a link to a directory outside, holding a file of the name the index lists.
+      writeFileSync(join(outside, 'a.mjs'), 'secret\n');
+      rmSync(join(root, 'src'), { recursive: true });
+      symlinkSync(outside, join(root, 'src'));
+      const tree = await readLocalSource(root, big);
+      expect(tree.files.has('src/a.mjs')).toBe(false);
+      expect([...tree.symlinks].sort()).toEqual(['main.mjs', 'src']);
+      expect(tree.localChanges).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 });

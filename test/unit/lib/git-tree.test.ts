@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { treeSha } from '../../../src/lib/git-tree.ts';
+import { resolveLink, treeSha, type Leaf } from '../../../src/lib/git-tree.ts';
 import { gitBlobSha } from '../../../src/policy/changes.ts';
 
 describe('local git ids', () => {
@@ -35,5 +35,44 @@ describe('local git ids', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('resolve a symbolic link as a checkout does: relative, chained, through linked directories, bounded', async () => {
+    // Each link's blob id is its target, for the test's reader.
+    const links: Record<string, string> = {
+      'AGENTS.md': 'docs/ai-guide.md',
+      'docs/rules.md': '../AGENTS.md',
+      cfg: 'config/',
+      '.npmrc': './cfg/npmrc',
+      '.github': '.',
+      up: '../outside',
+      abs: '/etc/passwd',
+      'file-dir': 'README.md/x',
+      'sub-dir': 'vendor/lib/x',
+      loop: 'loop2',
+      loop2: 'loop',
+    };
+    const leaves = new Map<string, Leaf>([
+      ['README.md', { mode: '100644', sha: 'readme' }],
+      ['docs/ai-guide.md', { mode: '100644', sha: 'guide' }],
+      ['vendor/lib', { mode: '160000', sha: 'commit' }],
+      ...Object.entries(links).map(([path, target]) => [path, { mode: '120000', sha: target }] as const),
+    ]);
+    const read: string[] = [];
+    const readLink = async (sha: string) => {
+      read.push(sha);
+      return Promise.resolve(sha);
+    };
+    const resolve = (path: string) => resolveLink(path, leaves, readLink);
+    expect(await resolve('AGENTS.md')).toBe('docs/ai-guide.md');
+    expect(await resolve('docs/rules.md')).toBe('docs/ai-guide.md');
+    expect(await resolve('.npmrc')).toBe('config/npmrc');
+    expect(await resolve('.github')).toBe('');
+    // Out of the tree: above its root, absolute, through a file or a submodule.
+    for (const path of ['up', 'abs', 'file-dir', 'sub-dir'])
+      expect(await resolve(path), path).toBeUndefined();
+    read.length = 0;
+    expect(await resolve('loop')).toBeUndefined();
+    expect(read).toHaveLength(16);
   });
 });

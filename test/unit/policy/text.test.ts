@@ -1,5 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { cleanBody, cleanTitle, MAX_TITLE, provenanceFooter } from '../../../src/policy/text.ts';
+import { cleanBody, cleanTitle, codeSpan, MAX_TITLE, provenanceFooter } from '../../../src/policy/text.ts';
+
+/**
+ * A line's code spans as CommonMark reads them, left to right: a run of backticks opens a span that the next run of
+ * the same length closes (one space stripped from each side of content that starts and ends with one); a run that
+ * nothing closes is literal text. Returns the spans' contents and the text outside them.
+ */
+function codeSpans(line: string): { spans: string[]; outside: string } {
+  const spans: string[] = [];
+  let outside = '';
+  let at = 0;
+  while (at < line.length) {
+    const open = /`+/.exec(line.slice(at));
+    if (!open) break;
+    outside += line.slice(at, at + open.index);
+    const start = at + open.index + open[0].length;
+    const closer = new RegExp(`(?<!\`)\`{${open[0].length}}(?!\`)`).exec(line.slice(start));
+    if (!closer) {
+      outside += open[0];
+      at = start;
+      continue;
+    }
+    let content = line.slice(start, start + closer.index);
+    if (/^ [^]*[^ ][^]* $/.test(content)) content = content.slice(1, -1);
+    spans.push(content);
+    at = start + closer.index + closer[0].length;
+  }
+  return { spans, outside: outside + line.slice(at) };
+}
 
 describe('title and body hygiene', () => {
   it('strips zero-width, bidi-control, tag and other invisible characters', () => {
@@ -57,5 +85,39 @@ describe('title and body hygiene', () => {
     expect(footer).toContain('- updated: `src/b.mjs`');
     expect(footer).not.toContain('deleted');
     expect(footer).toMatch(/review before merging/);
+  });
+
+  it('lists every path as a code span no backtick in it can leave, so none can open a comment or tag', () => {
+    const created = ['a`<!--', 'src/backdoor.mjs', '-->`b', '``x``', '`', ' spaced ', 'a ` b', '<img src=x>'];
+    const footer = provenanceFooter({
+      version: '1.2.3',
+      receipt: { command: 'npm test -- `--grep` x', baseCommit: 'abc123', changesHash: 'sha256:ff' },
+      created,
+      updated: [],
+      deleted: ['src/\u202egnp.exe', 'zero\u200bwidth'],
+    });
+    const line = (label: string) => footer.split('\n').find(l => l.startsWith(`- ${label}: `)) ?? '';
+    const listed = codeSpans(line('created'));
+    expect(listed.spans).toEqual(created);
+    expect(listed.outside).toBe(`- created: ${', '.repeat(created.length - 1)}`);
+    // Invisible characters are shown, not applied: a reviewer sees the name that is committed.
+    expect(codeSpans(line('deleted')).spans).toEqual(['src/\\u{202e}gnp.exe', 'zero\\u{200b}width']);
+    const tested = footer.split('\n').find(l => l.startsWith('Tested')) ?? '';
+    expect(codeSpans(tested).spans).toEqual(['npm test -- `--grep` x']);
+    // Outside code spans the footer holds no HTML at all.
+    expect(
+      footer
+        .split('\n')
+        .map(l => codeSpans(l).outside)
+        .join('\n'),
+    ).not.toMatch(/</);
+  });
+
+  it('fences a code span one backtick longer than the longest run inside, padded where the text needs it', () => {
+    expect(codeSpan('a.txt')).toBe('`a.txt`');
+    expect(codeSpan('a`b')).toBe('``a`b``');
+    expect(codeSpan('`a``')).toBe('``` `a`` ```');
+    expect(codeSpan(' a')).toBe('`  a `');
+    expect(codeSpan('run\nit')).toBe('`run\\u{a}it`');
   });
 });

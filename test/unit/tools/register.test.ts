@@ -148,6 +148,30 @@ describe('tool calls', () => {
     await expect(session.call('drop_database', {})).rejects.toThrow(/Unknown tool: drop_database/);
   });
 
+  it('keeps at most 128 characters of a client name and of an unknown tool name in the audit log, marked', async () => {
+    const ctx = createContext(await loadConfig({ env: {} }), {
+      logDestination: new Writable({
+        write(_chunk, _e, done) {
+          done();
+        },
+      }),
+    });
+    const server = createServer(ctx);
+    const client = new Client({ name: 'c'.repeat(5000), version: '1' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await Promise.all([client.connect(a), server.connect(b)]);
+    await expect(client.callTool({ name: 't'.repeat(10_000), arguments: {} })).rejects.toThrow(
+      /Unknown tool/,
+    );
+    await ctx.audit.flush();
+    const [row] = (await ctx.store()).audit.tail(1);
+    expect(row?.tool).toBe(`${'t'.repeat(128)}… [+9872 chars]`);
+    expect(row?.client).toBe(`${'c'.repeat(128)}… [+4874 chars]`);
+    await client.close();
+    await server.close();
+    await ctx.close();
+  });
+
   it('keeps secrets out of results, errors and logs', async () => {
     const secret = 'ghp_0123456789abcdef';
     const t = await withTools([echo], { GITHUB_TOKEN: secret, LOG_LEVEL: 'debug' });

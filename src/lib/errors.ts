@@ -36,3 +36,17 @@ export function notConfigured(what: string, envVar: string): ToolError {
 export function invalidArgument(message: string, hint?: string): ToolError {
   return new ToolError('INVALID_ARGUMENT', message, hint);
 }
+
+const ECHO_CHARS = 64;
+
+/**
+ * A value the caller sent, quoted for an error message and cut to 64 characters: an error names what was wrong
+ * without sending a megabyte argument back into the model's context.
+ */
+export function quoted(value: string | number): string {
+  const text = String(value);
+  const chars = Array.from(text);
+  return chars.length <= ECHO_CHARS
+    ? `"${text}"`
+    : `"${chars.slice(0, ECHO_CHARS).join('')}…" (${chars.length} characters)`;
+}

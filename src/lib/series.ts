@@ -105,19 +105,19 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
   if (n === 0) return undefined;
   let minAt = 0;
   let maxAt = 0;
-  let sum = 0;
+  // A running mean, not a sum: values near Number.MAX_VALUE (a float gauge at its limit) would overflow one.
+  let mean = 0;
   for (let i = 0; i < n; i++) {
     const value = v[i] ?? 0;
     if (value < (v[minAt] ?? 0)) minAt = i;
     if (value > (v[maxAt] ?? 0)) maxAt = i;
-    sum += value;
+    mean += (value - mean) / (i + 1);
   }
   const point = (i: number): Point => ({ t: t[i] ?? 0, v: v[i] ?? 0 });
   const min = point(minAt);
   const max = point(maxAt);
   const first = point(0);
   const last = point(n - 1);
-  const mean = sum / n;
   const { slope, intercept, scatter, slopeError } = linearFit(finite);
   const change = Math.abs(slope * (last.t - first.t));
   const level = Math.max(Math.abs(mean), max.v - min.v);
@@ -290,7 +290,8 @@ export function downsample(
   buckets: number,
 ): Array<number | null> {
   if (buckets <= 0) return [];
-  const sums = new Float64Array(buckets);
+  // Running means, as in seriesStats: a sum of values near Number.MAX_VALUE would overflow.
+  const means = new Float64Array(buckets);
   const counts = new Uint32Array(buckets);
   const width = Math.max(end - start, 1e-9) / buckets;
   const { t, v } = samples;
@@ -298,10 +299,11 @@ export function downsample(
     const value = v[i] ?? Number.NaN;
     if (!Number.isFinite(value)) continue;
     const index = Math.min(buckets - 1, Math.max(0, Math.floor(((t[i] ?? 0) - start) / width)));
-    sums[index] = (sums[index] ?? 0) + value;
-    counts[index] = (counts[index] ?? 0) + 1;
+    const count = (counts[index] ?? 0) + 1;
+    counts[index] = count;
+    means[index] = (means[index] ?? 0) + (value - (means[index] ?? 0)) / count;
   }
-  return Array.from(sums, (sum, i) => (counts[i] ? sum / (counts[i] ?? 1) : null));
+  return Array.from(means, (mean, i) => (counts[i] ? mean : null));
 }
 
 /**

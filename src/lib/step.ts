@@ -1,5 +1,6 @@
 // Choice of a range query's resolution: automatic when absent, raised when it would exceed the point budget.
 
+import { invalidArgument, quoted } from './errors.ts';
 import { formatDuration, parseDuration } from './time.ts';
 
 // Steps a person would pick, so echoed steps read naturally (15s, 5m, 1h) and results align across calls.
@@ -24,6 +25,35 @@ export interface StepBudget {
   targetPoints: number;
   /** Most points per series ever asked of the backend (Prometheus refuses more than 11,000). */
   maxPoints: number;
+}
+
+/**
+ * A step argument: a duration (30s, 5m) or a number of seconds. Prometheus and Loki resolve a step to whole
+ * milliseconds (a shorter one is zero, which they refuse); no step may be longer than `rangeSeconds`, which would
+ * give one point at the start, not a series (and a huge one overflows the backend's int64 nanoseconds).
+ */
+export function parseStep(step: string | number, rangeSeconds: number): number {
+  const seconds =
+    typeof step === 'number' || /^\d+(?:\.\d+)?$/.test(step) ? Number(step) : parseDuration(step);
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
+    throw invalidArgument(
+      `step ${quoted(step)} is not a positive duration.`,
+      'Use a duration such as 30s, 5m or 1h, or a number of seconds.',
+    );
+  }
+  if (seconds < 0.001) {
+    throw invalidArgument(
+      `step ${quoted(step)} is shorter than a millisecond, the finest step there is.`,
+      'Use a step of 1ms or more; for every sample, query a range selector (x[5m]) as an instant query.',
+    );
+  }
+  if (seconds > rangeSeconds && seconds > 1) {
+    throw invalidArgument(
+      `step ${formatDuration(seconds)} is longer than the range (${formatDuration(rangeSeconds)}): that is one point, not a series.`,
+      'Use a shorter step, or an instant query at `time` for one value.',
+    );
+  }
+  return seconds;
 }
 
 export function pointsFor(rangeSeconds: number, step: number): number {

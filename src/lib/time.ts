@@ -1,6 +1,6 @@
 // Parsing of the time and duration formats tools accept: RFC 3339, unix seconds, and relative times.
 
-import { invalidArgument } from './errors.ts';
+import { invalidArgument, quoted } from './errors.ts';
 
 const UNIT_SECONDS: Record<string, number> = {
   ms: 0.001,
@@ -79,7 +79,7 @@ export function parseTime(value: string | number, now: number, field: string): n
     if (sign === undefined || amount === undefined) return now;
     const seconds = relativeDuration(amount, field, text);
     if (seconds === undefined)
-      throw invalidArgument(`${field}: "${text}" has an unknown duration.`, TIME_HINT);
+      throw invalidArgument(`${field}: ${quoted(text)} has an unknown duration.`, TIME_HINT);
     return sign === '-' ? now - seconds : now + seconds;
   }
 
@@ -91,7 +91,7 @@ export function parseTime(value: string | number, now: number, field: string): n
     const ms = parseDateMs(HAS_OFFSET_RE.test(iso) || !iso.includes('T') ? iso : `${iso}Z`);
     if (Number.isFinite(ms) && realDate(text)) return ms / 1000;
   }
-  throw invalidArgument(`${field}: "${text}" is not a time I understand.`, TIME_HINT);
+  throw invalidArgument(`${field}: ${quoted(text)} is not a time I understand.`, TIME_HINT);
 }
 
 /**
@@ -104,7 +104,7 @@ function relativeDuration(amount: string, field: string, text: string): number |
   const folded = parseDuration(amount.toLowerCase());
   if (folded !== undefined && amount.includes('M') && text !== text.toUpperCase()) {
     throw invalidArgument(
-      `${field}: "${text}" uses M, which could mean months or minutes.`,
+      `${field}: ${quoted(text)} uses M, which could mean months or minutes.`,
       'Write minutes as m (now-30m) and months as days or weeks (now-30d, now-4w).',
     );
   }

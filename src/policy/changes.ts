@@ -53,6 +53,15 @@ export function checkPath(path: string): string {
   return path;
 }
 
+/** Standard base64 (RFC 4648 §4), padded or not, as GitHub's API and `base64 -w0` write it. */
+function isBase64(text: string): boolean {
+  return (
+    text.length % 4 !== 1 &&
+    /^[A-Za-z0-9+/]*={0,2}$/.test(text) &&
+    (!text.includes('=') || text.length % 4 === 0)
+  );
+}
+
 export function contentOf(change: Change): Buffer {
   if (change.content === undefined) return Buffer.alloc(0);
   return change.encoding === 'base64'
@@ -108,6 +117,14 @@ export function checkChanges(changes: readonly Change[], limits: ChangeLimits): 
     }
     if (change.action !== 'delete' && change.content === undefined) {
       throw invalidArgument(`${change.action} of "${change.path}" has no content.`);
+    }
+    // Node decodes base64 leniently (it skips what is not base64): plain text sent as base64 would become garbage
+    // bytes in the sandbox and in the commit.
+    if (change.encoding === 'base64' && change.content !== undefined && !isBase64(change.content)) {
+      throw invalidArgument(
+        `The content of "${change.path}" is not base64.`,
+        'Send text as it is (encoding utf8, the default), or base64 of the bytes without line breaks.',
+      );
     }
     const size = contentOf(change).length;
     if (size > limits.maxFileBytes) {

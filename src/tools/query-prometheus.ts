@@ -3,8 +3,8 @@ import { invalidArgument, notConfigured } from '../lib/errors.ts';
 import { cutLine } from '../lib/logs.ts';
 import { medianInterval } from '../lib/series.ts';
 import { seriesSchema, shapeInstant, shapeRange, type ShapeFormat } from '../lib/shape.ts';
-import { chooseStep, describeStep, peakHint } from '../lib/step.ts';
-import { formatDuration, parseDuration, parseTime, resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { chooseStep, describeStep, parseStep, peakHint } from '../lib/step.ts';
+import { formatDuration, parseTime, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
 const timeArg = z.union([z.string(), z.number()]);
@@ -143,7 +143,7 @@ export const queryPrometheus = defineTool({
     };
     const choice = chooseStep(
       end - start,
-      input.step === undefined ? undefined : parseStep(input.step),
+      input.step === undefined ? undefined : parseStep(input.step, end - start),
       budget,
     );
     const response = await prometheus.queryRange(input.query, start, end, choice.step, {
@@ -186,18 +186,6 @@ export const queryPrometheus = defineTool({
     return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warned };
   },
 });
-
-function parseStep(step: string | number): number {
-  const seconds =
-    typeof step === 'number' || /^\d+(?:\.\d+)?$/.test(step) ? Number(step) : parseDuration(step);
-  if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
-    throw invalidArgument(
-      `step "${step}" is not a positive duration.`,
-      'Use a duration such as 30s, 5m or 1h, or a number of seconds.',
-    );
-  }
-  return seconds;
-}
 
 function scalarValue(value: string): number | string {
   const number = Number(value);

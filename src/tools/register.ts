@@ -240,12 +240,21 @@ function unexpected(tool: ToolDefinition, error: unknown, log: Context['logger']
   return new ToolError('INTERNAL_ERROR', 'The tool failed unexpectedly; the details are in the server log.');
 }
 
+/** Problems and names listed in an error; the rest are counted. A hostile caller may send 20,000 unknown keys. */
+const LISTED = 10;
+
 function inputError(tool: ToolDefinition, error: z.ZodError): ToolError {
-  const problems = error.issues.map(issue => {
-    if (issue.code === 'unrecognized_keys') return `unknown parameter(s) ${issue.keys.join(', ')}`;
-    const where = issue.path.length === 0 ? 'arguments' : issue.path.join('.');
-    return `${where}: ${issue.message}`;
+  const some = (items: readonly string[]): string =>
+    [...items.slice(0, LISTED), ...(items.length > LISTED ? [`and ${items.length - LISTED} more`] : [])].join(
+      ', ',
+    );
+  const problems = error.issues.slice(0, LISTED).map(issue => {
+    if (issue.code === 'unrecognized_keys')
+      return `unknown parameter(s) ${some(issue.keys.map(key => cutLine(key, 64)))}`;
+    const where = issue.path.length === 0 ? 'arguments' : cutLine(issue.path.join('.'), 64);
+    return `${where}: ${cutLine(issue.message, 200)}`;
   });
+  if (error.issues.length > LISTED) problems.push(`and ${error.issues.length - LISTED} more problems`);
   return new ToolError(
     'INVALID_ARGUMENT',
     `Invalid arguments for ${tool.name}: ${problems.join('; ')}.`,

@@ -62,6 +62,18 @@ describe('change paths', () => {
     }).toThrow(/empty/);
   });
 
+  it('takes base64 content only when it is base64, padded or not', () => {
+    const b64 = (content: string): Change => ({ path: 'a', action: 'create', encoding: 'base64', content });
+    for (const good of ['aGk=', 'aGk', 'AA==', '', 'aGVsbG8K'])
+      expect(() => {
+        checkChanges([b64(good)], limits);
+      }).not.toThrow();
+    for (const bad of ['not base64!', 'aGk=\n', 'a', 'aG=k', 'aGk==='])
+      expect(() => {
+        checkChanges([b64(bad)], limits);
+      }, bad).toThrow(/is not base64/);
+  });
+
   it('hashes the exact change set, whatever the order', () => {
     const a = [change('a', '1'), change('b', '2')];
     expect(hashChanges(a)).toBe(hashChanges([...a].reverse()));

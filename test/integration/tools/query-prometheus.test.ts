@@ -209,6 +209,22 @@ describe('query_prometheus on a real Prometheus', () => {
     );
     expect(out.series[0]).toMatchObject({ samples: 11, first: 'NaN', last: 'NaN', non_finite: { NaN: 11 } });
   });
+
+  it('summarizes values near the largest float without overflowing (a gauge at its limit)', async () => {
+    for (const format of ['summary', 'full'] as const) {
+      const result = await mcp.call('query_prometheus', {
+        query: 'vector(1.7e308)',
+        start: 'now-10m',
+        step: '1m',
+        format,
+      });
+      expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    }
+    const out = structured(
+      await mcp.call('query_prometheus', { query: 'vector(1.7e308)', start: 'now-10m', step: '1m' }),
+    );
+    expect(out.series[0]).toMatchObject({ min: 1.7e308, max: 1.7e308, mean: 1.7e308, trend: 'flat' });
+  });
 });
 
 describe('query_prometheus on a stand-in Prometheus, for answers a real one gives only at scale', () => {

@@ -136,6 +136,16 @@ describe('tool calls', () => {
     expect(empty.isError).toBe(true);
   });
 
+  it('never echoes a flood of arguments back: names, problems and values are listed up to a bound', async () => {
+    session = await connect({ PROMETHEUS_URL: 'http://127.0.0.1:9' });
+    const keys = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}${'x'.repeat(50)}`, 1]));
+    const flood = await session.call('query_prometheus', { query: 'up', ...keys });
+    expect(textOf(flood)).toContain('and 19990 more');
+    const huge = await session.call('query_prometheus', { query: 'up', time: 'x'.repeat(1_000_000) });
+    expect(textOf(huge)).toContain('(1000000 characters) is not a time I understand');
+    for (const result of [flood, huge]) expect(Buffer.byteLength(textOf(result))).toBeLessThan(2048);
+  });
+
   it('coerces numeric strings where a number is expected', async () => {
     session = await connect({ PROMETHEUS_URL: 'http://127.0.0.1:9' });
     const result = await session.call('explore_prometheus', { limit: '20' });

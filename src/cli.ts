@@ -256,13 +256,20 @@ async function serve(config: Config, http: boolean, watch: boolean): Promise<voi
     const { trackRequests } = await import('./lib/drain.ts');
     const requests = trackRequests(transport);
     ctx.logger.info({ version: VERSION }, 'serving MCP over stdio');
+    let answerable = true;
     // Requests already received are answered first (within the grace period): stdout outlives stdin.
     stop = async () => {
-      await requests.settled(SHUTDOWN_GRACE_MS - 1000);
+      if (answerable) await requests.settled(SHUTDOWN_GRACE_MS - 1000);
       await server.close();
     };
     // The client closing our stdin is the normal end of a stdio session.
     process.stdin.once('end', () => void shutdown(ctx, stop, 'stdin closed'));
+    // The client closing its read end of stdout (EPIPE at the next answer) ends it too, and then no answer can
+    // reach it: none is waited for. Unhandled, that error would end the process with a stack trace and exit code 1.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      answerable = false;
+      void shutdown(ctx, stop, `stdout closed (${error.code ?? error.message})`);
+    });
   }
   if (watch) {
     const { createWatcher } = await import('./incidents/watcher.ts');

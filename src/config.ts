@@ -587,12 +587,34 @@ const CREDENTIAL_HEADER = /authorization|cookie|token|secret|password|api[-_]?ke
 
 /** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
 export function secretsOf(config: Config): string[] {
+  // A stray % (p%zz) is kept as written: WHATWG URLs leave it so, and decodeURIComponent would throw.
+  const decoded = (text: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  };
+  // 20 or more characters of a token's alphabet, letters and digits both: no user name is spelled so.
+  const tokenLike = /^(?=.*\d)(?=.*[A-Za-z])[\w.~%-]{20,}$/;
   const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
-  for (const url of [config.prometheus?.url, config.loki?.url, config.predictor?.url, config.github.apiUrl]) {
+  const urls = [
+    config.prometheus?.url,
+    config.loki?.url,
+    config.predictor?.url,
+    ...Object.values(config.predictor?.targets ?? {}),
+    config.github.apiUrl,
+    config.openai.baseUrl,
+  ];
+  for (const url of urls) {
     if (url === undefined) continue;
+    const { username, password } = new URL(url);
+    // A user name is a token when it stands alone (https://<token>@host) or looks like one (GitHub's
+    // https://<token>:x-oauth-basic@host); a plain one (prometheus:pw@) is no secret, and would blank every word
+    // that spells it.
+    const credentials = [password, !password || tokenLike.test(username) ? username : ''];
     // Both spellings: an error quoting the URL shows it percent-encoded, a header or a log the decoded value.
-    const password = new URL(url).password;
-    if (password) secrets.push(password, decodeURIComponent(password));
+    for (const credential of credentials.filter(Boolean)) secrets.push(credential, decoded(credential));
   }
   // Only headers that carry credentials: a tenant id (X-Scope-OrgID: 1234, prod) is no secret, and scrubbing it
   // would blank every label value and number that happens to match it. Each backend's own (two may both send an

@@ -5,6 +5,11 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCResultResponse,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from './context.ts';
 import { isWildcardHost } from './lib/net.ts';
 import { createServer, VERSION } from './server.ts';
@@ -27,6 +32,9 @@ export interface RunningHttpServer {
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+// JSON-RPC error codes: the implementation-defined server error the SDK answers with too, and a body not JSON.
+const SERVER_ERROR = -32000;
+const PARSE_ERROR = -32700;
 
 /** The host name of a Host header or host[:port] entry, lower-case and without brackets. */
 function hostnameOf(value: string): string | undefined {
@@ -43,6 +51,14 @@ interface Session {
   lastSeen: number;
   /** Responses still open: a GET event stream can sit silent far longer than the idle limit. */
   open: number;
+  /** The requests in flight on the session's POST streams, by id: see settle(). */
+  calls: Map<RequestId, Call>;
+}
+
+/** The requests of one POST not yet answered, and whether the client cancelled one of them. */
+interface Call {
+  unanswered: Set<RequestId>;
+  cancelled: boolean;
 }
 
 export async function startHttpServer(ctx: Context, options: HttpOptions): Promise<RunningHttpServer> {
@@ -70,11 +86,12 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
   function refuse(
     res: ServerResponse,
     status: number,
+    code: number,
     message: string,
     headers: Record<string, string> = {},
   ): void {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+    res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
   }
 
   function checkHost(req: IncomingMessage): string | undefined {
@@ -102,24 +119,58 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), tokenDigest);
   }
 
+  /**
+   * Makes room for a session by closing the least recently seen one that has no stream open: most clients never
+   * send DELETE (the SDK's Client.close() does not), and their sessions would hold every place until the idle
+   * limit. False when each session has a stream open.
+   */
+  async function evictIdlest(): Promise<boolean> {
+    let idlest: [string, Session] | undefined;
+    for (const [id, session] of sessions) {
+      if (session.open > 0) continue;
+      if (idlest === undefined || session.lastSeen < idlest[1].lastSeen) idlest = [id, session];
+    }
+    if (idlest === undefined) return false;
+    const [id, session] = idlest;
+    log.info(
+      { session: id, idleSeconds: Math.round((Date.now() - session.lastSeen) / 1000) },
+      'closing the least recently seen session: http.maxSessions reached',
+    );
+    await session.transport.close();
+    return true;
+  }
+
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    if (sessions.size >= options.maxSessions) {
-      refuse(res, 503, 'Too many sessions; close one (DELETE /mcp) or retry later', { 'retry-after': '30' });
+    if (sessions.size >= options.maxSessions && !(await evictIdlest())) {
+      refuse(res, 503, SERVER_ERROR, 'Too many sessions, each with a stream open; retry later', {
+        'retry-after': '30',
+      });
       return;
     }
     const server = createServer(ctx);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: id => {
-        sessions.set(id, { transport, server, lastSeen: Date.now(), open: 0 });
+        sessions.set(id, session);
         log.debug({ session: id }, 'session opened');
       },
     });
+    const session: Session = { transport, server, lastSeen: Date.now(), open: 0, calls: new Map() };
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id !== undefined && sessions.delete(id)) log.debug({ session: id }, 'session closed');
     };
     await server.connect(transport);
+    // Each response sent settles its request (see settle()).
+    const send = transport.send.bind(transport);
+    transport.send = async (message, sendOptions) => {
+      try {
+        await send(message, sendOptions);
+      } finally {
+        if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined)
+          settle(session, message.id, false);
+      }
+    };
     await transport.handleRequest(req, res, body);
     // A refused initialize (a missing Accept header, a bad version) registers no session: close what was built
     // for it, or every such request would leave a server and its change-feed listener behind, outside maxSessions.
@@ -136,37 +187,64 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     });
   }
 
+  /** Notes the requests a POST carries, until its response closes. */
+  function trackCalls(session: Session, res: ServerResponse, ids: readonly RequestId[]): void {
+    if (ids.length === 0) return;
+    const call: Call = { unanswered: new Set(ids), cancelled: false };
+    for (const id of ids) session.calls.set(id, call);
+    res.once('close', () => {
+      for (const id of ids) if (session.calls.get(id) === call) session.calls.delete(id);
+    });
+  }
+
+  /**
+   * Marks a request answered or cancelled. The SDK ends a POST's event stream once it has sent a response to each
+   * request on it, and sends none to a cancelled one, as the specification says: that stream would stay open for
+   * ever (a keepalive every 15 s) and its session would never be idle. It is closed here once nothing on it waits.
+   */
+  function settle(session: Session, id: RequestId, cancelled: boolean): void {
+    const call = session.calls.get(id);
+    if (!call?.unanswered.delete(id)) return;
+    call.cancelled ||= cancelled;
+    if (call.unanswered.size === 0 && call.cancelled) session.transport.closeSSEStream(id);
+  }
+
   async function handleMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sessionHeader = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
     if (req.method !== 'POST' && req.method !== 'GET' && req.method !== 'DELETE') {
-      refuse(res, 405, 'Method not allowed', { allow: 'GET, POST, DELETE' });
+      refuse(res, 405, SERVER_ERROR, 'Method not allowed', { allow: 'GET, POST, DELETE' });
       return;
     }
     let body: unknown;
     if (req.method === 'POST') {
       const read = await readJson(req);
       if (!read.ok) {
-        refuse(res, read.status, read.message);
+        log.warn({ session: sessionId, status: read.status }, 'refused request: %s', read.message);
+        refuse(res, read.status, read.code, read.message, read.headers);
         return;
       }
       body = read.value;
       if (sessionId === undefined) {
         if (isInitialize(body)) await openSession(req, res, body);
-        else refuse(res, 400, 'Bad Request: no Mcp-Session-Id header; send initialize first');
+        else refuse(res, 400, SERVER_ERROR, 'Bad Request: no Mcp-Session-Id header; send initialize first');
         return;
       }
     } else if (sessionId === undefined) {
-      refuse(res, 400, 'Bad Request: Mcp-Session-Id header is required');
+      refuse(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
       return;
     }
     const session = sessions.get(sessionId);
     if (!session) {
-      refuse(res, 404, 'Session not found; initialize a new session');
+      refuse(res, 404, SERVER_ERROR, 'Session not found; initialize a new session');
       return;
     }
     track(session, res);
+    const ids = idsIn(body);
+    trackCalls(session, res, ids.requests);
     await session.transport.handleRequest(req, res, body);
+    // After the transport has passed the cancellation on, so the call is aborted before its stream goes.
+    for (const id of ids.cancelled) settle(session, id, true);
   }
 
   /** The Alertmanager webhook receiver (payload version 4). Host/Origin and token rules are those of /mcp. */
@@ -184,16 +262,20 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       return;
     }
     const limit = ctx.config.incidents.webhookMaxBytes;
-    const body = await readText(req, limit);
-    if (body === undefined) {
-      answer(400, {
-        status: 'error',
-        error: `Bad Request: the body is larger than ${limit} bytes (incidents.webhookMaxBytes); nothing was stored`,
-      });
+    const read = await readBody(req, limit);
+    if (read.body === undefined) {
+      answer(
+        400,
+        {
+          status: 'error',
+          error: `Bad Request: the body is larger than ${limit} bytes (incidents.webhookMaxBytes); nothing was stored`,
+        },
+        read.drained ? {} : CLOSE,
+      );
       return;
     }
     const { parseWebhook } = await import('./incidents/webhook.ts');
-    const parsed = parseWebhook(body, ctx.now(), ctx.config.incidents.externalLabels);
+    const parsed = parseWebhook(read.body.toString('utf8'), ctx.now(), ctx.config.incidents.externalLabels);
     if (!parsed.ok) {
       answer(400, { status: 'error', error: `Bad Request: ${parsed.problem}; nothing was stored` });
       return;
@@ -212,18 +294,18 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     const hostProblem = checkHost(req);
     if (hostProblem !== undefined) {
       log.warn({ host: req.headers.host, origin: req.headers.origin }, 'refused request: %s', hostProblem);
-      refuse(res, 403, `Forbidden: ${hostProblem}`);
+      refuse(res, 403, SERVER_ERROR, `Forbidden: ${hostProblem}`);
       return;
     }
     if (!authorized(req)) {
-      refuse(res, 401, 'Unauthorized: send Authorization: Bearer <DEVOPS_MCP_HTTP_TOKEN>', {
+      refuse(res, 401, SERVER_ERROR, 'Unauthorized: send Authorization: Bearer <DEVOPS_MCP_HTTP_TOKEN>', {
         'www-authenticate': 'Bearer realm="devops-mcp"',
       });
       return;
     }
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        refuse(res, 405, 'Method not allowed', { allow: 'GET, HEAD' });
+        refuse(res, 405, SERVER_ERROR, 'Method not allowed', { allow: 'GET, HEAD' });
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -238,13 +320,18 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       await handleAlerts(req, res);
       return;
     }
-    refuse(res, 404, 'Not found: the MCP endpoint is /mcp (and the Alertmanager webhook POST /alerts)');
+    refuse(
+      res,
+      404,
+      SERVER_ERROR,
+      'Not found: the MCP endpoint is /mcp (and the Alertmanager webhook POST /alerts)',
+    );
   }
 
   const httpServer = createHttpServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error }, 'request failed');
-      if (!res.headersSent) refuse(res, 500, 'Internal server error');
+      if (!res.headersSent) refuse(res, 500, SERVER_ERROR, 'Internal server error');
       else res.end();
     });
   });
@@ -309,37 +396,78 @@ function isInitialize(body: unknown): boolean {
   );
 }
 
-// Past this the connection is closed rather than drained.
-const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+const isRequestId = (value: unknown): value is RequestId =>
+  typeof value === 'string' || typeof value === 'number';
 
-/** The body as text, or undefined when it exceeds `limit` (the rest is read and dropped, so the 400 arrives). */
-async function readText(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_DRAIN_BYTES) {
-      req.destroy();
-      return undefined;
-    }
-    if (size <= limit) chunks.push(chunk);
+/** The ids of the requests a POST carries, and of the requests it cancels (notifications/cancelled). */
+function idsIn(body: unknown): { requests: RequestId[]; cancelled: RequestId[] } {
+  const requests: RequestId[] = [];
+  const cancelled: RequestId[] = [];
+  for (const m of Array.isArray(body) ? (body as unknown[]) : [body]) {
+    if (typeof m !== 'object' || m === null) continue;
+    const { method, id, params } = m as { method?: unknown; id?: unknown; params?: { requestId?: unknown } };
+    if (typeof method !== 'string') continue;
+    if (isRequestId(id)) requests.push(id);
+    else if (method === 'notifications/cancelled' && isRequestId(params?.requestId))
+      cancelled.push(params.requestId);
   }
-  return size > limit ? undefined : Buffer.concat(chunks).toString('utf8');
+  return { requests, cancelled };
 }
 
-type BodyResult = { ok: true; value: unknown } | { ok: false; status: number; message: string };
+// Past this the connection is closed rather than drained.
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+/** The headers of a refusal sent before the body was read to its end: the connection serves no other request. */
+const CLOSE = { connection: 'close' };
+
+type Body = { body: Buffer } | { body: undefined; drained: boolean };
+
+/**
+ * The body, or none when it exceeds `limit`. The rest of a body too large is read and dropped, so that the refusal
+ * arrives: a connection closed on a client still sending resets, and the client sees that instead. Past
+ * MAX_DRAIN_BYTES reading stops (`drained` false): the refusal then says Connection: close, and Node ends the
+ * connection once it is sent.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+      } else if (size > MAX_DRAIN_BYTES) {
+        req.off('data', onData);
+        req.pause();
+        resolve({ body: undefined, drained: false });
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      resolve(size > limit ? { body: undefined, drained: true } : { body: Buffer.concat(chunks) });
+    });
+    req.once('error', reject);
+  });
+}
+
+type BodyResult =
+  | { ok: true; value: unknown }
+  | { ok: false; status: number; code: number; message: string; headers: Record<string, string> };
 
 async function readJson(req: IncomingMessage): Promise<BodyResult> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return { ok: false, status: 413, message: 'Request body too large' };
-    chunks.push(chunk);
+  const read = await readBody(req, MAX_BODY_BYTES);
+  if (read.body === undefined) {
+    const headers = read.drained ? {} : CLOSE;
+    return { ok: false, status: 413, code: SERVER_ERROR, message: 'Request body too large', headers };
   }
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
+    return { ok: true, value: JSON.parse(read.body.toString('utf8')) as unknown };
   } catch {
-    return { ok: false, status: 400, message: 'Parse error: the body is not JSON' };
+    return {
+      ok: false,
+      status: 400,
+      code: PARSE_ERROR,
+      message: 'Parse error: the body is not JSON',
+      headers: {},
+    };
   }
 }

@@ -5,9 +5,11 @@
 // with a code and a hint, reject unknown parameters, and keep the published schemas compact.
 
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { isJSONRPCErrorResponse, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Context } from './context.ts';
+import { cutLine } from './lib/logs.ts';
 import { registerPrompts } from './prompts/investigate-incident.ts';
 import { registerIncidentResources } from './resources/incidents.ts';
 import { registerTools, type ToolSource } from './tools/register.ts';
@@ -26,6 +28,21 @@ const noValidator: jsonSchemaValidator = {
     errorMessage: 'elicitation is not used by devops-mcp',
   }),
 };
+
+/** Characters of a protocol error kept in the log: one may quote a whole message the client sent. */
+const MAX_PROBLEM_CHARS = 1000;
+
+/**
+ * The message with an error's text as JSON-RPC wants it. McpError writes "MCP error <code>: " into its message and
+ * the SDK sends that message as is; a client builds its own McpError from the reply, so people read "MCP error
+ * -32002: MCP error -32002: Resource not found". The code travels beside the message: the text goes without it.
+ */
+function unprefixed(message: JSONRPCMessage): JSONRPCMessage {
+  if (!isJSONRPCErrorResponse(message)) return message;
+  const prefix = `MCP error ${message.error.code}: `;
+  if (!message.error.message.startsWith(prefix)) return message;
+  return { ...message, error: { ...message.error, message: message.error.message.slice(prefix.length) } };
+}
 
 export interface ServerOptions {
   tools?: ToolSource;
@@ -49,5 +66,19 @@ export function createServer(ctx: Context, options: ServerOptions = {}): Server 
   registerTools(server, options.tools ?? (async () => (await import('./tools/index.ts')).tools), ctx);
   registerIncidentResources(server, ctx);
   registerPrompts(server, ctx);
+  // Every error the SDK sends, its own (a bad tools/call) as much as the handlers', goes through the transport.
+  const connect = server.connect.bind(server);
+  server.connect = transport => {
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => send(unprefixed(message), options);
+    return connect(transport);
+  };
+  // A line that is not JSON-RPC, a response to no request, a reply that could not be sent: the SDK drops it and
+  // says so only here (typescript-sdk#563). Scrubbed before it is cut: a secret across the cut would not match.
+  const log = ctx.logger.child({ component: 'mcp' });
+  server.onerror = error => {
+    const problem = ctx.redact(String(error).replace(/\s+/g, ' '));
+    log.warn({ problem: cutLine(problem, MAX_PROBLEM_CHARS) }, 'MCP message dropped or failed');
+  };
   return server;
 }

@@ -4,6 +4,7 @@
 import { field, type AgentStore } from '../store/agent.ts';
 import type { ActiveRow, AlertRow, EventRow, IncidentRow, IncidentStore } from '../store/incidents.ts';
 import { cutIndex } from '../lib/logs.ts';
+import { redactDeep, type Redactor } from '../lib/redact.ts';
 import { toRfc3339 } from '../lib/time.ts';
 
 export const ACTIVE_URI = 'incident://active';
@@ -21,9 +22,13 @@ const RESERVE = 400;
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
 const time = (seconds: number | null): string | undefined =>
   seconds === null ? undefined : toRfc3339(seconds);
-const parse = (text: string | null): unknown => (text === null ? undefined : JSON.parse(text));
-const parseLabels = (text: string | null): Record<string, string> | undefined =>
-  parse(text) as Record<string, string> | undefined;
+// What alerts and notes carry is scrubbed of the configured secrets as it is read, before anything is cut: a secret
+// cut in two matches no longer, and the scrubbing of the finished view would let its first part go out.
+const unscrubbed: Redactor = text => text;
+const parse = (text: string | null, redact: Redactor): unknown =>
+  text === null ? undefined : redactDeep(JSON.parse(text), redact);
+const parseLabels = (text: string | null, redact: Redactor): Record<string, string> | undefined =>
+  parse(text, redact) as Record<string, string> | undefined;
 
 export interface IncidentSummary {
   id: number;
@@ -39,12 +44,12 @@ export interface IncidentSummary {
   last_event?: { at: string; kind: string; summary: string };
 }
 
-export function summarize(row: ActiveRow): IncidentSummary {
+export function summarize(row: ActiveRow, redact: Redactor = unscrubbed): IncidentSummary {
   const summary: IncidentSummary = {
     id: row.id,
     uri: incidentUri(row.id),
-    title: cutText(row.title, SUMMARY_TEXT),
-    severity: cutText(row.severity, SEVERITY_TEXT),
+    title: cutText(redact(row.title), SUMMARY_TEXT),
+    severity: cutText(redact(row.severity), SEVERITY_TEXT),
     status: row.quiet_since === null || row.status === 'resolved' ? row.status : `${row.status} (resolving)`,
     started: toRfc3339(row.started_at),
     updated: toRfc3339(row.updated_at),
@@ -56,7 +61,7 @@ export function summarize(row: ActiveRow): IncidentSummary {
     summary.last_event = {
       at: toRfc3339(row.last_at),
       kind: row.last_kind,
-      summary: cutText(row.last_summary, SUMMARY_TEXT),
+      summary: cutText(redact(row.last_summary), SUMMARY_TEXT),
     };
   }
   return summary;
@@ -78,6 +83,8 @@ export interface ListOptions {
   /** How to see the incidents past `rows`, for the note when all of `rows` fit. */
   more?: string;
   pending?: ReadonlyArray<{ name: string; group_key: string; first_seen: number }>;
+  /** Scrubs the configured secrets from the incidents' texts before they are cut. */
+  redact?: Redactor;
 }
 
 /** A list of incidents, newest first, cut to the byte cap; the note says how many were left out and why. */
@@ -85,12 +92,12 @@ export function listView(
   rows: readonly ActiveRow[],
   maxBytes: number,
   what: string,
-  { total = rows.length, more, pending = [] }: ListOptions = {},
+  { total = rows.length, more, pending = [], redact = unscrubbed }: ListOptions = {},
 ): ListView {
-  const all = rows.map(summarize);
+  const all = rows.map(row => summarize(row, redact));
   const pendingView = pending.map(p => ({
-    alert: p.name,
-    group: p.group_key,
+    alert: redact(p.name),
+    group: redact(p.group_key),
     since: toRfc3339(p.first_seen),
   }));
   const pendingBytes = pendingView.length > 0 ? bytes(pendingView) : 0;
@@ -197,19 +204,19 @@ export interface IncidentView {
   note?: string;
 }
 
-function alertView(row: AlertRow, withAnnotations: boolean): AlertView {
+function alertView(row: AlertRow, withAnnotations: boolean, redact: Redactor): AlertView {
   const view: AlertView = {
-    name: row.name,
+    name: redact(row.name),
     state: row.state,
-    labels: parseLabels(row.labels) ?? {},
+    labels: parseLabels(row.labels, redact) ?? {},
     source: row.source,
     starts: toRfc3339(row.starts_at),
     fingerprint: row.fingerprint,
   };
-  if (row.severity !== null) view.severity = cutText(row.severity, SEVERITY_TEXT);
-  const annotations = parseLabels(row.annotations);
+  if (row.severity !== null) view.severity = cutText(redact(row.severity), SEVERITY_TEXT);
+  const annotations = parseLabels(row.annotations, redact);
   if (withAnnotations && annotations && Object.keys(annotations).length > 0) view.annotations = annotations;
-  if (row.generator_url !== null) view.generator_url = row.generator_url;
+  if (row.generator_url !== null) view.generator_url = redact(row.generator_url);
   if (row.ends_at !== null) view.ends = toRfc3339(row.ends_at);
   return view;
 }
@@ -316,16 +323,17 @@ function diagnosisView(
   return view;
 }
 
-function eventView(row: EventRow): EventView {
-  const view: EventView = { id: row.id, at: toRfc3339(row.at), kind: row.kind, summary: row.summary };
-  const data = parse(row.data);
+function eventView(row: EventRow, redact: Redactor): EventView {
+  const view: EventView = { id: row.id, at: toRfc3339(row.at), kind: row.kind, summary: redact(row.summary) };
+  const data = parse(row.data, redact);
   if (data !== undefined) view.data = data;
   return view;
 }
 
 /**
  * One incident with its alerts, recent timeline, findings, actions and links — and, given the agent store, the latest
- * checked diagnosis and the outcomes of its PRs; undefined when there is none.
+ * checked diagnosis and the outcomes of its PRs; undefined when there is none. `redact` scrubs the configured
+ * secrets from its texts before they are cut.
  */
 export function incidentView(
   store: IncidentStore,
@@ -333,6 +341,7 @@ export function incidentView(
   maxBytes: number,
   quietSeconds: number,
   agent?: Pick<AgentStore, 'latestDiagnosis' | 'outcomes'>,
+  redact: Redactor = unscrubbed,
 ): IncidentView | undefined {
   const row: IncidentRow | undefined = store.get(id);
   if (!row) return undefined;
@@ -342,28 +351,24 @@ export function incidentView(
   const side = store
     .events(id, TIMELINE_READ + SIDE_READ)
     .filter(e => e.kind === 'finding' || e.kind === 'action');
-  const links = [...new Set(alertRows.map(a => a.generator_url).filter((u): u is string => u !== null))];
+  const urls = alertRows.map(a => a.generator_url).filter((u): u is string => u !== null);
+  const links = [...new Set(urls.map(redact))];
+  const eventViews = (rows: readonly EventRow[]) => rows.map(e => eventView(e, redact));
   const base: IncidentView = {
     id,
     uri: incidentUri(id),
-    title: row.title,
+    title: redact(row.title),
     // An alert's severity label, unbounded on the wire: a name, never worth more than a few dozen characters.
-    severity: cutText(row.severity, SEVERITY_TEXT),
+    severity: cutText(redact(row.severity), SEVERITY_TEXT),
     status: row.status,
-    group: parseLabels(row.group_labels) ?? {},
+    group: parseLabels(row.group_labels, redact) ?? {},
     started: toRfc3339(row.started_at),
     updated: toRfc3339(row.updated_at),
-    alerts: alertRows.map(a => alertView(a, true)),
-    timeline: events.map(eventView),
+    alerts: alertRows.map(a => alertView(a, true, redact)),
+    timeline: eventViews(events),
     timeline_left_out: total - events.length,
-    findings: side
-      .filter(e => e.kind === 'finding')
-      .slice(-SIDE_READ)
-      .map(eventView),
-    actions: side
-      .filter(e => e.kind === 'action')
-      .slice(-SIDE_READ)
-      .map(eventView),
+    findings: eventViews(side.filter(e => e.kind === 'finding').slice(-SIDE_READ)),
+    actions: eventViews(side.filter(e => e.kind === 'action').slice(-SIDE_READ)),
     links,
   };
   const resolved = time(row.resolved_at);
@@ -394,7 +399,7 @@ export function incidentView(
     findings: Math.max(0, counts.findings - base.findings.length),
     actions: Math.max(0, counts.actions - base.actions.length),
   };
-  return fit(ordered(base), alertRows, maxBytes, unread);
+  return fit(ordered(base), alertRows, maxBytes, redact, unread);
 }
 
 /** The view with the loop's diagnosis and outcomes right after the incident's state, before its alerts. */
@@ -465,6 +470,7 @@ function fit(
   view: IncidentView,
   alertRows: readonly AlertRow[],
   maxBytes: number,
+  redact: Redactor,
   unread: { findings: number; actions: number } = { findings: 0, actions: 0 },
 ): IncidentView {
   const cuts: Cuts = {
@@ -538,7 +544,7 @@ function fit(
   dropEvents(3);
   if (over() && view.alerts.some(a => a.annotations !== undefined)) {
     // All the alerts are still there.
-    view.alerts = alertRows.map(a => alertView(a, false));
+    view.alerts = alertRows.map(a => alertView(a, false, redact));
     cuts.annotations = true;
   }
   dropAlerts(1);

@@ -41,6 +41,20 @@ const DURATION_BUCKET = 'http_request_duration_seconds_bucket';
 // The probes' own requests would dilute the service's real traffic.
 const PROBE_ROUTES = new Set(['/health', '/metrics']);
 
+/**
+ * A figure that is not a finite number (NaN, ±Inf, or a sum past what a double holds) is neither reported nor
+ * compared with a limit; a reason says what it was.
+ */
+const notFinite = (value: number): string => `${value}, not a finite number`;
+
+/** The counters' first figure that is not a finite number, named by its metric. */
+function nonFinite(counters: Counters): { metric: string; value: number } | undefined {
+  for (const value of [counters.requests, counters.errors])
+    if (!Number.isFinite(value)) return { metric: REQUESTS, value };
+  const bucket = counters.buckets.find(([, count]) => !Number.isFinite(count));
+  return bucket ? { metric: DURATION_BUCKET, value: bucket[1] } : undefined;
+}
+
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
     ? String(value)
@@ -76,6 +90,8 @@ export function countersOf(samples: readonly MetricSample[], at: number): Counte
       if (/^5\d\d$/.test(sample.labels.code ?? sample.labels.status ?? '')) errors += sample.value;
     } else if (sample.name === DURATION_BUCKET && sample.labels.le !== undefined) {
       const bound = sample.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels.le);
+      // A bucket without a bound (le="fast") has no place in the histogram: its quantile would be NaN.
+      if (Number.isNaN(bound)) continue;
       buckets.set(bound, (buckets.get(bound) ?? 0) + sample.value);
     }
   }
@@ -161,7 +177,10 @@ export function assess(
     if (reported !== undefined) assessment.health.reported_status = reported;
     if (typeof body.version === 'string') assessment.health.version = body.version;
     const reportedUptime = body.uptime_seconds ?? body.uptime;
-    if (typeof reportedUptime === 'number') {
+    // JSON has no NaN, but a number past a double's range (1e400) parses as Infinity.
+    if (typeof reportedUptime === 'number' && !Number.isFinite(reportedUptime)) {
+      reasons.push(`/health reports an uptime of ${notFinite(reportedUptime)}; left out`);
+    } else if (typeof reportedUptime === 'number') {
       uptime = reportedUptime;
       assessment.health.uptime_seconds = Math.round(uptime);
     }
@@ -185,28 +204,36 @@ export function assess(
   if (metrics.status === 200 && metrics.body !== undefined) {
     const samples = parseExposition(metrics.body);
     const counters = countersOf(samples, now);
-    assessment.counters = counters;
-    const { counted: window, since } = sincePrevious(counters, previous, uptime);
-    if (window.requests > 0) {
-      const errorRatio = window.errors / window.requests;
-      const p95 = histogramQuantile(0.95, window.buckets);
-      assessment.traffic = {
-        window: since,
-        requests: window.requests,
-        error_ratio: Number(errorRatio.toFixed(4)),
-        ...(p95 === undefined ? {} : { p95_seconds: Number(p95.toFixed(4)) }),
-      };
-      if (errorRatio > limits.maxErrorRatio) {
-        reasons.push(
-          `${(errorRatio * 100).toFixed(1)}% of requests failed (5xx) ${since} (limit ${limits.maxErrorRatio * 100}%)`,
-        );
-      }
-      if (p95 !== undefined && p95 > limits.maxP95Seconds) {
-        reasons.push(`p95 latency ${p95.toFixed(3)} s ${since} (limit ${limits.maxP95Seconds} s)`);
+    const broken = nonFinite(counters);
+    if (broken) {
+      // Such counters are not kept either: the rates of the next check would come out NaN too.
+      reasons.push(`/metrics: ${broken.metric} adds up to ${notFinite(broken.value)}; traffic not assessed`);
+    } else {
+      assessment.counters = counters;
+      const { counted: window, since } = sincePrevious(counters, previous, uptime);
+      if (window.requests > 0) {
+        const errorRatio = window.errors / window.requests;
+        const p95 = histogramQuantile(0.95, window.buckets);
+        assessment.traffic = {
+          window: since,
+          requests: window.requests,
+          error_ratio: Number(errorRatio.toFixed(4)),
+          ...(p95 === undefined ? {} : { p95_seconds: Number(p95.toFixed(4)) }),
+        };
+        if (errorRatio > limits.maxErrorRatio) {
+          reasons.push(
+            `${(errorRatio * 100).toFixed(1)}% of requests failed (5xx) ${since} (limit ${limits.maxErrorRatio * 100}%)`,
+          );
+        }
+        if (p95 !== undefined && p95 > limits.maxP95Seconds) {
+          reasons.push(`p95 latency ${p95.toFixed(3)} s ${since} (limit ${limits.maxP95Seconds} s)`);
+        }
       }
     }
     const modelAge = samples.find(s => s.name === 'model_age_seconds');
-    if (modelAge) assessment.model_age_seconds = Math.round(modelAge.value);
+    if (modelAge && !Number.isFinite(modelAge.value))
+      reasons.push(`model_age_seconds is ${notFinite(modelAge.value)}; model age unknown`);
+    else if (modelAge) assessment.model_age_seconds = Math.round(modelAge.value);
   } else {
     reasons.push(
       metrics.status === undefined

@@ -10,8 +10,11 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from '../context.ts';
 import { incidentUri } from '../incidents/view.ts';
+import { cutLine } from '../lib/logs.ts';
 
 export const PROMPT_NAME = 'investigate_incident';
+/** Characters of a caller's argument quoted back in an error: enough to recognise it, whatever its length. */
+const MAX_ECHO_CHARS = 100;
 
 export const INSTRUCTIONS = `Investigate the incident above and find its cause.
 
@@ -44,14 +47,14 @@ export function registerPrompts(server: Server, ctx: Context): void {
     if (request.params.name !== PROMPT_NAME) {
       throw new McpError(
         ErrorCode.InvalidParams,
-        `Unknown prompt: ${request.params.name}. Available: ${PROMPT_NAME}`,
+        `Unknown prompt: ${cutLine(request.params.name, MAX_ECHO_CHARS)}. Available: ${PROMPT_NAME}`,
       );
     }
     const raw = request.params.arguments?.id ?? '';
     if (!/^\d{1,15}$/.test(raw.trim())) {
       throw new McpError(
         ErrorCode.InvalidParams,
-        `id must be an incident number (got "${raw}"); see incident://active`,
+        `id must be an incident number (got "${cutLine(raw, MAX_ECHO_CHARS)}"); see incident://active`,
       );
     }
     const uri = incidentUri(Number(raw.trim()));

@@ -14,6 +14,7 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from '../context.ts';
+import { cutLine } from '../lib/logs.ts';
 import { redactJson } from '../lib/redact.ts';
 import {
   ACTIVE_URI,
@@ -35,6 +36,7 @@ const COMPLETIONS = 100;
 const LIST_TITLE = 120;
 // The MCP specification's code for an unknown resource.
 const RESOURCE_NOT_FOUND = -32002;
+const MAX_URI_CHARS = 200;
 
 type Target =
   | { kind: 'active' }
@@ -55,10 +57,12 @@ function parseUri(uri: string): Target | undefined {
 }
 
 function notFound(uri: string): McpError {
+  // The caller's URI, at any length: quoted back only as far as it is worth recognising.
+  const shown = cutLine(uri, MAX_URI_CHARS);
   return new McpError(
     RESOURCE_NOT_FOUND,
-    `Resource not found: ${uri}. Incidents are incident://active and incident://{id}; resources/list names recent ones.`,
-    { uri },
+    `Resource not found: ${shown}. Incidents are incident://active and incident://{id}; resources/list names recent ones.`,
+    { uri: shown },
   );
 }
 
@@ -72,9 +76,17 @@ export async function readIncidentResource(ctx: Context, uri: string): Promise<s
     target.kind === 'active'
       ? listView(store.incidents.active(), maxBytes, 'active incidents', {
           pending: store.incidents.pendingAlerts(10),
+          redact: ctx.redact,
         })
       : target.kind === 'incident'
-        ? incidentView(store.incidents, target.id, maxBytes, ctx.config.incidents.quietSeconds, store.agent)
+        ? incidentView(
+            store.incidents,
+            target.id,
+            maxBytes,
+            ctx.config.incidents.quietSeconds,
+            store.agent,
+            ctx.redact,
+          )
         : transcriptView(store.agent, target.id, target.investigation, ctx.config.output.maxBytesFull);
   return view === undefined ? undefined : redactJson(view, ctx.redact).text;
 }
@@ -121,7 +133,7 @@ export function registerIncidentResources(server: Server, ctx: Context): void {
         ...recent.map(row => ({
           uri: incidentUri(row.id),
           name: `incident-${row.id}`,
-          title: `#${row.id} ${cutText(row.title, LIST_TITLE)} (${row.status})`,
+          title: `#${row.id} ${cutText(ctx.redact(row.title), LIST_TITLE)} (${row.status})`,
           mimeType: MIME,
         })),
       ],

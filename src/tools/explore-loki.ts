@@ -45,8 +45,10 @@ export const exploreLoki = defineTool({
     if (input.match !== undefined) (await import('../lib/logql.ts')).checkLogQL(input.match);
     const { start, end } = resolveWindow(input, ctx.now(), WINDOW_SECONDS);
     const scope = { start, end, query: input.match, signal: ctx.signal };
-    const all =
+    const found =
       input.list === 'labels' ? await loki.labels(scope) : await loki.labelValues(input.label ?? '', scope);
+    // Scrubbed before the list is fitted to the cap, so that it is measured as it goes out.
+    const all = found.map(ctx.redact);
     const values = fitList(all, ctx.config.output.maxBytes);
     return {
       list: input.list,

@@ -28,6 +28,8 @@ export const getIncident = defineTool({
       ctx.config.output.maxBytes,
       ctx.config.incidents.quietSeconds,
       store.agent,
+      // Scrubbed before the view cuts its texts: a secret across a cut would no longer match.
+      ctx.redact,
     );
     if (!view) {
       throw new ToolError('NOT_FOUND', `There is no incident ${input.id}.`, 'list_incidents shows the ids.');

@@ -35,6 +35,7 @@ export const listIncidents = defineTool({
         limit < MAX_LIMIT
           ? `Raise limit (up to ${MAX_LIMIT}), or narrow with status or since; get_incident shows one.`
           : 'Narrow with status or since; get_incident shows one.',
+      redact: ctx.redact,
     });
   },
 });

@@ -107,7 +107,8 @@ export const readRepo = defineTool({
         if (isBinary(bytes)) {
           return { ...file, truncated: false, note: 'A binary file: its content is not shown.' };
         }
-        const text = bytes.toString('utf8');
+        // Scrubbed before it is cut: a configured secret cut in two would go out as its first part, unscrubbed.
+        const text = ctx.redact(bytes.toString('utf8'));
         const shown = cutUtf8(text, budget);
         const cut = shown.length < text.length;
         return {

@@ -1,13 +1,14 @@
 import { z } from 'zod';
-import { fromNanos, toNanos, type LokiClient, type LokiSeries } from '../clients/loki.ts';
+import { fromNanos, toNanos, type Labels, type LokiClient, type LokiSeries } from '../clients/loki.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
 import type { SelectorRead } from '../lib/logql.ts';
 import { shapeLogs } from '../lib/logs.ts';
+import { redactDeep } from '../lib/redact.ts';
 import { columnsOf } from '../lib/series.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
-import { chooseStep, describeStep, type StepChoice } from '../lib/step.ts';
-import { formatDuration, nanosecondEpoch, parseDuration, resolveWindow, toRfc3339 } from '../lib/time.ts';
+import { chooseStep, describeStep, parseStep, type StepChoice } from '../lib/step.ts';
+import { formatDuration, nanosecondEpoch, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
 const DEFAULT_RANGE_SECONDS = 3600;
@@ -91,7 +92,7 @@ export const searchLoki = defineTool({
         'Drop step, or count the lines: sum(count_over_time({…}[5m])).',
       );
     }
-    const requested = input.step === undefined ? undefined : parseStep(input.step);
+    const requested = input.step === undefined ? undefined : parseStep(input.step, end - start);
     await guardCost(loki, parsed.selectors, start, end, settings.maxBytesScanned, ctx.signal);
     const echo = { query: input.query, kind: parsed.kind, start: toRfc3339(start), end: toRfc3339(end) };
 
@@ -109,9 +110,11 @@ export const searchLoki = defineTool({
       if (data.resultType !== 'matrix')
         throw new ToolError('BACKEND_ERROR', 'Loki answered a metric query with log lines.');
       const base = { ...echo, step: formatDuration(choice.step) };
+      // Label values are scrubbed before they are shaped (see the log lines below).
+      const series = data.result.map(s => ({ ...s, metric: redactDeep(s.metric, ctx.redact) as Labels }));
       const result = parsed.countsLines
-        ? withQuietSteps(data.result, start, end, choice.step)
-        : { series: data.result, filled: 0 };
+        ? withQuietSteps(series, start, end, choice.step)
+        : { series, filled: 0 };
       const shaped = shapeRange(
         result.series.map(s => ({ labels: s.metric, samples: columnsOf(s.values) })),
         { start, end, step: choice.step },
@@ -163,14 +166,16 @@ export const searchLoki = defineTool({
     const kept = entries.slice(0, limit);
     const dropped = entries[limit];
     const more = dropped !== undefined;
-    const byStream = new Map<
-      string,
-      { labels: Record<string, string>; lines: Array<{ t: number; line: string }> }
-    >();
+    const byStream = new Map<string, { labels: Labels; lines: Array<{ t: number; line: string }> }>();
+    // Lines and labels are scrubbed of the configured secrets before they are grouped and cut at MAX_LINE_CHARS:
+    // scrubbing the finished result would miss a secret cut in two, and send its first part.
     for (const entry of kept) {
       const key = JSON.stringify(entry.stream);
-      const stream = byStream.get(key) ?? { labels: entry.stream, lines: [] };
-      stream.lines.push({ t: entry.t, line: entry.line });
+      const stream = byStream.get(key) ?? {
+        labels: redactDeep(entry.stream, ctx.redact) as Labels,
+        lines: [],
+      };
+      stream.lines.push({ t: entry.t, line: ctx.redact(entry.line) });
       byStream.set(key, stream);
     }
     const last = kept.at(-1);
@@ -197,19 +202,6 @@ export const searchLoki = defineTool({
     };
   },
 });
-
-/** A step argument as query_prometheus reads one: a duration (30s, 5m) or a number of seconds. */
-function parseStep(step: string | number): number {
-  const seconds =
-    typeof step === 'number' || /^\d+(?:\.\d+)?$/.test(step) ? Number(step) : parseDuration(step);
-  if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
-    throw invalidArgument(
-      `step "${step}" is not a positive duration.`,
-      'Use a duration such as 30s, 5m or 1h, or a number of seconds.',
-    );
-  }
-  return seconds;
-}
 
 /**
  * The step of a metric query. Loki evaluates it at each step over the [range] before that step, so a step longer

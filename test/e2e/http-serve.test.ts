@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -271,6 +272,225 @@ describe('refused initialize requests', () => {
     } finally {
       await served.close();
       await ctx.close();
+    }
+  });
+});
+
+/** `startHttpServer` in this process, with its log lines kept. */
+async function serveHere(
+  options: { maxSessions?: number; sessionIdleMs?: number } = {},
+  env: Record<string, string> = {},
+) {
+  const logs: string[] = [];
+  const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:', ...env } }), {
+    logDestination: new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const served = await startHttpServer(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    token: undefined,
+    allowedHosts: [],
+    allowedOrigins: [],
+    maxSessions: options.maxSessions ?? 4,
+    sessionIdleMs: options.sessionIdleMs ?? 60_000,
+  });
+  const headers = (session?: string) => ({
+    ...json,
+    ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
+  });
+  const post = (body: unknown, session?: string) =>
+    fetch(served.url, { method: 'POST', headers: headers(session), body: JSON.stringify(body) });
+  /** A new session, initialized. */
+  const open = async (): Promise<string> => {
+    const init = await post(INIT);
+    await init.text();
+    const session = init.headers.get('mcp-session-id') ?? '';
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+    return session;
+  };
+  return {
+    served,
+    logs,
+    headers,
+    post,
+    open,
+    async close() {
+      await served.close();
+      await ctx.close();
+    },
+  };
+}
+
+describe('a cancelled call', () => {
+  it('has its event stream closed, so its session can go idle', async () => {
+    // Accepts connections and never answers: the call waits on Prometheus until it is cancelled.
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const here = await serveHere({ sessionIdleMs: 200 }, { PROMETHEUS_URL: `http://127.0.0.1:${port}` });
+    try {
+      const session = await here.open();
+      const call = await here.post(
+        {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'query_prometheus', arguments: { query: 'up' } },
+        },
+        session,
+      );
+      expect(call.headers.get('content-type')).toContain('text/event-stream');
+      const ended = call.text().then(() => 'ended');
+      await sleep(300);
+      const cancel = await here.post(
+        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2, reason: 'test' } },
+        session,
+      );
+      expect(cancel.status).toBe(202);
+      // No response comes (the specification says none is sent), but the stream ends.
+      expect(await Promise.race([ended, sleep(3000).then(() => 'still open')])).toBe('ended');
+      await sleep(1000);
+      const after = await here.post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, session);
+      await after.text();
+      expect(after.status).toBe(404);
+    } finally {
+      await here.close();
+      silent.close();
+    }
+  });
+
+  it("closes a batch's stream only once its other requests are answered", async () => {
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const here = await serveHere({}, { PROMETHEUS_URL: `http://127.0.0.1:${port}` });
+    try {
+      const session = await here.open();
+      const batch = await here.post(
+        [
+          {
+            jsonrpc: '2.0',
+            id: 2,
+            method: 'tools/call',
+            params: { name: 'query_prometheus', arguments: { query: 'up' } },
+          },
+          { jsonrpc: '2.0', id: 3, method: 'ping' },
+        ],
+        session,
+      );
+      const body = batch.text();
+      await sleep(300);
+      await (
+        await here.post(
+          { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2 } },
+          session,
+        )
+      ).text();
+      const text = await Promise.race([body, sleep(3000).then(() => 'still open')]);
+      expect(text).toContain('"id":3');
+      expect(text).not.toContain('"id":2');
+    } finally {
+      await here.close();
+      silent.close();
+    }
+  });
+});
+
+describe('sessions at http.maxSessions', () => {
+  it('make room by closing the least recently seen one without a stream, and refuse only when all have one', async () => {
+    const here = await serveHere({ maxSessions: 2 });
+    try {
+      const first = await here.open();
+      const second = await here.open();
+      // The first is seen again: the second is now the least recently seen.
+      await (await here.post({ jsonrpc: '2.0', id: 2, method: 'ping' }, first)).text();
+      const third = await here.open();
+      expect(third).not.toBe('');
+      const ping = async (session: string) => {
+        const answer = await here.post({ jsonrpc: '2.0', id: 3, method: 'ping' }, session);
+        await answer.text();
+        return answer.status;
+      };
+      expect(await ping(second)).toBe(404);
+      expect(await ping(first)).toBe(200);
+      expect(await ping(third)).toBe(200);
+      expect(here.logs.join('')).toContain(
+        'closing the least recently seen session: http.maxSessions reached',
+      );
+      // With an event stream open in each, no session can go.
+      const listening = new AbortController();
+      for (const session of [first, third]) {
+        const stream = await fetch(here.served.url, {
+          headers: { ...here.headers(session), accept: 'text/event-stream' },
+          signal: listening.signal,
+        });
+        expect(stream.status).toBe(200);
+      }
+      const refused = await here.post(INIT);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toMatchObject({ error: { code: -32000 } });
+      listening.abort();
+    } finally {
+      await here.close();
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('answer 413 to a body over 4 MB, every time, rather than resetting the connection', async () => {
+    const here = await serveHere();
+    try {
+      const session = await here.open();
+      for (const mb of [5, 6, 7, 8, 5, 6, 7, 8, 5, 6, 7, 8]) {
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'list_incidents', arguments: { since: 'x'.repeat(mb * 1024 * 1024) } },
+        });
+        const answer = await fetch(here.served.url, { method: 'POST', headers: here.headers(session), body });
+        expect(answer.status).toBe(413);
+        expect(await answer.json()).toMatchObject({
+          error: { code: -32000, message: 'Request body too large' },
+        });
+      }
+      // Past what is drained, reading stops: the answer says the connection closes.
+      const huge = await fetch(here.served.url, {
+        method: 'POST',
+        headers: here.headers(session),
+        body: Buffer.alloc(70 * 1024 * 1024, 'a'),
+      });
+      expect(huge.status).toBe(413);
+      expect(huge.headers.get('connection')).toBe('close');
+      expect((await here.post({ jsonrpc: '2.0', id: 3, method: 'ping' }, session)).status).toBe(200);
+    } finally {
+      await here.close();
+    }
+  });
+
+  it('answer a body that is not JSON with the JSON-RPC parse error, and log it', async () => {
+    const here = await serveHere();
+    try {
+      const session = await here.open();
+      for (const body of ['{"jsonrpc":"2.0","id":1,"method":"initialize",', '']) {
+        const answer = await fetch(here.served.url, { method: 'POST', headers: here.headers(session), body });
+        expect(answer.status).toBe(400);
+        expect(await answer.json()).toMatchObject({ error: { code: -32700 } });
+      }
+      // JSON that is not JSON-RPC: the transport refuses it and tells the server, which logs it.
+      const wrong = await here.post({ foo: 1 }, session);
+      expect(wrong.status).toBe(400);
+      await wrong.text();
+      const warnings = here.logs.filter(l => l.includes('"level":40')).join('');
+      expect(warnings).toContain('Parse error: the body is not JSON');
+      expect(warnings).toContain('MCP message dropped or failed');
+    } finally {
+      await here.close();
     }
   });
 });

@@ -210,6 +210,71 @@ describe('devops-mcp serve over stdio', () => {
     );
   });
 
+  it('shuts down cleanly, exit 0 and no stack trace, when the client closes its end of stdout', async () => {
+    const server = start(['serve'], cleanEnv());
+    const send = (message: unknown) => server.child.stdin.write(`${JSON.stringify(message)}\n`);
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'pipe', version: '1' } },
+    });
+    for (let i = 0; i < 100 && !server.stderr().includes('serving MCP'); i++) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    await new Promise(resolve => setTimeout(resolve, 200));
+    server.child.stdout.destroy();
+    for (let id = 2; id < 20; id++) send({ jsonrpc: '2.0', id, method: 'tools/list' });
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).toContain('"reason":"stdout closed (EPIPE)"');
+    expect(server.stderr()).not.toMatch(/Unhandled|\n\s+at /);
+  });
+
+  it('logs a line it cannot read, scrubbed and cut, and keeps serving', async () => {
+    const server = start(['serve'], cleanEnv({ GITHUB_TOKEN: SECRET }));
+    let stdout = '';
+    server.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const lines = [
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'pipe', version: '1' },
+        },
+      }),
+      'this is garbage',
+      // A response to no request: the SDK quotes all of it. The secret sits across the cut at 1,000 characters.
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 99,
+        result: { x: `${'x'.repeat(875)}${SECRET}${'y'.repeat(5000)}` },
+      }),
+      JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    ];
+    server.child.stdin.write(lines.map(line => `${line}\n`).join(''));
+    for (let i = 0; i < 100 && !stdout.includes('"id":2'); i++) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
+    server.child.stdin.end();
+    expect(await server.exited).toBe(0);
+    const warnings = server
+      .stderr()
+      .split('\n')
+      .filter(line => line.includes('MCP message dropped or failed'))
+      .map(line => JSON.parse(line));
+    expect(warnings.map(w => w.level)).toEqual([40, 40]);
+    expect(warnings[0].problem).toMatch(
+      /^SyntaxError: Unexpected token .*"this is garbage" is not valid JSON/,
+    );
+    expect(warnings[1].problem).toContain('[REDACTED]');
+    expect(warnings[1].problem.length).toBeLessThan(1100);
+    expect(server.stderr()).not.toContain(SECRET.slice(0, 6));
+    expect(stdout).toContain('"id":2');
+  });
+
   it('shuts down cleanly on SIGTERM and SIGINT', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const server = start(['serve'], cleanEnv());

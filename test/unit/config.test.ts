@@ -231,6 +231,47 @@ describe('loadConfig', () => {
     );
   });
 
+  it("collects the credentials of OPENAI_BASE_URL's and the predictor targets' URLs, and a token as user name", async () => {
+    const config = await loadConfig({
+      env: {
+        DEVOPS_MCP_CONFIG: 'c.json',
+        OPENAI_BASE_URL: 'https://llm:0penAi%2FPw@llm.example/v1',
+        PREDICTOR_URL: 'http://ghp_UserT0kenDDDDDDDDDDDDDDDD@127.0.0.1:8000',
+      },
+      readFile: files({
+        'c.json': JSON.stringify({
+          predictor: {
+            url: 'http://127.0.0.1:8000',
+            targets: {
+              api: 'http://svc:T4rgetPw@api.internal:8080',
+              web: 'https://glpat-AbCdEf0123456789xyz:x-oauth-basic@web.internal',
+            },
+          },
+          github: { apiUrl: 'https://prometheus:GhePw99@ghe.example/api/v3' },
+        }),
+      }),
+    });
+    const secrets = secretsOf(config);
+    expect(secrets).toEqual(
+      expect.arrayContaining([
+        '0penAi%2FPw',
+        '0penAi/Pw',
+        'ghp_UserT0kenDDDDDDDDDDDDDDDD',
+        'T4rgetPw',
+        'glpat-AbCdEf0123456789xyz',
+        'x-oauth-basic',
+        'GhePw99',
+      ]),
+    );
+    // Plain user names beside a password are no secret: "prometheus" would blank every metric name spelled so.
+    for (const name of ['llm', 'svc', 'prometheus']) expect(secrets).not.toContain(name);
+  });
+
+  it('keeps a password with a stray % as written', async () => {
+    const config = await loadConfig({ env: { PROMETHEUS_URL: 'http://u:p%zzword@127.0.0.1:9090' } });
+    expect(secretsOf(config)).toContain('p%zzword');
+  });
+
   it('counts only credential headers as secrets, not a tenant id', async () => {
     const config = await loadConfig({
       env: { DEVOPS_MCP_CONFIG: 'c.json' },

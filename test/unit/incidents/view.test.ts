@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprintOf } from '../../../src/incidents/alerts.ts';
 import { incidentView, listView } from '../../../src/incidents/view.ts';
+import { createRedactor } from '../../../src/lib/redact.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 
 let store: Store;
@@ -92,6 +93,25 @@ describe('incident views', () => {
     expect(Buffer.byteLength(JSON.stringify(view))).toBeLessThanOrEqual(1024);
     const list = listView(store.incidents.active(), 1024, 'active incidents');
     expect(Buffer.byteLength(JSON.stringify(list))).toBeLessThanOrEqual(1024);
+  });
+
+  it('scrubs the configured secrets from alert and timeline texts before it cuts them', () => {
+    const secret = 'ghp_ViewT0kenCCCCCCCCCCCCCCCCCCCCCCCCCCCCC';
+    const redact = createRedactor([secret]);
+    // The list cuts an event's summary at 200 characters, a severity at 40; the view a text at 1,000 to fit.
+    fire({ alertname: 'A', service: 's', severity: `${'c'.repeat(30)}${secret}` }, 1000);
+    store.incidents.addEvent(
+      1,
+      { kind: 'note', summary: `${'n'.repeat(985)}${secret}${'n'.repeat(9000)}` },
+      1001,
+    );
+    store.incidents.addEvent(1, { kind: 'note', summary: `${'m'.repeat(190)}${secret}` }, 1002);
+    const view = JSON.stringify(incidentView(store.incidents, 1, 8192, 60, undefined, redact));
+    const list = JSON.stringify(listView(store.incidents.active(), 8192, 'active incidents', { redact }));
+    for (const text of [view, list]) {
+      expect(text).toContain('[REDACTED]');
+      expect(text).not.toContain(secret.slice(0, 6));
+    }
   });
 
   it('says how many older findings it did not read, even when the rest fits', () => {

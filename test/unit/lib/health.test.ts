@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Probe } from '../../../src/clients/predictor.ts';
 import { histogramQuantile, parseExposition } from '../../../src/lib/exposition.ts';
 import { assess } from '../../../src/lib/health.ts';
+import { predictorHealth } from '../../../src/tools/predictor-health.ts';
 
 const limits = { maxErrorRatio: 0.05, maxP95Seconds: 1, slowHealthMs: 1000 };
 const T = 1_764_000_000;
@@ -278,5 +279,86 @@ describe('assess', () => {
     );
     expect(verdict.status).toBe('down');
     expect(verdict.reasons).toContain('/health answered HTTP 200 with status "DOWN"');
+  });
+
+  describe('figures that are not finite numbers', () => {
+    const probe = (metricsBody: string): Probe => ({
+      health: healthy({ status: 'ok' }),
+      metrics: { status: 200, ms: 1, body: metricsBody },
+    });
+    // What the tool sends: a NaN or an Infinity anywhere fails its output schema (INTERNAL_ERROR).
+    const sendable = (verdict: ReturnType<typeof assess>) =>
+      predictorHealth.output.safeParse({ target: 'default', checked_at: '', ...verdict }).success;
+
+    it('leaves out a model age of NaN or ±Inf and says so', () => {
+      for (const [value, shown] of [
+        ['NaN', 'NaN'],
+        ['+Inf', 'Infinity'],
+        ['-Inf', '-Infinity'],
+      ] as const) {
+        const verdict = assess(probe(`model_age_seconds ${value}\n`), undefined, T, limits);
+        expect(verdict.model_age_seconds).toBeUndefined();
+        expect(verdict.reasons).toEqual([
+          `model_age_seconds is ${shown}, not a finite number; model age unknown`,
+        ]);
+        expect(verdict.status).toBe('degraded');
+        expect(sendable(verdict)).toBe(true);
+      }
+    });
+
+    it('assesses no traffic from counters that overflow or are not numbers, and keeps none for the next check', () => {
+      const overflow = [
+        'http_requests_total{route="/predict",code="200"} 1e308',
+        'http_requests_total{route="/x",code="200"} 1e308',
+      ].join('\n');
+      for (const body of [
+        overflow,
+        'http_requests_total{route="/predict",code="500"} NaN',
+        'http_request_duration_seconds_bucket{route="/predict",le="+Inf"} +Inf\nhttp_requests_total{code="200"} 5',
+      ]) {
+        const verdict = assess(probe(body), undefined, T, limits);
+        expect(verdict.traffic).toBeUndefined();
+        expect(verdict.counters).toBeUndefined();
+        expect(verdict.reasons).toHaveLength(1);
+        expect(verdict.reasons[0]).toMatch(
+          /^\/metrics: http_request\w+ adds up to \S+, not a finite number; traffic not assessed$/,
+        );
+        expect(sendable(verdict)).toBe(true);
+      }
+      expect(assess(probe(overflow), undefined, T, limits).reasons[0]).toBe(
+        '/metrics: http_requests_total adds up to Infinity, not a finite number; traffic not assessed',
+      );
+    });
+
+    it('leaves a latency bucket without a numeric bound out of the p95', () => {
+      const body = [
+        'http_requests_total{route="/predict",code="200"} 10',
+        'http_request_duration_seconds_bucket{route="/predict",le="fast"} 10',
+        'http_request_duration_seconds_bucket{route="/predict",le="0.5"} 10',
+        'http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 10',
+      ].join('\n');
+      const verdict = assess(probe(body), undefined, T, limits);
+      expect(verdict.traffic).toMatchObject({ requests: 10, p95_seconds: 0.475 });
+      expect(sendable(verdict)).toBe(true);
+    });
+
+    it('leaves out an uptime past what a number holds', () => {
+      // JSON has no NaN, but 1e400 parses as Infinity.
+      const verdict = assess(
+        {
+          health: { status: 200, ms: 1, body: '{"status":"ok","uptime_seconds":1e400}' },
+          metrics: { status: 200, ms: 1, body: metrics(10, 0) },
+        },
+        undefined,
+        T,
+        limits,
+      );
+      expect(verdict.health.uptime_seconds).toBeUndefined();
+      expect(verdict.reasons).toEqual([
+        '/health reports an uptime of Infinity, not a finite number; left out',
+      ]);
+      expect(verdict.traffic).toMatchObject({ window: 'since the process started', requests: 10 });
+      expect(sendable(verdict)).toBe(true);
+    });
   });
 });

@@ -10,6 +10,7 @@ import { BIN, cleanEnv, start } from '../support/bin.ts';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target.ts';
 import { freePort } from '../support/ports.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
+import { waitFor } from '../support/wait.ts';
 
 const SECRET = 'ghp_e2eSecretValue0123456789';
 
@@ -157,9 +158,7 @@ describe('devops-mcp serve over stdio', () => {
       },
     ];
     for (const line of lines) server.child.stdin.write(`${JSON.stringify(line)}\n`);
-    for (let i = 0; i < 100 && stdout.split('\n').filter(Boolean).length < 3; i++) {
-      await new Promise(resolve => setTimeout(resolve, 50));
-    }
+    await waitFor(() => stdout.split('\n').filter(Boolean).length >= 3);
     server.child.stdin.end();
     expect(await server.exited).toBe(0);
     const messages = stdout
@@ -219,9 +218,7 @@ describe('devops-mcp serve over stdio', () => {
       method: 'initialize',
       params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'pipe', version: '1' } },
     });
-    for (let i = 0; i < 100 && !server.stderr().includes('serving MCP'); i++) {
-      await new Promise(resolve => setTimeout(resolve, 50));
-    }
+    await waitFor(() => server.stderr().includes('serving MCP'));
     await new Promise(resolve => setTimeout(resolve, 200));
     server.child.stdout.destroy();
     for (let id = 2; id < 20; id++) send({ jsonrpc: '2.0', id, method: 'tools/list' });
@@ -255,9 +252,7 @@ describe('devops-mcp serve over stdio', () => {
       JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
     ];
     server.child.stdin.write(lines.map(line => `${line}\n`).join(''));
-    for (let i = 0; i < 100 && !stdout.includes('"id":2'); i++) {
-      await new Promise(resolve => setTimeout(resolve, 50));
-    }
+    await waitFor(() => stdout.includes('"id":2'));
     server.child.stdin.end();
     expect(await server.exited).toBe(0);
     const warnings = server
@@ -278,9 +273,8 @@ describe('devops-mcp serve over stdio', () => {
   it('shuts down cleanly on SIGTERM and SIGINT', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const server = start(['serve'], cleanEnv());
-      for (let i = 0; i < 100 && !server.stderr().includes('serving MCP'); i++) {
-        await new Promise(resolve => setTimeout(resolve, 50));
-      }
+      // Signalled before its handlers are in place, a process just dies: wait for them, however loaded the machine.
+      await waitFor(() => server.stderr().includes('serving MCP'));
       expect(await server.kill(signal)).toBe(0);
       expect(server.stderr()).toContain('shutting down');
     }

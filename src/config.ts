@@ -595,8 +595,10 @@ export function secretsOf(config: Config): string[] {
       return text;
     }
   };
-  // 20 or more characters of a token's alphabet, letters and digits both: no user name is spelled so.
-  const tokenLike = /^(?=.*\d)(?=.*[A-Za-z])[\w.~%-]{20,}$/;
+  // 20 or more characters of a token's alphabet (base64's + = too), mixing two of lower-case, upper-case and digits:
+  // no user name is spelled so, while a hex digest, a base64 key or a GitHub token is.
+  const tokenLike = (text: string): boolean =>
+    /^[\w.~%+=!$*-]{20,}$/.test(text) && [/[a-z]/, /[A-Z]/, /\d/].filter(kind => kind.test(text)).length >= 2;
   const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
   const urls = [
     config.prometheus?.url,
@@ -609,10 +611,10 @@ export function secretsOf(config: Config): string[] {
   for (const url of urls) {
     if (url === undefined) continue;
     const { username, password } = new URL(url);
-    // A user name is a token when it stands alone (https://<token>@host) or looks like one (GitHub's
-    // https://<token>:x-oauth-basic@host); a plain one (prometheus:pw@) is no secret, and would blank every word
-    // that spells it.
-    const credentials = [password, !password || tokenLike.test(username) ? username : ''];
+    // A user name is a secret only when it looks like a token (https://<token>@host, GitHub's
+    // https://<token>:x-oauth-basic@host), standing alone or not: a plain one (prometheus@, admin:pw@) is no
+    // secret, and would blank every word that spells it (job="prometheus").
+    const credentials = [password, tokenLike(username) ? username : ''];
     // Both spellings: an error quoting the URL shows it percent-encoded, a header or a log the decoded value.
     for (const credential of credentials.filter(Boolean)) secrets.push(credential, decoded(credential));
   }

@@ -32,6 +32,11 @@ export interface RunningHttpServer {
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+/**
+ * A session seen this recently is never taken for a new one: between the initialize response and the client's next
+ * request it has nothing open, and evicting it would answer that request 404. It is also the 503's retry-after.
+ */
+const RECENTLY_SEEN_MS = 30_000;
 // JSON-RPC error codes: the implementation-defined server error the SDK answers with too, and a body not JSON.
 const SERVER_ERROR = -32000;
 const PARSE_ERROR = -32700;
@@ -120,14 +125,15 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
   }
 
   /**
-   * Makes room for a session by closing the least recently seen one that has no stream open: most clients never
-   * send DELETE (the SDK's Client.close() does not), and their sessions would hold every place until the idle
-   * limit. False when each session has a stream open.
+   * Makes room for a session by closing the least recently seen one that has no response open and was not seen in
+   * the last RECENTLY_SEEN_MS: most clients never send DELETE (the SDK's Client.close() does not), and their
+   * sessions would hold every place until the idle limit. False when no session may go.
    */
   async function evictIdlest(): Promise<boolean> {
+    const cutoff = Date.now() - RECENTLY_SEEN_MS;
     let idlest: [string, Session] | undefined;
     for (const [id, session] of sessions) {
-      if (session.open > 0) continue;
+      if (session.open > 0 || session.lastSeen > cutoff) continue;
       if (idlest === undefined || session.lastSeen < idlest[1].lastSeen) idlest = [id, session];
     }
     if (idlest === undefined) return false;
@@ -142,8 +148,8 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
     if (sessions.size >= options.maxSessions && !(await evictIdlest())) {
-      refuse(res, 503, SERVER_ERROR, 'Too many sessions, each with a stream open; retry later', {
-        'retry-after': '30',
+      refuse(res, 503, SERVER_ERROR, 'Too many sessions, each in use or seen in the last 30 s; retry later', {
+        'retry-after': String(RECENTLY_SEEN_MS / 1000),
       });
       return;
     }
@@ -171,6 +177,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
           settle(session, message.id, false);
       }
     };
+    track(session, res);
     await transport.handleRequest(req, res, body);
     // A refused initialize (a missing Accept header, a bad version) registers no session: close what was built
     // for it, or every such request would leave a server and its change-feed listener behind, outside maxSessions.
@@ -216,6 +223,19 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       refuse(res, 405, SERVER_ERROR, 'Method not allowed', { allow: 'GET, POST, DELETE' });
       return;
     }
+    let session: Session | undefined;
+    if (sessionId !== undefined) {
+      session = sessions.get(sessionId);
+      if (!session) {
+        refuse(res, 404, SERVER_ERROR, 'Session not found; initialize a new session');
+        return;
+      }
+      // Before the body is read: a session whose request is still arriving is in use, and must not be evicted.
+      track(session, res);
+    } else if (req.method !== 'POST') {
+      refuse(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+      return;
+    }
     let body: unknown;
     if (req.method === 'POST') {
       const read = await readJson(req);
@@ -225,21 +245,12 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
         return;
       }
       body = read.value;
-      if (sessionId === undefined) {
-        if (isInitialize(body)) await openSession(req, res, body);
-        else refuse(res, 400, SERVER_ERROR, 'Bad Request: no Mcp-Session-Id header; send initialize first');
-        return;
-      }
-    } else if (sessionId === undefined) {
-      refuse(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+    }
+    if (session === undefined) {
+      if (isInitialize(body)) await openSession(req, res, body);
+      else refuse(res, 400, SERVER_ERROR, 'Bad Request: no Mcp-Session-Id header; send initialize first');
       return;
     }
-    const session = sessions.get(sessionId);
-    if (!session) {
-      refuse(res, 404, SERVER_ERROR, 'Session not found; initialize a new session');
-      return;
-    }
-    track(session, res);
     const ids = idsIn(body);
     trackCalls(session, res, ids.requests);
     await session.transport.handleRequest(req, res, body);

@@ -9,7 +9,9 @@ import { isJSONRPCErrorResponse, type JSONRPCMessage } from '@modelcontextprotoc
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Context } from './context.ts';
+import type { Logger } from './lib/logger.ts';
 import { cutLine } from './lib/logs.ts';
+import type { Redactor } from './lib/redact.ts';
 import { registerPrompts } from './prompts/investigate-incident.ts';
 import { registerIncidentResources } from './resources/incidents.ts';
 import { registerTools, type ToolSource } from './tools/register.ts';
@@ -31,6 +33,55 @@ const noValidator: jsonSchemaValidator = {
 
 /** Characters of a protocol error kept in the log: one may quote a whole message the client sent. */
 const MAX_PROBLEM_CHARS = 1000;
+/** Protocol errors logged a minute by one server: a client can make the SDK report one for each line it sends. */
+const PROBLEMS_PER_MINUTE = 10;
+const MINUTE_MS = 60_000;
+
+/**
+ * What JSON.parse says of an empty or blank line: the SDK's stdio transport parses every line it reads, a blank one
+ * too, and reports that as an error; it carries no message, so nothing was dropped. (A line cut off after a colon or
+ * comma reads the same, and goes unlogged too.)
+ */
+const isBlankLine = (error: Error): boolean =>
+  error instanceof SyntaxError && error.message === 'Unexpected end of JSON input';
+
+/**
+ * Logs the errors the SDK reports, the first PROBLEMS_PER_MINUTE of each minute, each scrubbed before it is cut (a
+ * secret across the cut would not match). Those past the limit are counted, in one line when the minute ends.
+ */
+function problemLog(log: Logger, redact: Redactor): (error: Error) => void {
+  let minuteEnds = 0;
+  let logged = 0;
+  let unlogged = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const count = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (unlogged > 0)
+      log.warn({ unlogged }, 'MCP messages dropped or failed: %d more this minute, not logged', unlogged);
+    unlogged = 0;
+  };
+  return error => {
+    if (isBlankLine(error)) return;
+    const now = Date.now();
+    if (now >= minuteEnds) {
+      count();
+      minuteEnds = now + MINUTE_MS;
+      logged = 0;
+    }
+    if (logged >= PROBLEMS_PER_MINUTE) {
+      unlogged++;
+      if (timer === undefined) {
+        timer = setTimeout(count, minuteEnds - now);
+        timer.unref();
+      }
+      return;
+    }
+    logged++;
+    const problem = redact(String(error).replace(/\s+/g, ' '));
+    log.warn({ problem: cutLine(problem, MAX_PROBLEM_CHARS) }, 'MCP message dropped or failed');
+  };
+}
 
 /**
  * The message with an error's text as JSON-RPC wants it. McpError writes "MCP error <code>: " into its message and
@@ -74,11 +125,7 @@ export function createServer(ctx: Context, options: ServerOptions = {}): Server 
     return connect(transport);
   };
   // A line that is not JSON-RPC, a response to no request, a reply that could not be sent: the SDK drops it and
-  // says so only here (typescript-sdk#563). Scrubbed before it is cut: a secret across the cut would not match.
-  const log = ctx.logger.child({ component: 'mcp' });
-  server.onerror = error => {
-    const problem = ctx.redact(String(error).replace(/\s+/g, ' '));
-    log.warn({ problem: cutLine(problem, MAX_PROBLEM_CHARS) }, 'MCP message dropped or failed');
-  };
+  // says so only here (typescript-sdk#563).
+  server.onerror = problemLog(ctx.logger.child({ component: 'mcp' }), ctx.redact);
   return server;
 }

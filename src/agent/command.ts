@@ -56,7 +56,9 @@ export async function runAgent(ctx: Context, command: AgentCommand): Promise<num
       // Once: take in what Prometheus fires now, then handle what is open.
       await watcher?.poll();
       const reports = await agent.runOnce();
-      if (reports.length === 0) narrate('no incident waiting for an investigation');
+      // Stopped before or between investigations: what was left in the queue waits for the next run.
+      seen.deferred ||= command.stop.aborted;
+      if (reports.length === 0 && !command.stop.aborted) narrate('no incident waiting for an investigation');
       for (const report of reports) tell(report);
     } else {
       watcher?.start();

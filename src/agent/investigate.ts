@@ -147,6 +147,21 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
   );
   const names = tools.map(t => t.name);
   const log = ctx.logger.child({ component: 'agent', incident: incidentId });
+  const deadline = AbortSignal.timeout(config.maxSeconds * 1000);
+  // Told to stop, or out of time, the run ends now, a model call in flight abandoned: waiting for it (up to
+  // agent.llmTimeoutMs) would outlast a service manager's stop timeout, which then kills the process mid-write. A
+  // write tool's call under way is waited for (the cut comes when it ends): abandoned, the PR would be made all the
+  // same, and recorded as a failure.
+  const cut = new AbortController();
+  let writing = 0;
+  let cutDue = false;
+  const cutNow = (): void => {
+    if (writing > 0) cutDue = true;
+    else cut.abort();
+  };
+  const due = AbortSignal.any([deadline, deps.stop]);
+  if (due.aborted) cutNow();
+  else due.addEventListener('abort', cutNow, { once: true });
   const runtime = createRuntime({
     ledger,
     budget,
@@ -156,7 +171,16 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
     diagnosisTool: DIAGNOSIS_TOOL,
     guard: deps.guard,
     onTool: deps.onTool,
-    stop: deps.stop,
+    stop: cut.signal,
+    writing: {
+      begin: () => {
+        writing += 1;
+      },
+      end: () => {
+        writing -= 1;
+        if (writing === 0 && cutDue) cut.abort();
+      },
+    },
     now: () => ctx.now(),
     onRetry: (error, attempt, waitMs) => {
       log.warn({ attempt, waitMs, err: (error as Error).message }, 'LLM call failed; retrying');
@@ -172,10 +196,6 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
     responseFormat: toolStrategy(diagnosisSchema),
     middleware: [runtime.middleware],
   });
-  const deadline = AbortSignal.timeout(config.maxSeconds * 1000);
-  // Told to stop, the run ends now, a model or tool call in flight abandoned: waiting for it (up to
-  // agent.llmTimeoutMs) would outlast a service manager's stop timeout, which then kills the process mid-write.
-  const cut = AbortSignal.any([deadline, deps.stop]);
   let messages = await seedMessages(deps, incidentId);
 
   const run = async (): Promise<{ diagnosis: CheckedDiagnosis; ending: Ending }> => {
@@ -183,7 +203,7 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
       const result = await agent.invoke(
         { messages },
         {
-          signal: cut,
+          signal: cut.signal,
           // Every model call is two graph steps; the budgets end the run long before this does.
           recursionLimit: 2 * config.maxModelCalls + 2 * config.maxCorrections + 10,
           callbacks: runtime.callbacks,
@@ -212,7 +232,8 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
           ending: { kind: 'deferred', reason: 'llm_unavailable' },
         };
       }
-      if (cause instanceof Stopped || deps.stop.aborted) {
+      // The cut (a Stopped from the runtime, an abort from the graph) is the loop's stop or the wall clock's.
+      if (deps.stop.aborted) {
         return {
           diagnosis: partialDiagnosis('the loop stopped', ledger),
           ending: { kind: 'deferred', reason: 'stopped' },
@@ -222,6 +243,12 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
         return {
           diagnosis: partialDiagnosis(`wall clock budget of ${config.maxSeconds} s reached`, ledger),
           ending: { kind: 'budget', budget: 'wall_clock' },
+        };
+      }
+      if (cause instanceof Stopped) {
+        return {
+          diagnosis: partialDiagnosis('the loop stopped', ledger),
+          ending: { kind: 'deferred', reason: 'stopped' },
         };
       }
       const name = (cause as { name?: string } | undefined)?.name ?? '';

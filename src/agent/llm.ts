@@ -50,12 +50,16 @@ export function refusedByEndpoint(error: unknown): boolean {
  * say it with.
  */
 export function contextTooLong(error: unknown): boolean {
-  const e = error as { name?: unknown; code?: unknown; error?: { code?: unknown } } | undefined;
+  const e = error as
+    | { name?: unknown; code?: unknown; type?: unknown; error?: { code?: unknown; type?: unknown } }
+    | undefined;
   if (e?.name === 'ContextOverflowError') return true;
   if (e?.code === 'context_length_exceeded' || e?.error?.code === 'context_length_exceeded') return true;
+  // llama.cpp's server: 400, type exceed_context_size_error, "the request exceeds the available context size".
+  if (e?.type === 'exceed_context_size_error' || e?.error?.type === 'exceed_context_size_error') return true;
   return (
     statusOf(error) === 400 &&
-    /context length|context window|maximum context|prompt is too long|too many tokens|exceeds the context/i.test(
+    /context length|context window|context size|maximum context|prompt is too long|too many tokens|exceeds the context|exceed_context_size/i.test(
       (error as Error | undefined)?.message ?? '',
     )
   );

@@ -109,6 +109,8 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
   const { loadMcpTools } = await import('@langchain/mcp-adapters');
   const tools: DynamicStructuredTool[] = await loadMcpTools('devops-mcp', mcp.client, {
     throwOnLoadError: true,
+    // The SDK's default is 60 s, less than a sandbox run may take; the act step's own calls wait as long (mcp.ts).
+    defaultToolTimeout: 15 * 60_000,
   });
   const model = opts.model ?? (await (await import('./llm.ts')).createChatModel(ctx.config));
   const breaker = createCircuitBreaker({
@@ -365,7 +367,10 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
         inv.budgetHit !== undefined &&
         (DEFERRED.has(inv.budgetHit) || inv.budgetHit === 'error'),
     );
-    return retryable && investigations.filter(inv => inv.budgetHit === 'error').length < MAX_ERROR_ENDINGS;
+    // A process that died mid-investigation (abandoned) counts as an error: an incident that crashes the process
+    // each time (a result that exhausts its memory) must not be taken up for ever.
+    const failed = investigations.filter(inv => inv.budgetHit === 'error' || inv.flags.includes('abandoned'));
+    return retryable && failed.length < MAX_ERROR_ENDINGS;
   }
 
   /** An investigation asked for by hand runs whatever the incident's state, but never beside a running one. */
@@ -400,11 +405,11 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
         budgetHit: 'stopped',
         now,
       });
+      // Its slot stays spent: it may have spent its tokens (and a crash loop must not investigate without limit).
       if (!closed) continue;
-      store.agent.release('agent_investigations', inv.startedAt);
       log.warn({ investigation: inv.id, incidentId: inv.incidentId, owner: inv.owner }, `closed: ${why}`);
       narrate(
-        `incident ${inv.incidentId}: investigation ${inv.id} closed, ${why}; it will be taken up again`,
+        `incident ${inv.incidentId}: investigation ${inv.id} closed, ${why}; it is taken up again (${MAX_ERROR_ENDINGS} such or failed endings at most)`,
       );
     }
   }

@@ -52,13 +52,24 @@ export interface RuntimeOptions {
   /** The names of the tools offered, to tell an unknown tool from a known one. */
   offered: readonly string[];
   guard?: Guard;
-  /** Aborted when the loop is told to stop: the investigation ends before its next model call. */
+  /**
+   * Aborted when the run is cut (the loop told to stop, or the wall clock): the model call in flight and any wait
+   * to retry it end, with no verdict on the endpoint, and no model call follows.
+   */
   stop: AbortSignal;
   now: () => number;
   onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
   /** Hears each tool call of the model once it is in the ledger (the CLI narrates them). */
   onTool?: (entry: LedgerEntry) => void;
+  /**
+   * Told when a write tool's call (run_sandbox_test, open_pr) starts and ends: the run is not cut while one is under
+   * way (investigate.ts), since an abandoned PR would be made all the same, and recorded as failed.
+   */
+  writing?: { begin(): void; end(): void };
 }
+
+/** The tools whose calls change something outside the store, which a cut must not abandon half-way. */
+const WRITES = new Set(['run_sandbox_test', 'open_pr']);
 
 export interface Runtime {
   middleware: ReturnType<typeof createMiddleware>;
@@ -102,10 +113,24 @@ export function toolText(content: unknown): string {
  * Tokens of a call whose answer carried no `usage` (some OpenAI-compatible servers leave it out): about four
  * characters a token, over what was sent and what came back, so that agent.maxTokens still ends the run.
  */
-function estimatedTokens(sent: readonly BaseMessage[], answer: AIMessage | undefined): number {
-  let chars = 0;
-  for (const message of sent) chars += textOfContent(message.content).length;
-  if (answer) chars += textOfContent(answer.content).length + JSON.stringify(answer.tool_calls ?? []).length;
+function estimatedTokens(request: ModelRequest, answer: AIMessage | undefined): number {
+  const sized = (value: unknown): number => {
+    try {
+      return JSON.stringify(value).length;
+    } catch {
+      return 0;
+    }
+  };
+  // What goes out on every call: the system prompt, the tools' definitions, and every message with its tool calls.
+  let chars = textOfContent(request.systemMessage.content).length;
+  for (const tool of request.tools) {
+    const t = tool as { name?: unknown; description?: unknown; schema?: unknown };
+    chars += sized([t.name, t.description, t.schema]);
+  }
+  for (const message of [...request.messages, ...(answer ? [answer] : [])]) {
+    chars += textOfContent(message.content).length;
+    if (AIMessage.isInstance(message)) chars += sized(message.tool_calls ?? []);
+  }
   return Math.ceil(chars / 4);
 }
 
@@ -220,7 +245,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (!settled) breaker.release();
     }
     const answer = lastAnswer ?? (AIMessage.isInstance(result) ? result : undefined);
-    const tokens = answer?.usage_metadata?.total_tokens ?? estimatedTokens(request.messages, answer);
+    const tokens = answer?.usage_metadata?.total_tokens ?? estimatedTokens(request, answer);
     budget.afterModelCall(tokens);
     turns.push({ at: opts.now(), ms: Date.now() - started, tokens, retries });
     const noDiagnosis = (said: string): Outcome => {
@@ -370,6 +395,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const verdict = opts.guard?.(call.name, args);
       if (verdict?.refusal !== undefined) return refuse(verdict.refusal);
       let message: ToolMessage;
+      const writes = WRITES.has(call.name);
+      if (writes) opts.writing?.begin();
       try {
         const out = await handler(request);
         if (!ToolMessage.isInstance(out)) {
@@ -393,6 +420,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
           status: 'error',
           content: `${notSent ? 'INVALID_ARGUMENT: ' : ''}${(error as Error).message}`,
         });
+      } finally {
+        if (writes) opts.writing?.end();
       }
       const text = toolText(message.content);
       // The model sees the tool's text as is: the adapter's content block (text plus a copy of the structured

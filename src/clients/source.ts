@@ -193,18 +193,20 @@ async function readWorkTree(root: string, limits: SourceLimits): Promise<SourceT
     // files are not this tree's (git archive and GitHub's tarball leave them out too).
   }
   const head = await headTree(root);
-  if (head && sameLeaves(leaves, head.leaves))
+  if (head && (await isHead(root, leaves, head.leaves)))
     return { baseCommit: head.commit, files, symlinks, executables };
   return { baseCommit: contentName(files), files, symlinks, executables, localChanges: true };
 }
 
+/**
+ * A path git lists that stays inside the tree: not absolute, no empty, "." or ".." segment, nothing in .git. Names a
+ * change could not carry (not NFC, a backslash) are the checkout's files all the same, and go with it.
+ */
 function cleanPath(path: string): boolean {
-  try {
-    checkPath(path);
-    return true;
-  } catch {
-    return false;
-  }
+  if (path.startsWith('/') || path.includes('\0')) return false;
+  return !path
+    .split('/')
+    .some(part => part === '' || part === '.' || part === '..' || part.toLowerCase() === '.git');
 }
 
 /** Whether every directory on the way to `path` is one on disk, not a link that would lead out of the work tree. */
@@ -250,13 +252,56 @@ async function headTree(root: string): Promise<{ commit: string; leaves: Map<str
   return { commit, leaves };
 }
 
-function sameLeaves(a: ReadonlyMap<string, Leaf>, b: ReadonlyMap<string, Leaf>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [path, leaf] of a) {
-    const other = b.get(path);
-    if (other?.mode !== leaf.mode || other.sha !== leaf.sha) return false;
+/**
+ * Whether the files read are HEAD's as git sees them. Bytes and modes equal to HEAD's settle most; the others are
+ * asked of git, which hashes a file as it would commit it — line endings converted (`eol=crlf`, which Gradle's
+ * generated attributes set), `ident` collapsed, clean filters run (LFS) — and the executable bit does not count
+ * where core.fileMode is false. Never `git status`: it trusts files marked assume-unchanged or skip-worktree.
+ */
+async function isHead(
+  root: string,
+  read: ReadonlyMap<string, Leaf>,
+  head: ReadonlyMap<string, Leaf>,
+): Promise<boolean> {
+  if (read.size !== head.size) return false;
+  let fileMode: boolean | undefined;
+  const ask: string[] = [];
+  for (const [path, leaf] of read) {
+    const other = head.get(path);
+    if (other === undefined) return false;
+    if (other.mode !== leaf.mode) {
+      const link = other.mode === '120000' || leaf.mode === '120000';
+      fileMode ??=
+        (await git(root, ['config', '--bool', 'core.fileMode']).catch(() => 'true')).trim() !== 'false';
+      if (link || fileMode) return false;
+    }
+    if (other.sha === leaf.sha) continue;
+    if (leaf.mode === '120000' || path.includes('\n')) return false;
+    ask.push(path);
   }
-  return true;
+  if (ask.length === 0) return true;
+  const hashed = await gitWithInput(root, ['hash-object', '--stdin-paths'], `${ask.join('\n')}\n`).catch(
+    () => undefined,
+  );
+  const shas = hashed?.trim().split('\n') ?? [];
+  return shas.length === ask.length && ask.every((path, i) => shas[i] === head.get(path)?.sha);
+}
+
+/** git with `input` on its standard input. */
+function gitWithInput(root: string, args: readonly string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['-C', root, ...GIT_FIXED, ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const timer = setTimeout(() => child.kill(), 30_000);
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.once('error', reject);
+    child.once('close', code => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`git ${args.join(' ')} exited with ${String(code)}`));
+    });
+    child.stdin.end(input);
+  });
 }
 
 /** A commit of a local checkout, read with `git archive` (the work tree is never touched). */

@@ -15,7 +15,9 @@ export async function ingest(ctx: Context, alerts: readonly AlertInput[]): Promi
 /**
  * Expires webhook alerts not re-sent for `incidents.webhookAlertExpirySeconds`, and resolves incidents whose quiet
  * period has passed; the watcher and the webhook receiver run it on a timer. Alertmanager's "resolved" comes once,
- * and its webhook gives a firing alert no end (endsAt is Go's zero time), so silence is all there is to go by.
+ * and its webhook gives a firing alert no end (endsAt is Go's zero time), so silence is all there is to go by —
+ * counted from this process's first sweep or intake at the earliest (the store keeps it), so that the time
+ * devops-mcp was down, when Alertmanager's repeats could not reach it, is not taken for silence.
  */
 export async function sweep(ctx: Context): Promise<Change[]> {
   const store = await ctx.store();

@@ -28,6 +28,8 @@ export class CircuitOpenError extends Error {
   }
 }
 
+const MAX_HOLD_MS = 86_400_000;
+
 export function createCircuitBreaker(opts: {
   failures: number;
   cooldownMs: number;
@@ -63,11 +65,15 @@ export function createCircuitBreaker(opts: {
     failure(holdMs) {
       failed += 1;
       probing = false;
-      // Told how long to wait, the breaker opens at once for that long: earlier probes would only be refused.
-      const held = holdMs !== undefined && holdMs > opts.cooldownMs;
-      if (openedAt !== undefined || failed >= opts.failures || held) {
+      // Told how long to wait, the breaker opens at once for that long (a day at most: a wild retry-after must not
+      // keep a backend off until restart): earlier probes would only be refused. A later failure never shortens a
+      // hold still running.
+      const hold = Math.min(holdMs ?? 0, MAX_HOLD_MS);
+      const remaining = openedAt === undefined ? 0 : Math.max(0, cooldownMs - (now() - openedAt));
+      const held = Math.max(hold, remaining);
+      if (openedAt !== undefined || failed >= opts.failures || hold > opts.cooldownMs) {
         openedAt = now();
-        cooldownMs = held ? holdMs : opts.cooldownMs;
+        cooldownMs = Math.max(opts.cooldownMs, held);
       }
     },
     release() {

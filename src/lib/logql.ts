@@ -3,7 +3,7 @@
 
 import { parser } from '@grafana/lezer-logql';
 import type { SyntaxNode } from '@lezer/common';
-import { invalidArgument } from './errors.ts';
+import { invalidArgument, quoted } from './errors.ts';
 import { parseDuration } from './time.ts';
 
 export interface SelectorRead {
@@ -124,7 +124,7 @@ function checkSelector(query: string, selector: SyntaxNode): void {
   // undefined (no verdict from here) counts as selective: Loki judges it.
   if (!matchers.some(matcher => matchesEmpty(query, matcher) !== true)) {
     throw invalidArgument(
-      `The stream selector ${query.slice(selector.from, selector.to)} matches every stream; Loki refuses it.`,
+      `The stream selector ${quoted(query.slice(selector.from, selector.to))} matches every stream; Loki refuses it.`,
       'Add at least one matcher that cannot match an empty value, e.g. {app="api"}, {app=~"api.+"} or {app!=""}.',
     );
   }

@@ -111,7 +111,8 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
     const value = v[i] ?? 0;
     if (value < (v[minAt] ?? 0)) minAt = i;
     if (value > (v[maxAt] ?? 0)) maxAt = i;
-    mean += (value - mean) / (i + 1);
+    // Divided before subtracting: value - mean itself overflows when they lie near opposite limits.
+    mean += value / (i + 1) - mean / (i + 1);
   }
   const point = (i: number): Point => ({ t: t[i] ?? 0, v: v[i] ?? 0 });
   const min = point(minAt);
@@ -301,7 +302,9 @@ export function downsample(
     const index = Math.min(buckets - 1, Math.max(0, Math.floor(((t[i] ?? 0) - start) / width)));
     const count = (counts[index] ?? 0) + 1;
     counts[index] = count;
-    means[index] = (means[index] ?? 0) + (value - (means[index] ?? 0)) / count;
+    const mean = means[index] ?? 0;
+    // Divided before subtracting, as in seriesStats.
+    means[index] = mean + (value / count - mean / count);
   }
   return Array.from(means, (mean, i) => (counts[i] ? mean : null));
 }

@@ -304,7 +304,9 @@ function finish(
       `Every point of every series does not fit ${formatBytes(options.maxBytes)}: summaries shown instead. Narrow the selector, shorten the range or raise the step.`,
     );
   } else if (options.format === 'summary' && total > 0) {
-    const outline = level === 0 ? 'Summaries only (no shape) to fit the budget. ' : '';
+    // Only when a shape was possible (a range of a few steps has none) and did not fit.
+    const shapeable = (ctx.end - ctx.start) / ctx.step >= Math.min(...SHAPE_LEVELS.filter(l => l > 0));
+    const outline = level === 0 && shapeable ? 'Summaries only (no shape) to fit the budget. ' : '';
     // A range query's points are evaluations at each step: what lies between two of them is not in the figures.
     const over = options.raw
       ? 'Figures cover every sample'

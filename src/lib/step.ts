@@ -27,12 +27,15 @@ export interface StepBudget {
   maxPoints: number;
 }
 
+/** The longest step taken: a year, far past any range worth a series, and far short of int64 nanoseconds. */
+const MAX_STEP_SECONDS = 365 * 86_400;
+
 /**
  * A step argument: a duration (30s, 5m) or a number of seconds. Prometheus and Loki resolve a step to whole
- * milliseconds (a shorter one is zero, which they refuse); no step may be longer than `rangeSeconds`, which would
- * give one point at the start, not a series (and a huge one overflows the backend's int64 nanoseconds).
+ * milliseconds (a shorter one is zero, which they refuse); a huge one overflows their int64 nanoseconds. A step
+ * longer than the range is taken (one point at the start: what `increase(x[1h])` at a 1h step over 30m asks for).
  */
-export function parseStep(step: string | number, rangeSeconds: number): number {
+export function parseStep(step: string | number): number {
   const seconds =
     typeof step === 'number' || /^\d+(?:\.\d+)?$/.test(step) ? Number(step) : parseDuration(step);
   if (seconds === undefined || !Number.isFinite(seconds) || seconds <= 0) {
@@ -47,10 +50,10 @@ export function parseStep(step: string | number, rangeSeconds: number): number {
       'Use a step of 1ms or more; for every sample, query a range selector (x[5m]) as an instant query.',
     );
   }
-  if (seconds > rangeSeconds && seconds > 1) {
+  if (seconds > MAX_STEP_SECONDS) {
     throw invalidArgument(
-      `step ${formatDuration(seconds)} is longer than the range (${formatDuration(rangeSeconds)}): that is one point, not a series.`,
-      'Use a shorter step, or an instant query at `time` for one value.',
+      `step ${quoted(step)} is longer than a year, the longest step taken.`,
+      'Use a step of a year or less.',
     );
   }
   return seconds;

@@ -111,7 +111,9 @@ export interface IncidentStore {
   firing(source: string): Array<{ fingerprint: string; labels: Labels }>;
   /**
    * Resolves the firing alerts of a source not seen for `afterSeconds`, as expired: a source that says "resolved"
-   * once (Alertmanager) would otherwise leave an alert firing for ever when that one notification was lost.
+   * once (Alertmanager) would otherwise leave an alert firing for ever when that one notification was lost. Silence
+   * counts from this store's first apply or expire at the earliest: while devops-mcp was down, the repeats that
+   * would have been seen could not reach it.
    */
   expire(source: string, afterSeconds: number, now: number): Change[];
   /** Fingerprints of the pending alerts noted. */
@@ -151,12 +153,17 @@ export interface IncidentStore {
 const OPEN = "status <> 'resolved'";
 /** How many of a group's incidents a webhook alert's episode is looked for in (see `finished`). */
 const RECENT_INCIDENTS = 20;
+/** The group's last RECENT_INCIDENTS incidents, where an alert's earlier episodes are looked for. */
+const RECENT = `SELECT id FROM incidents WHERE group_key = ? ORDER BY id DESC LIMIT ${RECENT_INCIDENTS}`;
 
 export function createIncidentStore(db: DatabaseSync, options: GroupingOptions): IncidentStore {
   const sql = preparedStatements(db);
 
   // One revision per transaction, taken on the first change in it.
   let txRev: number | undefined;
+  // When this process first used the store (a sweep runs right after start): what `expire` counts silence from,
+  // as Alertmanager's repeats could not reach a devops-mcp that was down.
+  let upSince: number | undefined;
   const rev = (): number =>
     (txRev ??= (
       sql("UPDATE meta SET value = value + 1 WHERE key = 'rev' RETURNING value").get() as { value: number }
@@ -246,11 +253,12 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
   }
 
   /**
-   * Whether a webhook alert is of an episode already reported resolved. Its startsAt names the episode (a real
-   * re-fire starts later), and a "firing" sent after the "resolved" of the same one — by the other replica of an
-   * Alertmanager HA pair, or delivered late — must not fire it again: Alertmanager would never resolve it twice.
-   * An alert that expired has no end: its next repeat proves it still fires. A poll is never stale, so polled
-   * alerts are not checked.
+   * Whether a webhook alert is of an episode already reported resolved: one that ended at or after its startsAt (a
+   * real re-fire starts after the end before it). A "firing" sent after the "resolved" of the same episode — by the
+   * other replica of an Alertmanager HA pair, or delivered late — must not fire it again: Alertmanager would never
+   * resolve it twice. The end is compared, not the start: a polled alert starts at Prometheus's activeAt, earlier
+   * than the FiredAt Alertmanager gets for a rule with `for`. An alert that expired has no end until its "resolved"
+   * comes: its next repeat proves it still fires. A poll is never stale, so polled alerts are not checked.
    *
    * Looked for in the group's last RECENT_INCIDENTS incidents: a few indexed lookups however long its history
    * (each firing webhook alert is looked for, a new one in vain). A notification of an older episode — that many
@@ -261,8 +269,8 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     return (
       sql(
         `SELECT 1 FROM alerts
-         WHERE incident_id IN (SELECT id FROM incidents WHERE group_key = ? ORDER BY id DESC LIMIT ${RECENT_INCIDENTS})
-           AND fingerprint = ? AND state = 'resolved' AND ends_at IS NOT NULL AND starts_at >= ? LIMIT 1`,
+         WHERE incident_id IN (${RECENT})
+           AND fingerprint = ? AND state = 'resolved' AND ends_at IS NOT NULL AND ends_at >= ? LIMIT 1`,
       ).get(groupKey, alert.fingerprint, alert.startsAt) !== undefined
     );
   }
@@ -328,10 +336,11 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     // incidents.groupBy (or a restart with another config) the alert sits in the incident of its old group, and
     // would otherwise never resolve there.
     const rows = sql(
-      `SELECT a.incident_id AS id FROM alerts a JOIN incidents i ON i.id = a.incident_id
+      `SELECT a.incident_id AS id, a.starts_at FROM alerts a JOIN incidents i ON i.id = a.incident_id
        WHERE i.${OPEN} AND a.fingerprint = ? AND a.state = 'firing'`,
-    ).all(alert.fingerprint) as Array<{ id: number }>;
+    ).all(alert.fingerprint) as Array<{ id: number; starts_at: number }>;
     for (const row of rows) {
+      if (earlier(alert, row.starts_at)) continue;
       sql(
         "UPDATE alerts SET state = 'resolved', ends_at = ?, last_seen = ? WHERE incident_id = ? AND fingerprint = ?",
       ).run(alert.endsAt ?? now, now, row.id, alert.fingerprint);
@@ -340,6 +349,23 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
         summary: `${alertName(alert)} resolved`,
         data: { fingerprint: alert.fingerprint },
       });
+    }
+    // The end an expired alert lacked: with it, a "firing" of that episode still on its way is known to be stale.
+    const expired = sql(
+      `SELECT incident_id AS id, starts_at FROM alerts WHERE incident_id IN (${RECENT})
+         AND fingerprint = ? AND state = 'resolved' AND ends_at IS NULL`,
+    ).all(groupOf(alert.labels, options.groupBy).key, alert.fingerprint) as Array<{
+      id: number;
+      starts_at: number;
+    }>;
+    for (const row of expired) {
+      if (earlier(alert, row.starts_at)) continue;
+      sql('UPDATE alerts SET ends_at = ?, last_seen = ? WHERE incident_id = ? AND fingerprint = ?').run(
+        alert.endsAt ?? now,
+        now,
+        row.id,
+        alert.fingerprint,
+      );
     }
   }
 
@@ -398,6 +424,7 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
 
   return {
     apply(alerts, now) {
+      upSince ??= now;
       if (alerts.length === 0) return [];
       return write(() => {
         const changes = new Map<number, Change>();
@@ -419,6 +446,8 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       ).map(r => ({ fingerprint: r.fingerprint, labels: JSON.parse(r.labels) as Labels }));
     },
     expire(source, afterSeconds, now) {
+      upSince ??= now;
+      if (now - upSince <= afterSeconds) return [];
       const stale = () =>
         sql(
           `SELECT a.incident_id AS id, a.fingerprint, a.name, a.last_seen FROM alerts a JOIN incidents i ON i.id = a.incident_id
@@ -598,6 +627,15 @@ function merge(changes: Map<number, Change>, change: Change): void {
     ...((known?.opened ?? change.opened) ? { opened: true } : {}),
     ...((known?.closed ?? change.closed) ? { closed: true } : {}),
   });
+}
+
+/**
+ * Whether a webhook "resolved" is of an episode before the one a row holds: it started earlier. A polled row
+ * starts at Prometheus's activeAt, no later than the FiredAt Alertmanager has for the same episode, so that
+ * episode's "resolved" still ends it. A poll's "resolved" is never of another episode.
+ */
+function earlier(alert: AlertInput, startsAt: number): boolean {
+  return alert.source === ALERTMANAGER_SOURCE && alert.startsAt < startsAt;
 }
 
 function alertName(alert: AlertInput): string {

@@ -143,7 +143,7 @@ export const queryPrometheus = defineTool({
     };
     const choice = chooseStep(
       end - start,
-      input.step === undefined ? undefined : parseStep(input.step, end - start),
+      input.step === undefined ? undefined : parseStep(input.step),
       budget,
     );
     const response = await prometheus.queryRange(input.query, start, end, choice.step, {

@@ -92,7 +92,7 @@ export const searchLoki = defineTool({
         'Drop step, or count the lines: sum(count_over_time({…}[5m])).',
       );
     }
-    const requested = input.step === undefined ? undefined : parseStep(input.step, end - start);
+    const requested = input.step === undefined ? undefined : parseStep(input.step);
     await guardCost(loki, parsed.selectors, start, end, settings.maxBytesScanned, ctx.signal);
     const echo = { query: input.query, kind: parsed.kind, start: toRfc3339(start), end: toRfc3339(end) };
 

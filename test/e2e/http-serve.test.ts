@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createContext } from '../../src/context.ts';
 import { startHttpServer } from '../../src/http.ts';
@@ -402,12 +402,25 @@ describe('a cancelled call', () => {
 });
 
 describe('sessions at http.maxSessions', () => {
+  // Only the clock: a session seen in the last 30 s may not go, and the tests move time on rather than wait.
+  const later = (ms: number) => vi.advanceTimersByTime(ms);
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('make room by closing the least recently seen one without a stream, and refuse only when all have one', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
     const here = await serveHere({ maxSessions: 2 });
     try {
       const first = await here.open();
       const second = await here.open();
-      // The first is seen again: the second is now the least recently seen.
+      // Both were seen just now: neither goes.
+      const early = await here.post(INIT);
+      expect(early.status).toBe(503);
+      expect(early.headers.get('retry-after')).toBe('30');
+      await early.text();
+      later(31_000);
+      // The first is seen again: the second is now the least recently seen, and seen too long ago to be kept.
       await (await here.post({ jsonrpc: '2.0', id: 2, method: 'ping' }, first)).text();
       const third = await here.open();
       expect(third).not.toBe('');
@@ -431,11 +444,68 @@ describe('sessions at http.maxSessions', () => {
         });
         expect(stream.status).toBe(200);
       }
+      later(31_000);
       const refused = await here.post(INIT);
       expect(refused.status).toBe(503);
       expect(await refused.json()).toMatchObject({ error: { code: -32000 } });
       listening.abort();
     } finally {
+      await here.close();
+    }
+  });
+
+  it('keep a session whose request body is still arriving', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    const here = await serveHere({ maxSessions: 1 });
+    try {
+      const session = await here.open();
+      later(31_000);
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' });
+      const slow = request(here.served.url, { method: 'POST', headers: here.headers(session) });
+      const answered = new Promise<number>((resolve, reject) => {
+        slow.on('response', res => {
+          res.resume();
+          res.on('end', () => {
+            resolve(res.statusCode ?? 0);
+          });
+        });
+        slow.on('error', reject);
+      });
+      slow.write(body.slice(0, 10));
+      await sleep(200);
+      const refused = await here.post(INIT);
+      expect(refused.status).toBe(503);
+      await refused.text();
+      slow.end(body.slice(10));
+      expect(await answered).toBe(200);
+    } finally {
+      await here.close();
+    }
+  });
+
+  it('refuse clients that connect at once rather than evict one that is still connecting', async () => {
+    const here = await serveHere({ maxSessions: 2 });
+    const clients: Client[] = [];
+    try {
+      await here.open();
+      const connect = async (): Promise<string> => {
+        const client = new Client({ name: 'e2e', version: '1' });
+        clients.push(client);
+        try {
+          await client.connect(new StreamableHTTPClientTransport(new URL(here.served.url)));
+          await client.ping();
+          return 'connected';
+        } catch (error) {
+          return String(error);
+        }
+      };
+      const outcomes = await Promise.all([connect(), connect(), connect()]);
+      expect(outcomes.filter(o => o === 'connected')).toHaveLength(1);
+      const refusals = outcomes.filter(o => o !== 'connected');
+      expect(refusals).toHaveLength(2);
+      for (const refusal of refusals) expect(refusal).toContain('Too many sessions');
+    } finally {
+      await Promise.allSettled(clients.map(c => c.close()));
       await here.close();
     }
   });

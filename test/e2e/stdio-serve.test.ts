@@ -243,6 +243,9 @@ describe('devops-mcp serve over stdio', () => {
         },
       }),
       'this is garbage',
+      // Blank lines are no messages: nothing is logged for them, however many.
+      ...Array.from({ length: 50 }, () => ''),
+      '  \r',
       // A response to no request: the SDK quotes all of it. The secret sits across the cut at 1,000 characters.
       JSON.stringify({
         jsonrpc: '2.0',

@@ -2,13 +2,13 @@
 // opened from an alert as the watcher would, and the agent pointed at the OpenAI double.
 
 import { Writable } from 'node:stream';
-import { hostname } from 'node:os';
 import { afterEach } from 'vitest';
 import { openAgent, type AgentLoop, type AgentOptions } from '../../src/agent/loop.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
 import { fingerprintOf } from '../../src/incidents/alerts.ts';
 import { startOpenAiDouble, type OpenAiDouble, type Scenario } from '../doubles/openai/index.ts';
+import { processOwner } from '../../src/lib/owner.ts';
 
 export interface AgentContext {
   ctx: Context;
@@ -33,7 +33,7 @@ export async function agentContext(
   });
   const ctx = createContext(config, {
     logDestination: destination,
-    owner: `${hostname()}:${process.pid}`,
+    owner: processOwner(),
     ...(now ? { now } : {}),
   });
   return { ctx, logs };

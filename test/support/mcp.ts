@@ -3,11 +3,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
 import { createServer } from '../../src/server.ts';
+import { processOwner } from '../../src/lib/owner.ts';
 
 export interface Connected {
   client: Client;
@@ -33,7 +33,7 @@ export async function connect(
   const ctx = createContext(config, {
     now,
     logDestination: destination,
-    owner: `${hostname()}:${process.pid}`,
+    owner: processOwner(),
   });
   const server = createServer(ctx);
   const client = new Client({ name: 'test', version: '1.0.0' });

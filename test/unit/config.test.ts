@@ -267,6 +267,21 @@ describe('loadConfig', () => {
     for (const name of ['llm', 'svc', 'prometheus']) expect(secrets).not.toContain(name);
   });
 
+  it('takes a user name standing alone for a secret only when it looks like a token', async () => {
+    const standing = async (name: string) =>
+      secretsOf(await loadConfig({ env: { PROMETHEUS_URL: `http://${name}@prom.internal:9090` } }));
+    // "prometheus" as a secret would blank job="prometheus" and every prometheus_* metric name.
+    for (const name of ['prometheus', 'admin', 'ollama', 'grafana_agent', 'service-account-reader'])
+      expect(await standing(name)).toEqual([]);
+    for (const token of [
+      'ghp_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ',
+      'aBcDeFgHiJkLmNoPqRsTuVwXyZabcdef',
+      '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b',
+      'AbC+dEf1234567890abcdefg=',
+    ])
+      expect(await standing(token)).toContain(token);
+  });
+
   it('keeps a password with a stray % as written', async () => {
     const config = await loadConfig({ env: { PROMETHEUS_URL: 'http://u:p%zzword@127.0.0.1:9090' } });
     expect(secretsOf(config)).toContain('p%zzword');

@@ -2,7 +2,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
 import { createServer } from '../../src/server.ts';
@@ -32,6 +32,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await client.close();
   await ctx.close();
 });
@@ -91,5 +92,23 @@ describe('messages the SDK drops', () => {
     expect(entry.problem).toContain('[REDACTED]');
     expect(entry.problem).not.toContain(SECRET.slice(0, 6));
     expect(entry.problem.length).toBeLessThan(1100);
+  });
+
+  it('are logged ten a minute, then counted in one line when the minute ends', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const unknown = (id: number) => clientTransport.send({ jsonrpc: '2.0', id: 1000 + id, result: {} });
+    const dropped = () => logs.filter(l => l.includes('MCP message dropped or failed'));
+    const counted = () => logs.filter(l => l.includes('not logged')).map(l => JSON.parse(l));
+    for (let i = 0; i < 100; i++) await unknown(i);
+    await new Promise(resolve => setImmediate(resolve));
+    expect(dropped()).toHaveLength(10);
+    expect(counted()).toEqual([]);
+    vi.advanceTimersByTime(60_000);
+    expect(counted()).toHaveLength(1);
+    expect(counted()[0]).toMatchObject({ level: 40, unlogged: 90 });
+    // A new minute: ten more logged.
+    for (let i = 0; i < 20; i++) await unknown(i);
+    await new Promise(resolve => setImmediate(resolve));
+    expect(dropped()).toHaveLength(20);
   });
 });

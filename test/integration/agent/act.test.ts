@@ -425,6 +425,40 @@ describe('act: what the model does itself', () => {
     );
   });
 
+  it('lets a PR the model started finish when the loop is told to stop, and records it', async () => {
+    const stop = new AbortController();
+    const { agent, env, id } = await loops.start(
+      [
+        {
+          name: 'a PR, and meanwhile SIGTERM',
+          expect: { toolResults: false },
+          toolCalls: [pr('notes-s', 'docs/s.md')],
+        },
+      ],
+      {
+        mode: 'autonomous',
+        stop: stop.signal,
+        env: { DEVOPS_MCP_CONFIG: modelPrsFile, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
+      },
+    );
+    // The signal comes once open_pr has begun writing to GitHub.
+    const watch = setInterval(() => {
+      if (github.writes().length > 0) {
+        stop.abort();
+        clearInterval(watch);
+      }
+    }, 2);
+    const [report] = await agent.runOnce();
+    clearInterval(watch);
+    expect(stop.signal.aborted).toBe(true);
+    expect(report).toMatchObject({ budgetHit: 'stopped', refused: [] });
+    // When the investigation has ended, the PR is made, and on the incident's timeline as an action.
+    expect(github.writes().filter(w => w.method === 'POST' && w.path.endsWith('/pulls'))).toHaveLength(1);
+    expect((await timeline(env.ctx, id)).filter(e => e.kind === 'action').map(e => e.summary)).toEqual([
+      expect.stringMatching(new RegExp(`^pull request ${REPO}#\\d+ created: `)),
+    ]);
+  });
+
   it('keeps the PR slot spent when open_pr failed after writing: the branch may be there, a PR too', async () => {
     const { agent, env, model } = await start(
       [

@@ -69,6 +69,42 @@ describe('what a process that died left behind', () => {
     expect(store.agent.investigation(left)?.endedAt).toBeDefined();
   });
 
+  it('tells a process restarted with the same host and pid (a container) from the one that died', async () => {
+    const { agent, env, id, model } = await start([getIncident(), diagnose]);
+    const store = await env.ctx.store();
+    const left = store.agent.startInvestigation(
+      id,
+      'observe',
+      env.ctx.now() - 30,
+      `${hostname()}:${process.pid}:dead0000`,
+    );
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report).toMatchObject({ diagnosis: { summary: 'PredictorErrors fires.' } });
+    expect(store.agent.investigation(left)).toMatchObject({ budgetHit: 'stopped', flags: ['abandoned'] });
+  });
+
+  it('gives up an incident whose investigations keep dying with their process, and keeps their slots spent', async () => {
+    const { agent, env, id } = await start([], { maxInvestigationsPerHour: 5 });
+    const store = await env.ctx.store();
+    // Three crashed processes' investigations of the incident (a result that exhausts the memory, each time).
+    for (let crash = 0; crash < 3; crash++) {
+      const at = env.ctx.now() - 60 + crash;
+      expect(store.agent.take('agent_investigations', 5, 3600, at)).toEqual({ ok: true });
+      store.agent.startInvestigation(id, 'observe', at, `${hostname()}:${deadPid()}`);
+    }
+    // Closed, and not taken up a fourth time; the three slots are still taken.
+    expect(await agent.runOnce()).toEqual([]);
+    expect(store.agent.investigations(id).map(inv => inv.flags)).toEqual([
+      ['abandoned'],
+      ['abandoned'],
+      ['abandoned'],
+    ]);
+    expect(store.agent.take('agent_investigations', 5, 3600, env.ctx.now())).toEqual({ ok: true });
+    expect(store.agent.take('agent_investigations', 5, 3600, env.ctx.now())).toEqual({ ok: true });
+    expect(store.agent.take('agent_investigations', 5, 3600, env.ctx.now())).toMatchObject({ ok: false });
+  });
+
   it('leaves alone an investigation a live process is running, and does not run a second one beside it', async () => {
     const { agent, env, id } = await start([]);
     const store = await env.ctx.store();

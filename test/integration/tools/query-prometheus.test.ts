@@ -225,6 +225,17 @@ describe('query_prometheus on a real Prometheus', () => {
     );
     expect(out.series[0]).toMatchObject({ min: 1.7e308, max: 1.7e308, mean: 1.7e308, trend: 'flat' });
   });
+
+  it('takes a step longer than a short range (one point), and says nothing of a budget it did not need', async () => {
+    const out = structured(
+      await mcp.call('query_prometheus', { query: 'sum(up)', start: 'now-30m', step: '1h' }),
+    );
+    expect(out.step).toBe('1h');
+    const short = structured(
+      await mcp.call('query_prometheus', { query: 'up', start: 'now-2m', step: '1m' }),
+    );
+    expect(short.note ?? '').not.toContain('to fit the budget');
+  });
 });
 
 describe('query_prometheus on a stand-in Prometheus, for answers a real one gives only at scale', () => {

@@ -6,6 +6,7 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   truncateSync,
@@ -195,6 +196,39 @@ describe('readLocalSource of a git checkout', () => {
       unlinkSync(join(root, 'main.mjs'));
       symlinkSync('src/a.mjs', join(root, 'main.mjs'));
       expect((await readLocalSource(root, big)).baseCommit).toBe(head);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('names HEAD for a clean checkout whatever git converts on the way out: line endings, ident, file modes, names', async () => {
+    const { root, git, head } = checkout();
+    try {
+      // Gradle's generated attributes: .bat files checked out with CRLF, stored with LF.
+      writeFileSync(join(root, '.gitattributes'), '*.bat text eol=crlf\n*.c ident\n');
+      writeFileSync(join(root, 'gradlew.bat'), '@echo off\nexit 0\n');
+      writeFileSync(join(root, 'x.c'), '/* $Id$ */\n');
+      // Names an open_pr change could not carry (not NFC, a backslash) are files of the checkout all the same.
+      writeFileSync(join(root, 'cafe\u0301.txt'), 'nfd\n');
+      writeFileSync(join(root, 'a\\b.txt'), 'backslash\n');
+      git('add', '.');
+      git('commit', '-qm', 'more');
+      for (const path of ['gradlew.bat', 'x.c']) unlinkSync(join(root, path));
+      git('checkout', '--', 'gradlew.bat', 'x.c');
+      expect(readFileSync(join(root, 'gradlew.bat'), 'utf8')).toBe('@echo off\r\nexit 0\r\n');
+      expect(git('status', '--porcelain')).toBe('');
+      const committed = git('rev-parse', 'HEAD');
+      expect(committed).not.toBe(head);
+      const tree = await readLocalSource(root, big);
+      expect(tree.baseCommit).toBe(committed);
+      expect([...tree.files.keys()]).toEqual(expect.arrayContaining(['cafe\u0301.txt', 'a\\b.txt']));
+      // The executable bit, where the checkout says it does not count.
+      git('config', 'core.fileMode', 'false');
+      chmodSync(join(root, 'run.sh'), 0o644);
+      expect((await readLocalSource(root, big)).baseCommit).toBe(committed);
+      // An edit is still an edit, converted or not.
+      writeFileSync(join(root, 'gradlew.bat'), '@echo off\r\nexit 1\r\n');
+      expect((await readLocalSource(root, big)).localChanges).toBe(true);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -1,11 +1,16 @@
 // Alert intake over time, fed Alertmanager's own payloads on the test's clock: a "firing" that comes after the
-// "resolved" of the same episode, and webhook alerts that Alertmanager stopped re-sending.
+// "resolved" of the same episode, a "resolved" of an earlier one, and webhook alerts that Alertmanager stopped
+// re-sending.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { createContext, type Context } from '../../../src/context.ts';
 import { fingerprintOf } from '../../../src/incidents/alerts.ts';
 import { ingest, sweep } from '../../../src/incidents/intake.ts';
+import { PROMETHEUS_SOURCE } from '../../../src/incidents/watcher.ts';
 import { parseWebhook } from '../../../src/incidents/webhook.ts';
 import { toRfc3339 } from '../../../src/lib/time.ts';
 import type { Change } from '../../../src/store/incidents.ts';
@@ -34,6 +39,22 @@ async function notify(status: 'firing' | 'resolved', startsAt = STARTS): Promise
   const parsed = parseWebhook(JSON.stringify({ ...PAYLOAD, status, alerts: [alert] }), clock);
   if (!parsed.ok) throw new Error(parsed.problem);
   return ingest(ctx, parsed.alerts);
+}
+
+/** PAYLOAD's alert as a poll reports it: firing since Prometheus's activeAt, or resolved as the watcher does. */
+async function poll(state: 'firing' | 'resolved', activeAt = Date.parse(STARTS) / 1000): Promise<Change[]> {
+  const labels = PAYLOAD.alerts[0]?.labels ?? {};
+  const ends = state === 'resolved' ? { startsAt: clock, endsAt: clock } : { startsAt: activeAt };
+  return ingest(ctx, [
+    {
+      fingerprint: fingerprintOf(labels),
+      labels,
+      annotations: {},
+      state,
+      ...ends,
+      source: PROMETHEUS_SOURCE,
+    },
+  ]);
 }
 
 async function incidents(): Promise<Array<[number, string, number]>> {
@@ -77,6 +98,21 @@ describe('a "firing" notification of an episode already resolved', () => {
     expect(await incidents()).toEqual([[1, 'resolved', 0]]);
   });
 
+  it('is ignored after a poll resolved it, though the poll started it at activeAt, before FiredAt', async () => {
+    // A rule with `for: 5m`: pending at 09:55, firing at 10:00, the FiredAt Prometheus sends Alertmanager.
+    await poll('firing', Date.parse(STARTS) / 1000 - 300);
+    clock += 15;
+    await notify('firing');
+    clock += 600;
+    await poll('resolved');
+    clock += 301;
+    expect(await sweep(ctx)).toEqual([{ id: 1, closed: true }]);
+    clock += 20;
+    // The other replica's late "firing" of that episode.
+    expect(await notify('firing')).toEqual([]);
+    expect(await incidents()).toEqual([[1, 'resolved', 0]]);
+  });
+
   it('is a new episode when its startsAt is later: the alert fires again', async () => {
     await notify('firing');
     clock += 300;
@@ -87,6 +123,33 @@ describe('a "firing" notification of an episode already resolved', () => {
     expect((await summaries(1)).at(-1)).toBe(
       'HighErrorRate firing again during the quiet period: resolution cancelled: 5xx above 5%',
     );
+  });
+});
+
+describe('a "resolved" notification', () => {
+  it('of an earlier episode does not resolve the one firing now', async () => {
+    await notify('firing');
+    clock += 570;
+    await notify('resolved');
+    clock += 100;
+    const refired = toRfc3339(clock - 20);
+    expect(await notify('firing', refired)).toEqual([{ id: 1 }]);
+    clock += 20;
+    // The other replica's late "resolved" of the first episode.
+    expect(await notify('resolved')).toEqual([]);
+    clock += 600;
+    expect(await sweep(ctx)).toEqual([]);
+    expect(await incidents()).toEqual([[1, 'open', 1]]);
+    clock += 60;
+    expect(await notify('resolved', refired)).toEqual([{ id: 1 }]);
+    expect(await incidents()).toEqual([[1, 'open', 0]]);
+  });
+
+  it('of the episode a poll started resolves it: the poll started it at activeAt, before FiredAt', async () => {
+    await poll('firing', Date.parse(STARTS) / 1000 - 300);
+    clock += 600;
+    expect(await notify('resolved')).toEqual([{ id: 1 }]);
+    expect(await incidents()).toEqual([[1, 'open', 0]]);
   });
 });
 
@@ -127,6 +190,52 @@ describe('a webhook alert Alertmanager stopped re-sending', () => {
     clock += 600;
     expect(await notify('firing')).toEqual([{ id: 1, opened: true }]);
     expect(await incidents()).toEqual([[1, 'open', 1]]);
+  });
+
+  it('takes its end from a "resolved" that comes after it expired: a late "firing" of it stays ignored', async () => {
+    await notify('firing');
+    clock += 12 * HOUR + 1;
+    await sweep(ctx);
+    clock += 300;
+    await sweep(ctx);
+    clock += 60;
+    // Alertmanager's "resolved" was only late, not lost.
+    expect(await notify('resolved')).toEqual([]);
+    expect((await ctx.store()).incidents.alerts(1)).toMatchObject([
+      { state: 'resolved', ends_at: clock - 30 },
+    ]);
+    clock += 20;
+    // The other replica's "firing" of that episode.
+    expect(await notify('firing')).toEqual([]);
+    expect(await incidents()).toEqual([[1, 'resolved', 0]]);
+  });
+
+  it('does not expire for the time devops-mcp was down: Alertmanager could not re-send it then', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'devops-mcp-intake-'));
+    const start = async () => {
+      await ctx.close();
+      const env = { DEVOPS_MCP_DB: join(dir, 'incidents.db'), LOG_LEVEL: 'silent' };
+      ctx = createContext(await loadConfig({ env }), { now: () => clock });
+    };
+    try {
+      await start();
+      await notify('firing');
+      clock += 4 * HOUR;
+      await notify('firing');
+      // Down for 13 h: the repeats at 8, 12 and 16 h found nobody; up again at 17 h.
+      clock += 13 * HOUR;
+      await start();
+      expect(await sweep(ctx)).toEqual([]);
+      clock += 3 * HOUR;
+      await notify('firing');
+      expect(await incidents()).toEqual([[1, 'open', 1]]);
+      // Still expires when, up again, it hears nothing for incidents.webhookAlertExpirySeconds.
+      clock += 12 * HOUR + 1;
+      expect(await sweep(ctx)).toEqual([{ id: 1 }]);
+    } finally {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is the only kind that expires: a polled alert ends when Prometheus stops reporting it', async () => {

@@ -79,5 +79,9 @@ describe('checkLogQL', () => {
     }
     // A leading flag group cannot make an empty value match.
     expect(() => checkLogQL('{app=~"(?i).*"}')).toThrow(/matches every stream/);
+    // A huge selector is named, not echoed whole.
+    expect(() => checkLogQL(`{app=~".*|${'x'.repeat(19_000)}"}`)).toThrow(
+      /\(19\d\d\d characters\) matches every stream/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryAfterMsOf, retryableLlmError } from '../../../src/agent/llm.ts';
+import { contextTooLong, retryAfterMsOf, retryableLlmError } from '../../../src/agent/llm.ts';
 import { createCircuitBreaker } from '../../../src/lib/circuit-breaker.ts';
 import { backoffMs, retry } from '../../../src/lib/retry.ts';
 
@@ -85,5 +85,37 @@ describe('the circuit breaker', () => {
     expect(breaker.allow()).toBe(true);
     breaker.success();
     expect([breaker.state(), breaker.allow()]).toEqual(['closed', true]);
+  });
+
+  it('is held open as long as a backend asked, a day at most, and no later failure shortens the hold', () => {
+    let now = 0;
+    const breaker = createCircuitBreaker({ failures: 3, cooldownMs: 1000, now: () => now });
+    breaker.failure(600_000);
+    expect([breaker.state(), breaker.retryInMs()]).toEqual(['open', 600_000]);
+    now = 10_000;
+    breaker.failure();
+    expect(breaker.retryInMs()).toBe(590_000);
+    breaker.failure(1e12);
+    expect(breaker.retryInMs()).toBe(86_400_000);
+  });
+});
+
+describe('what the LLM endpoint says', () => {
+  it('reads an overflowing context from OpenAI, LangChain and llama.cpp', () => {
+    const llamaCpp = Object.assign(
+      new Error('400 the request exceeds the available context size, try increasing it'),
+      {
+        status: 400,
+        error: { code: 400, type: 'exceed_context_size_error' },
+      },
+    );
+    expect(contextTooLong(llamaCpp)).toBe(true);
+    expect(contextTooLong(Object.assign(new Error('x'), { name: 'ContextOverflowError' }))).toBe(true);
+    expect(
+      contextTooLong(Object.assign(new Error('400 bad'), { status: 400, code: 'context_length_exceeded' })),
+    ).toBe(true);
+    expect(contextTooLong(Object.assign(new Error('400 The model cannot take this'), { status: 400 }))).toBe(
+      false,
+    );
   });
 });

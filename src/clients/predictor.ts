@@ -36,7 +36,16 @@ export interface Counters {
   errors: number;
   /** Cumulative latency histogram: [upper bound in seconds, count]. */
   buckets: Array<[number, number]>;
+  /**
+   * The same counts series by series (by metric and labels), so that the next check can take what each counted in
+   * between, as Prometheus's increase() does, when one disappears, appears or resets on its own.
+   */
+  series?: Map<string, CounterSeries>;
 }
+
+/** One counter series: a request count (a 5xx one or not) or a latency bucket. */
+export type CounterSeries =
+  { value: number; kind: 'requests'; error: boolean } | { value: number; kind: 'bucket'; bound: number };
 
 export const DEFAULT_TARGET = 'default';
 

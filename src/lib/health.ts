@@ -1,6 +1,6 @@
 // The verdict on a service from its /health and /metrics: healthy, degraded or down, with the reasons.
 
-import type { Counters, Probe } from '../clients/predictor.ts';
+import type { Counters, CounterSeries, Probe } from '../clients/predictor.ts';
 import { histogramQuantile, parseExposition, type MetricSample } from './exposition.ts';
 
 export interface Thresholds {
@@ -80,20 +80,33 @@ function readChecks(value: unknown): Check[] {
 }
 
 export function countersOf(samples: readonly MetricSample[], at: number): Counters {
-  let requests = 0;
-  let errors = 0;
-  const buckets = new Map<number, number>();
+  const series = new Map<string, CounterSeries>();
   for (const sample of samples) {
     if (PROBE_ROUTES.has(sample.labels.route ?? sample.labels.path ?? sample.labels.handler ?? '')) continue;
+    const key = `${sample.name}${JSON.stringify(Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
     if (sample.name === REQUESTS) {
-      requests += sample.value;
-      if (/^5\d\d$/.test(sample.labels.code ?? sample.labels.status ?? '')) errors += sample.value;
+      const error = /^5\d\d$/.test(sample.labels.code ?? sample.labels.status ?? '');
+      series.set(key, { value: sample.value, kind: 'requests', error });
     } else if (sample.name === DURATION_BUCKET && sample.labels.le !== undefined) {
       const bound = sample.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels.le);
       // A bucket without a bound (le="fast") has no place in the histogram: its quantile would be NaN.
       if (Number.isNaN(bound)) continue;
-      buckets.set(bound, (buckets.get(bound) ?? 0) + sample.value);
+      series.set(key, { value: sample.value, kind: 'bucket', bound });
     }
+  }
+  return { ...totals(series.values(), at), series };
+}
+
+/** Requests, errors and buckets added up over series (whole counts, or what each counted in a window). */
+function totals(series: Iterable<CounterSeries>, at: number): Counters {
+  let requests = 0;
+  let errors = 0;
+  const buckets = new Map<number, number>();
+  for (const one of series) {
+    if (one.kind === 'requests') {
+      requests += one.value;
+      if (one.error) errors += one.value;
+    } else buckets.set(one.bound, (buckets.get(one.bound) ?? 0) + one.value);
   }
   return { at, requests, errors, buckets: [...buckets].sort((a, b) => a[0] - b[0]) };
 }
@@ -102,15 +115,38 @@ export function countersOf(samples: readonly MetricSample[], at: number): Counte
 const UPTIME_SLACK_SECONDS = 1;
 
 /**
- * Whether the process restarted since `before` was counted: a counter of a live process never goes down, and its
- * uptime is never shorter than the time since the previous check. The uptime also sees a restart whose new process
- * has already counted more than the old one had.
+ * Whether the process restarted since `before` was counted: its uptime is shorter than the time since the previous
+ * check (which also sees a restart whose new process has already counted more than the old one had), or, without
+ * an uptime, most of the series both checks saw went down. One series that falls or goes away (a route retired, a
+ * label that churns) is that series' reset, not a restart: see sincePrevious.
  */
 function restarted(now: Counters, before: Counters, uptime: number | undefined): boolean {
-  if (uptime !== undefined && uptime + UPTIME_SLACK_SECONDS < now.at - before.at) return true;
-  if (now.requests < before.requests || now.errors < before.errors) return true;
-  const current = new Map(now.buckets);
-  return before.buckets.some(([bound, count]) => (current.get(bound) ?? 0) < count);
+  if (uptime !== undefined) return uptime + UPTIME_SLACK_SECONDS < now.at - before.at;
+  if (!now.series || !before.series) {
+    if (now.requests < before.requests || now.errors < before.errors) return true;
+    const current = new Map(now.buckets);
+    return before.buckets.some(([bound, count]) => (current.get(bound) ?? 0) < count);
+  }
+  let both = 0;
+  let fell = 0;
+  for (const [key, one] of now.series) {
+    const earlier = before.series.get(key);
+    if (earlier === undefined) continue;
+    both += 1;
+    if (one.value < earlier.value) fell += 1;
+  }
+  return both === 0 ? now.requests < before.requests : fell * 2 > both;
+}
+
+/** What each series counted since `before`, as increase() takes it: a series that fell was reset, a new one counts all. */
+function increase(now: Counters, before: Counters): Counters {
+  const earlier = before.series ?? new Map<string, CounterSeries>();
+  const deltas: CounterSeries[] = [];
+  for (const [key, one] of now.series ?? new Map<string, CounterSeries>()) {
+    const was = earlier.get(key)?.value ?? 0;
+    deltas.push({ ...one, value: one.value >= was ? one.value - was : one.value });
+  }
+  return totals(deltas, now.at);
 }
 
 /** What was counted since the previous check, and the time that covers (`since`, as the reasons word it). */
@@ -133,6 +169,8 @@ function sincePrevious(
           : life;
     return { counted: now, since };
   }
+  if (now.series && before.series)
+    return { counted: increase(now, before), since: `last ${Math.round(elapsed)} s` };
   const earlier = new Map(before.buckets);
   return {
     counted: {

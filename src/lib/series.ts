@@ -220,11 +220,24 @@ function linearFit({ t, v }: Columns): {
   const yy = syy - (sy * sy) / n;
   const slope = xx === 0 ? 0 : xy / xx;
   const squares = Math.max(0, yy - slope * xy);
+  const intercept = base + (sy - slope * sx) / n - slope * origin;
+  // The slope's standard error assumes independent residuals. A gauge that wanders and a rate over a window
+  // ([15m] at a 15 s step) have residuals that follow each other, and their slope would look significant where
+  // there is no drift: the error is widened by the residuals' lag-1 autocorrelation, as for an AR(1) series.
+  let lagged = 0;
+  let previous = (v[0] ?? 0) - intercept - slope * (t[0] ?? 0);
+  for (let i = 1; i < n; i++) {
+    const residual = (v[i] ?? 0) - intercept - slope * (t[i] ?? 0);
+    lagged += residual * previous;
+    previous = residual;
+  }
+  const r1 = squares > 0 ? Math.min(0.99, Math.max(0, lagged / squares)) : 0;
+  const inflation = Math.sqrt((1 + r1) / (1 - r1));
   return {
     slope,
-    intercept: base + (sy - slope * sx) / n - slope * origin,
+    intercept,
     scatter: Math.sqrt(squares / n),
-    slopeError: n > 2 && xx > 0 ? Math.sqrt(squares / (n - 2) / xx) : Number.POSITIVE_INFINITY,
+    slopeError: n > 2 && xx > 0 ? inflation * Math.sqrt(squares / (n - 2) / xx) : Number.POSITIVE_INFINITY,
   };
 }
 

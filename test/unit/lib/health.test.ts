@@ -161,39 +161,84 @@ describe('assess', () => {
       expect(second.reasons).toContain('31.8% of requests failed (5xx) since a restart 20 s ago (limit 5%)');
     });
 
-    it('sees one by any counter going down, without an uptime', () => {
+    it('sees one, without an uptime, when most series went down', () => {
       const first = during();
-      // More requests than before, but fewer errors.
-      const fewerErrors = assess(
-        { health: at(), metrics: { status: 200, ms: 1, body: metrics(150, 10, 0) } },
+      // Every series counts less than before: a new process.
+      const restartedNow = assess(
+        { health: at(), metrics: { status: 200, ms: 1, body: metrics(30, 5, 0) } },
         first.counters,
         T + 300,
         limits,
       );
-      expect(fewerErrors.traffic).toMatchObject({
+      expect(restartedNow.traffic).toMatchObject({
         window: 'since a restart in the last 300 s',
-        requests: 160,
-        error_ratio: 0.0625,
+        requests: 35,
       });
-      // More requests and errors than before, but fewer in the fast latency buckets.
-      const fewerFast = assess(
-        { health: at(), metrics: { status: 200, ms: 1, body: metrics(40, 70, 100) } },
-        first.counters,
-        T + 300,
-        limits,
-      );
-      expect(fewerFast.traffic).toMatchObject({ window: 'since a restart in the last 300 s', requests: 110 });
-      // A process up since before the previous check that counts less (a series it dropped) did not restart.
+      // A process up since before the previous check that counts less did not restart.
       const dropped = assess(
         { health: at(5000), metrics: { status: 200, ms: 1, body: metrics(150, 10, 0) } },
         first.counters,
         T + 300,
         limits,
       );
-      expect(dropped.traffic).toMatchObject({
-        window: 'since the process started 5000 s ago',
-        requests: 160,
-      });
+      expect(dropped.traffic).toMatchObject({ window: 'last 300 s' });
+    });
+
+    it('takes what each series counted when one resets, appears or goes away, as increase() does', () => {
+      const before = assess(
+        {
+          health: at(),
+          metrics: {
+            status: 200,
+            ms: 1,
+            body: [
+              'http_requests_total{route="/predict",code="200"} 995000',
+              'http_requests_total{route="/predict",code="500"} 1000',
+              'http_requests_total{route="/legacy",code="200"} 5000',
+            ].join('\n'),
+          },
+        },
+        undefined,
+        T,
+        limits,
+      );
+      // A minute later /legacy is retired (its series gone) and half of /predict fails.
+      const outage = assess(
+        {
+          health: at(),
+          metrics: {
+            status: 200,
+            ms: 1,
+            body: [
+              'http_requests_total{route="/predict",code="200"} 996000',
+              'http_requests_total{route="/predict",code="500"} 2000',
+            ].join('\n'),
+          },
+        },
+        before.counters,
+        T + 60,
+        limits,
+      );
+      expect(outage.traffic).toMatchObject({ window: 'last 60 s', requests: 2000, error_ratio: 0.5 });
+      expect(outage.status).toBe('degraded');
+      // One series reset on its own (label churn): its count is what it counted since.
+      const churn = assess(
+        {
+          health: at(),
+          metrics: {
+            status: 200,
+            ms: 1,
+            body: [
+              'http_requests_total{route="/predict",code="200"} 996500',
+              'http_requests_total{route="/predict",code="500"} 300',
+            ].join('\n'),
+          },
+        },
+        outage.counters,
+        T + 120,
+        limits,
+      );
+      expect(churn.traffic).toMatchObject({ window: 'last 60 s', requests: 800, error_ratio: 0.375 });
     });
 
     it('never reports negative figures', () => {

@@ -386,8 +386,10 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
   async function closeAbandoned(): Promise<void> {
     const store = await ctx.store();
     const now = ctx.now();
+    // Sandbox runs wait their turn for the engine behind the other workers' (sandbox.maxConcurrent at a time).
+    const queued = Math.ceil(config.concurrency / ctx.config.sandbox.maxConcurrent);
     const longest =
-      config.maxSeconds + (config.maxRevisions + 1) * ctx.config.sandbox.limits.timeoutSeconds + 60;
+      config.maxSeconds + (config.maxRevisions + 1) * queued * ctx.config.sandbox.limits.timeoutSeconds + 60;
     for (const inv of store.agent.unfinishedInvestigations()) {
       if (inv.owner === ctx.owner) continue;
       const dead = inv.owner !== undefined && !ownerAlive(inv.owner);

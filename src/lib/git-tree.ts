@@ -54,7 +54,8 @@ export async function resolveLink(
   path: string,
   leaves: ReadonlyMap<string, Leaf>,
   readLink: (sha: string) => Promise<string>,
-  maxLinks = 16,
+  // Linux follows up to 40 (MAXSYMLINKS): a chain a checkout resolves is resolved here too.
+  maxLinks = 40,
 ): Promise<string | undefined> {
   const done: string[] = [];
   let todo = path.split('/');

@@ -36,24 +36,31 @@ const NUMBER = /-?\b\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi;
 
 /**
  * A 1xx–5xx HTTP status where logs write one, which stays in the grouping key so that a 502 is never counted in a
- * group that shows a 200: after `HTTP/1.1"` (the common and combined log formats), after a key ending in status or
- * code (`status=502`, `"status_code": "502"`, `code: 502`), or as the token right after a request (`GET /predict 502
- * in 3ms`, with or without ` HTTP/1.1`). Other bare numbers stay masked: an access log's byte count (`200 512`) would
- * split every group. Sticky: it is tried at a number's offset, with the text before it in the lookbehinds.
+ * group that shows a 200: after `HTTP/1.1"` (the common and combined log formats) or `HTTP ` (`HTTP 502`), after a
+ * key ending in status or code, with or without `=`/`:` (`status=502`, `"status_code": "502"`, `code: 502`, axios's
+ * `status code 503`, `returned status 502`), between bars (Gin's `| 502 |`), or as the token right after a request
+ * (`GET /predict 502 in 3ms`, with or without ` HTTP/1.1`; the method in capitals, so `get /x 404 times` is no
+ * request). Other bare numbers stay masked: an access log's byte count (`200 512`) would split every group. Sticky:
+ * tried at a number's offset, with the text before it in the lookbehinds.
  */
-const STATUS_CODE_AFTER = [
-  String.raw`HTTP\/\d(?:\.\d)?"\s*`,
-  String.raw`(?:status|code)["']?\s*[=:]\s*["']?`,
-  String.raw`\b(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)\s+\/\S*(?:\s+HTTP\/\d(?:\.\d)?)?\s+`,
-];
-const STATUS_CODE = new RegExp(
-  `(?:${STATUS_CODE_AFTER.map(before => `(?<=${before})`).join('|')})[1-5]\\d\\d(?![\\w.])`,
+const STATUS_KEYS = new RegExp(
+  `(?:${[
+    String.raw`HTTP\/\d(?:\.\d)?"\s*`,
+    String.raw`\bHTTP\s+`,
+    String.raw`(?:status|code)["']?\s*[=:]?\s*["']?`,
+    String.raw`\|\s*`,
+  ]
+    .map(before => `(?<=${before})`)
+    .join('|')})[1-5]\\d\\d(?![\\w.])`,
   'iy',
 );
+const STATUS_AFTER_REQUEST =
+  /(?<=\b(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)\s+\/\S*(?:\s+HTTP\/\d(?:\.\d)?)?\s+)[1-5]\d\d(?![\w.])/y;
 
 function isStatusCode(text: string, offset: number): boolean {
-  STATUS_CODE.lastIndex = offset;
-  return STATUS_CODE.test(text);
+  STATUS_KEYS.lastIndex = offset;
+  STATUS_AFTER_REQUEST.lastIndex = offset;
+  return STATUS_KEYS.test(text) || STATUS_AFTER_REQUEST.test(text);
 }
 
 /** The line with what varies between repeats of "the same" message replaced by placeholders; status codes kept. */

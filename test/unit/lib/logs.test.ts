@@ -30,6 +30,19 @@ describe('maskLine', () => {
       'status=<n> code=<n> GET /x <n>ms retried <n> times',
     );
   });
+
+  it('keeps the status of axios, Gin and plain-words logs, and no count after a lower-case path', () => {
+    expect(maskLine('AxiosError: Request failed with status code 503')).toBe(
+      'AxiosError: Request failed with status code 503',
+    );
+    expect(maskLine('[GIN] 2026/12/01 - 10:00:01 | 502 |  1.2ms | 10.0.0.1 | GET "/predict"')).toBe(
+      '[GIN] <n>/<n>/<n> - <n>:<n>:<n> | 502 |  <n>ms | <ip> | GET "/predict"',
+    );
+    expect(maskLine('upstream returned status 502; HTTP 504 from the gateway')).toBe(
+      'upstream returned status 502; HTTP 504 from the gateway',
+    );
+    expect(maskLine('get /var/lib/data 404 times')).toBe('get /var/lib/data <n> times');
+  });
 });
 
 describe('collapse', () => {

@@ -5,11 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from './context.ts';
 import { isWildcardHost } from './lib/net.ts';
 import { createServer, VERSION } from './server.ts';
@@ -173,7 +169,9 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
       try {
         await send(message, sendOptions);
       } finally {
-        if ((isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) && message.id !== undefined)
+        // A response has an id and a result or an error (looked at directly: the SDK's guards zod-parse the whole
+        // message, every tool result included).
+        if ('id' in message && ('result' in message || 'error' in message) && isRequestId(message.id))
           settle(session, message.id, false);
       }
     };

@@ -2,7 +2,11 @@
 // opened from an alert as the watcher would, and the agent pointed at the OpenAI double.
 
 import { Writable } from 'node:stream';
-import { afterEach } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach } from 'vitest';
 import { openAgent, type AgentLoop, type AgentOptions } from '../../src/agent/loop.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
@@ -94,6 +98,8 @@ export interface Loop {
 export interface LoopOptions extends Partial<AgentOptions> {
   /** The process environment of the context (the model's URL and key are added). */
   env?: Record<string, string | undefined>;
+  /** `agent.*` settings, written to a config file of the test's own (DEVOPS_MCP_CONFIG). */
+  agent?: Record<string, unknown>;
   /** The `instance` label of the incident's alert; a port nothing listens on by default. */
   instance?: string;
   /** The context's clock (unix seconds); the real one by default. */
@@ -113,15 +119,26 @@ export function loopsClosedAfterEach(): {
   afterEach(async () => {
     for (const item of opened.splice(0).reverse()) await item.close();
   });
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  const configFile = async (settings: Record<string, unknown>): Promise<string> => {
+    dir ??= await mkdtemp(join(tmpdir(), 'devops-mcp-loop-'));
+    const file = join(dir, `config-${randomUUID()}.json`);
+    await writeFile(file, JSON.stringify({ agent: settings }));
+    return file;
+  };
   const close = <T extends { close(): Promise<unknown> }>(item: T): T => {
     opened.push(item);
     return item;
   };
   return {
     close,
-    async start(script, { env = {}, instance = '127.0.0.1:9', now, ...options } = {}) {
+    async start(script, { env = {}, agent: settings, instance = '127.0.0.1:9', now, ...options } = {}) {
       const model = close(await startOpenAiDouble(viaDiagnosisTool(script)));
-      const context = await agentContext(env, model, now);
+      const withConfig = settings ? { DEVOPS_MCP_CONFIG: await configFile(settings), ...env } : env;
+      const context = await agentContext(withConfig, model, now);
       close(context.ctx);
       const agent = close(
         await openAgent(context.ctx, { mode: 'observe', stop: new AbortController().signal, ...options }),
@@ -131,3 +148,22 @@ export function loopsClosedAfterEach(): {
     },
   };
 }
+
+/** A model's first step: it reads the incident (id 1, the first of a fresh store). */
+export const getIncident = (id = 1): Scenario[number] => ({
+  name: 'read the incident',
+  toolCalls: [{ name: 'get_incident', arguments: { id } }],
+});
+
+/** A model's diagnosis resting on its get_incident call. */
+export const diagnoseFromIncident: Scenario[number] = {
+  name: 'diagnose',
+  json: c => ({
+    summary: 'PredictorErrors fires.',
+    rootCause: 'predictions fail',
+    confidence: 0.6,
+    evidence: [{ call: c.toolResults.find(r => r.name === 'get_incident')!.id, shows: 'the alert fires' }],
+    proposedChange: null,
+    nextSteps: [],
+  }),
+};

@@ -2,48 +2,15 @@
 // that are not JSON) gets bounded corrections; budgets end an investigation with a partial diagnosis and the
 // reason, never a crash; an LLM that answers 429 is retried as it asks; one that is down defers the investigation
 // until it is back, behind a circuit breaker.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Scenario } from '../../doubles/openai/index.ts';
-import { loopsClosedAfterEach, timeline } from '../../support/agent.ts';
+import { diagnoseFromIncident, getIncident, loopsClosedAfterEach, timeline } from '../../support/agent.ts';
 import { waitFor } from '../../support/wait.ts';
-
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'devops-mcp-resilience-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 const loops = loopsClosedAfterEach();
 
-async function start(script: Scenario, settings: Record<string, unknown> = {}) {
-  const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(file, JSON.stringify({ agent: settings }));
-  return loops.start(script, { env: { DEVOPS_MCP_CONFIG: file } });
-}
-
-const getIncident = (id = 1): Scenario[number] => ({
-  name: 'read the incident',
-  toolCalls: [{ name: 'get_incident', arguments: { id } }],
-});
-
-const diagnose: Scenario[number] = {
-  name: 'diagnose',
-  json: c => ({
-    summary: 'PredictorErrors fires.',
-    rootCause: 'predictions fail',
-    confidence: 0.6,
-    evidence: [{ call: c.toolResults.find(r => r.name === 'get_incident')!.id, shows: 'the alert fires' }],
-    proposedChange: null,
-    nextSteps: [],
-  }),
-};
+const start = async (script: Scenario, settings: Record<string, unknown> = {}) =>
+  loops.start(script, { agent: settings });
 
 describe('corrections of a misbehaving model', () => {
   it('corrects an answer without tools, an unknown tool and arguments that are not JSON, and records each', async () => {
@@ -66,7 +33,7 @@ describe('corrections of a misbehaving model', () => {
         expect: { toolResults: { error: true, contains: 'not valid JSON' } },
         toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
       },
-      diagnose,
+      diagnoseFromIncident,
     ]);
     const [report] = await agent.runOnce();
     model.assertDone();
@@ -105,7 +72,7 @@ describe('corrections of a misbehaving model', () => {
         ],
       },
       {
-        ...diagnose,
+        ...diagnoseFromIncident,
         expect: {
           check: c =>
             c.lastResult('list_incidents').startsWith('INVALID_ARGUMENT error: ')
@@ -149,7 +116,7 @@ describe('corrections of a misbehaving model', () => {
         name: 'a diagnosis missing its fields',
         toolCalls: [{ name: 'diagnosis', arguments: { summary: 'only this' }, misbehave: true }],
       },
-      { ...diagnose, expect: { toolResults: { contains: 'rootCause' } } },
+      { ...diagnoseFromIncident, expect: { toolResults: { contains: 'rootCause' } } },
     ]);
     const [report] = await agent.runOnce();
     model.assertDone();
@@ -209,7 +176,7 @@ describe('budgets', () => {
                 ? undefined
                 : 'expected the budget refusal',
           },
-          ...diagnose,
+          ...diagnoseFromIncident,
         },
       ],
       { maxToolCalls: 1 },
@@ -250,7 +217,7 @@ describe('budgets', () => {
 
 describe('the wall clock', () => {
   it('ends an investigation whose model does not answer in time, with a partial diagnosis', async () => {
-    const { agent, model, env, id } = await start([getIncident(), diagnose], {
+    const { agent, model, env, id } = await start([getIncident(), diagnoseFromIncident], {
       maxSeconds: 1,
       llmRetries: 0,
     });
@@ -266,7 +233,7 @@ describe('the wall clock', () => {
 
 describe('an LLM that fails', () => {
   it('honours retry-after on 429 and carries on', async () => {
-    const { agent, model, env, id } = await start([getIncident(), diagnose], { llmRetries: 3 });
+    const { agent, model, env, id } = await start([getIncident(), diagnoseFromIncident], { llmRetries: 3 });
     model.fail({ status: 429, count: 2, retryAfterSeconds: 0 });
     const [report] = await agent.runOnce();
     model.assertDone();
@@ -279,7 +246,7 @@ describe('an LLM that fails', () => {
   });
 
   it('defers the investigation while the LLM is down, and investigates once it is back', async () => {
-    const { agent, model, env, id } = await start([getIncident(), diagnose], {
+    const { agent, model, env, id } = await start([getIncident(), diagnoseFromIncident], {
       llmRetries: 1,
       breakerFailures: 1,
       breakerCooldownSeconds: 0.2,
@@ -301,7 +268,7 @@ describe('an LLM that fails', () => {
     ]);
   });
   it('probes again after a probe that the endpoint refused (a 400 is no outage, and no verdict either)', async () => {
-    const { agent, model, id } = await start([getIncident(), diagnose], {
+    const { agent, model, id } = await start([getIncident(), diagnoseFromIncident], {
       llmRetries: 0,
       breakerFailures: 1,
       breakerCooldownSeconds: 0.1,
@@ -321,8 +288,6 @@ describe('an LLM that fails', () => {
 describe('stopping', () => {
   it('ends at once when told to stop, the model call in flight abandoned, and leaves the incident for the next run', async () => {
     const stop = new AbortController();
-    const file = join(dir, 'stop.json');
-    await writeFile(file, JSON.stringify({ agent: { pollSeconds: 0.05 } }));
     const { agent, env, id, model } = await loops.start(
       [
         {
@@ -336,7 +301,7 @@ describe('stopping', () => {
           toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
         },
       ],
-      { env: { DEVOPS_MCP_CONFIG: file }, stop: stop.signal },
+      { agent: { pollSeconds: 0.05 }, stop: stop.signal },
     );
     await agent.run();
     model.assertDone();

@@ -2,49 +2,24 @@
 // longer than the model's window, an outage of hours, a quota that asks for a long wait, a model told by the data to
 // close incidents, and what the operator is told while incidents wait.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { createChatModel } from '../../../src/agent/llm.ts';
 import { openAgent } from '../../../src/agent/loop.ts';
 import type { Scenario } from '../../doubles/openai/index.ts';
-import { loopsClosedAfterEach, openIncident, timeline, type LoopOptions } from '../../support/agent.ts';
-
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'devops-mcp-unattended-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+import {
+  diagnoseFromIncident,
+  getIncident,
+  loopsClosedAfterEach,
+  openIncident,
+  timeline,
+  type LoopOptions,
+} from '../../support/agent.ts';
 
 const loops = loopsClosedAfterEach();
 
-async function start(script: Scenario, settings: Record<string, unknown> = {}, options: LoopOptions = {}) {
-  const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
-  await writeFile(file, JSON.stringify({ agent: settings }));
-  return loops.start(script, { ...options, env: { DEVOPS_MCP_CONFIG: file, ...options.env } });
-}
-
-const getIncident = (id = 1): Scenario[number] => ({
-  name: 'read the incident',
-  toolCalls: [{ name: 'get_incident', arguments: { id } }],
-});
-
-const diagnose: Scenario[number] = {
-  name: 'diagnose',
-  json: c => ({
-    summary: 'PredictorErrors fires.',
-    rootCause: 'predictions fail',
-    confidence: 0.6,
-    evidence: [{ call: c.toolResults.find(r => r.name === 'get_incident')!.id, shows: 'the alert fires' }],
-    proposedChange: null,
-    nextSteps: [],
-  }),
-};
+const start = async (script: Scenario, settings: Record<string, unknown> = {}, options: LoopOptions = {}) =>
+  loops.start(script, { ...options, agent: settings });
 
 /** The pid of a process of this host that has ended. */
 function deadPid(): number {
@@ -53,7 +28,7 @@ function deadPid(): number {
 
 describe('what a process that died left behind', () => {
   it('closes an investigation whose process is gone, and investigates its incident again', async () => {
-    const { agent, env, id, model } = await start([getIncident(), diagnose]);
+    const { agent, env, id, model } = await start([getIncident(), diagnoseFromIncident]);
     const store = await env.ctx.store();
     // Killed mid-investigation (SIGKILL, an OOM kill, a second Ctrl-C): the row never got its end.
     const left = store.agent.startInvestigation(
@@ -70,7 +45,7 @@ describe('what a process that died left behind', () => {
   });
 
   it('tells a process restarted with the same host and pid (a container) from the one that died', async () => {
-    const { agent, env, id, model } = await start([getIncident(), diagnose]);
+    const { agent, env, id, model } = await start([getIncident(), diagnoseFromIncident]);
     const store = await env.ctx.store();
     const left = store.agent.startInvestigation(
       id,
@@ -127,7 +102,7 @@ describe('what a process that died left behind', () => {
 describe('an LLM endpoint that refuses, overflows or asks to wait', () => {
   it('defers the incident while the endpoint refuses the key, and investigates it once the key is right', async () => {
     const { agent, env, id, model } = await start(
-      [getIncident(), diagnose],
+      [getIncident(), diagnoseFromIncident],
       { breakerFailures: 1 },
       {
         env: { OPENAI_API_KEY: 'sk-revoked' },
@@ -192,7 +167,7 @@ describe('an LLM endpoint that refuses, overflows or asks to wait', () => {
   });
 
   it('does not retry a wait longer than a retry makes, and holds the breaker open that long', async () => {
-    const { agent, model } = await start([getIncident(), diagnose], { llmRetries: 3 });
+    const { agent, model } = await start([getIncident(), diagnoseFromIncident], { llmRetries: 3 });
     model.fail({ status: 429, retryAfterSeconds: 600 });
     expect(await agent.runOnce()).toMatchObject([{ budgetHit: 'llm_unavailable' }]);
     expect(model.requests.map(r => r.status)).toEqual([429]);
@@ -204,7 +179,7 @@ describe('an LLM endpoint that refuses, overflows or asks to wait', () => {
   });
 
   it('tells an outage once on the incident’s timeline, not at every probe', async () => {
-    const { agent, env, id, model } = await start([getIncident(), diagnose], {
+    const { agent, env, id, model } = await start([getIncident(), diagnoseFromIncident], {
       llmRetries: 0,
       breakerFailures: 1,
       breakerCooldownSeconds: 0.01,
@@ -225,7 +200,7 @@ describe('an LLM endpoint that refuses, overflows or asks to wait', () => {
     let clock = 1_750_000_000;
     const now = () => (clock += 0.001);
     const { agent, id, model } = await start(
-      [getIncident(), diagnose],
+      [getIncident(), diagnoseFromIncident],
       { llmRetries: 0, maxInvestigationsPerHour: 1 },
       { now },
     );
@@ -242,7 +217,7 @@ describe('an endpoint that reports no usage', () => {
       [
         { ...getIncident(), usage: null },
         { ...getIncident(), usage: null },
-        { ...diagnose, usage: null },
+        { ...diagnoseFromIncident, usage: null },
       ],
       { maxTokens: 200 },
     );
@@ -264,7 +239,7 @@ describe('what the model may write', () => {
           { name: 'annotate_incident', arguments: { id: 1, note: 'looked at it' } },
         ],
       },
-      diagnose,
+      diagnoseFromIncident,
     ]);
     const other = await openIncident(env.ctx, '127.0.0.1:10', 'PricingErrors', 'pricing');
     const report = await agent.handle(id);
@@ -309,7 +284,7 @@ describe('what the operator is told', () => {
             { name: 'annotate_incident', arguments: { id: 1, note: 'key sk-test-openai-double' } },
           ],
         },
-        diagnose,
+        diagnoseFromIncident,
       ],
       {},
       { narrate: line => lines.push(line) },

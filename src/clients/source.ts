@@ -1,6 +1,6 @@
 // Reads a repository's source for the sandbox: a local checkout's work tree (the files git does not ignore), a git
-// ref of it (`git archive`, never a checkout), or GitHub's tarball of a commit. Files (without .git), symbolic links
-// (kept as names, never followed) and the base commit.
+// ref of it (its tree read object by object, never a checkout), or GitHub's tarball of a commit. Files (without
+// .git), symbolic links (kept as names, never followed) and the base commit.
 
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -304,7 +304,7 @@ function gitWithInput(root: string, args: readonly string[], input: string): Pro
   });
 }
 
-/** A commit of a local checkout, read with `git archive` (the work tree is never touched). */
+/** A commit of a local checkout, read from its objects (the work tree is never touched). */
 async function readLocalRef(root: string, limits: SourceLimits, ref: string): Promise<SourceTree> {
   if (!plainRef(ref)) {
     throw new ToolError('INVALID_ARGUMENT', `ref ${JSON.stringify(ref)} is not a valid git ref.`);
@@ -324,18 +324,76 @@ async function readLocalRef(root: string, limits: SourceLimits, ref: string): Pr
       'Give a branch, tag or commit sha of the checkout, or leave ref out to test its work tree.',
     );
   }
-  const child = spawn('git', ['-C', root, 'archive', '--format=tar', sha], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    timeout: 60_000,
-  });
-  const exited = new Promise<number | null>(resolve => child.on('close', resolve));
-  try {
-    const tree = await extractTar(child.stdout, limits, false);
-    if ((await exited) !== 0) throw new ToolError('BACKEND_ERROR', `git archive of ${sha} failed.`);
-    return { baseCommit: sha, ...tree };
-  } finally {
-    child.kill();
+  return { baseCommit: sha, ...(await readCommitTree(root, sha, limits)) };
+}
+
+/**
+ * A commit's files read object by object (ls-tree, then cat-file), not through `git archive`: an archive leaves out
+ * what the commit's .gitattributes marks export-ignore (a PHP package's tests, often) and rewrites export-subst
+ * files, and a receipt must name the tree that was tested. Sizes are checked from the listing before any is read.
+ */
+async function readCommitTree(
+  root: string,
+  sha: string,
+  limits: SourceLimits,
+): Promise<Omit<SourceTree, 'baseCommit'>> {
+  const files = new Map<string, Buffer>();
+  const symlinks = new Set<string>();
+  const executables = new Set<string>();
+  const blobs: Array<{ path: string; sha: string }> = [];
+  let bytes = 0;
+  for (const entry of (await git(root, ['ls-tree', '-r', '-z', '-l', '--full-tree', sha])).split('\0')) {
+    const tab = entry.indexOf('\t');
+    if (tab < 0) continue;
+    const [mode = '', type = '', object = '', size = ''] = entry.slice(0, tab).split(/\s+/);
+    const path = entry.slice(tab + 1);
+    if (type !== 'blob' || !cleanPath(path)) continue;
+    if (mode === '120000') {
+      symlinks.add(path);
+      continue;
+    }
+    bytes += Number(size);
+    if (blobs.length >= limits.maxFiles || bytes > limits.maxBytes) throw tooLarge(root);
+    blobs.push({ path, sha: object });
+    if (mode === '100755') executables.add(path);
   }
+  const contents = await catBlobs(
+    root,
+    blobs.map(blob => blob.sha),
+  );
+  blobs.forEach((blob, i) => files.set(blob.path, contents[i] ?? Buffer.alloc(0)));
+  return { files, symlinks, executables };
+}
+
+/** The blobs' contents, in order, from one `git cat-file --batch`. */
+function catBlobs(root: string, shas: readonly string[]): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['-C', root, ...GIT_FIXED, 'cat-file', '--batch'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      timeout: 60_000,
+    });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.once('error', reject);
+    child.once('close', code => {
+      if (code !== 0) {
+        reject(new ToolError('BACKEND_ERROR', `git could not read the commit's files at ${root}.`));
+        return;
+      }
+      // Each object: "<sha> blob <size>\n", its bytes, "\n".
+      const all = Buffer.concat(out);
+      const contents: Buffer[] = [];
+      let at = 0;
+      for (let i = 0; i < shas.length; i++) {
+        const end = all.indexOf(0x0a, at);
+        const size = Number(all.subarray(at, end).toString('latin1').split(' ')[2]);
+        contents.push(all.subarray(end + 1, end + 1 + size));
+        at = end + 1 + size + 1;
+      }
+      resolve(contents);
+    });
+    child.stdin.end(shas.map(sha => `${sha}\n`).join(''));
+  });
 }
 
 /** GitHub's tarball of commit `sha`: its top folder ({owner}-{repo}-{sha7}/) is stripped, and the limits hold. */

@@ -234,6 +234,34 @@ describe('readLocalSource of a git checkout', () => {
     }
   });
 
+  it('reads a ref as the commit holds it: export-ignore and export-subst do not apply, links and modes kept', async () => {
+    const { root, git } = checkout();
+    try {
+      mkdirSync(join(root, 'tests'));
+      writeFileSync(join(root, 'tests', 'a.test.mjs'), 'test\n');
+      writeFileSync(join(root, 'version.txt'), '$Format:%H$\n');
+      writeFileSync(join(root, '.gitattributes'), 'tests/ export-ignore\nversion.txt export-subst\n');
+      git('add', '.');
+      git('commit', '-qm', 'tests');
+      const sha = git('rev-parse', 'HEAD');
+      // The work tree moves on; the ref still reads the commit.
+      writeFileSync(join(root, 'src', 'a.mjs'), 'export const a = 3;\n');
+      const tree = await readLocalSource(root, big, 'HEAD');
+      expect(tree.baseCommit).toBe(sha);
+      expect(tree.files.get('tests/a.test.mjs')?.toString()).toBe('test\n');
+      expect(tree.files.get('version.txt')?.toString()).toBe('$Format:%H$\n');
+      expect(tree.files.get('src/a.mjs')?.toString()).toBe('export const a = 1;\n');
+      expect([...tree.symlinks]).toEqual(['main.mjs']);
+      expect([...(tree.executables ?? [])]).toEqual(['run.sh']);
+      expect(tree.files.has('.env')).toBe(false);
+      await expect(readLocalSource(root, { maxFiles: 100, maxBytes: 10 }, 'HEAD')).rejects.toMatchObject({
+        code: 'TOO_LARGE',
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a checkout git cannot read rather than walk it as a plain directory, ignored files and all', async () => {
     const root = mkdtempSync(join(tmpdir(), 'devops-mcp-broken-'));
     try {

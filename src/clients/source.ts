@@ -283,21 +283,22 @@ async function isHead(
   const hashed = await gitWithInput(root, ['hash-object', '--stdin-paths'], `${ask.join('\n')}\n`).catch(
     () => undefined,
   );
-  const shas = hashed?.trim().split('\n') ?? [];
+  const shas = hashed?.toString('utf8').trim().split('\n') ?? [];
   return shas.length === ask.length && ask.every((path, i) => shas[i] === head.get(path)?.sha);
 }
 
-/** git with `input` on its standard input. */
-function gitWithInput(root: string, args: readonly string[], input: string): Promise<string> {
+/** git with `input` on its standard input; what it wrote, as bytes (cat-file's are a file's). */
+function gitWithInput(root: string, args: readonly string[], input: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-C', root, ...GIT_FIXED, ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
-    const timer = setTimeout(() => child.kill(), 30_000);
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const child = spawn('git', ['-C', root, ...GIT_FIXED, ...args], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      timeout: 60_000,
+    });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.once('error', reject);
     child.once('close', code => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
+      if (code === 0) resolve(Buffer.concat(out));
       else reject(new Error(`git ${args.join(' ')} exited with ${String(code)}`));
     });
     child.stdin.end(input);
@@ -366,34 +367,22 @@ async function readCommitTree(
 }
 
 /** The blobs' contents, in order, from one `git cat-file --batch`. */
-function catBlobs(root: string, shas: readonly string[]): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-C', root, ...GIT_FIXED, 'cat-file', '--batch'], {
-      stdio: ['pipe', 'pipe', 'ignore'],
-      timeout: 60_000,
-    });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.once('error', reject);
-    child.once('close', code => {
-      if (code !== 0) {
-        reject(new ToolError('BACKEND_ERROR', `git could not read the commit's files at ${root}.`));
-        return;
-      }
-      // Each object: "<sha> blob <size>\n", its bytes, "\n".
-      const all = Buffer.concat(out);
-      const contents: Buffer[] = [];
-      let at = 0;
-      for (let i = 0; i < shas.length; i++) {
-        const end = all.indexOf(0x0a, at);
-        const size = Number(all.subarray(at, end).toString('latin1').split(' ')[2]);
-        contents.push(all.subarray(end + 1, end + 1 + size));
-        at = end + 1 + size + 1;
-      }
-      resolve(contents);
-    });
-    child.stdin.end(shas.map(sha => `${sha}\n`).join(''));
-  });
+async function catBlobs(root: string, shas: readonly string[]): Promise<Buffer[]> {
+  const all = await gitWithInput(root, ['cat-file', '--batch'], shas.map(sha => `${sha}\n`).join('')).catch(
+    () => {
+      throw new ToolError('BACKEND_ERROR', `git could not read the commit's files at ${root}.`);
+    },
+  );
+  // Each object: "<sha> blob <size>\n", its bytes, "\n".
+  const contents: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < shas.length; i++) {
+    const end = all.indexOf(0x0a, at);
+    const size = Number(all.subarray(at, end).toString('latin1').split(' ')[2]);
+    contents.push(all.subarray(end + 1, end + 1 + size));
+    at = end + 1 + size + 1;
+  }
+  return contents;
 }
 
 /** GitHub's tarball of commit `sha`: its top folder ({owner}-{repo}-{sha7}/) is stripped, and the limits hold. */

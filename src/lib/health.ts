@@ -122,15 +122,10 @@ const UPTIME_SLACK_SECONDS = 1;
  */
 function restarted(now: Counters, before: Counters, uptime: number | undefined): boolean {
   if (uptime !== undefined) return uptime + UPTIME_SLACK_SECONDS < now.at - before.at;
-  if (!now.series || !before.series) {
-    if (now.requests < before.requests || now.errors < before.errors) return true;
-    const current = new Map(now.buckets);
-    return before.buckets.some(([bound, count]) => (current.get(bound) ?? 0) < count);
-  }
   let both = 0;
   let fell = 0;
-  for (const [key, one] of now.series) {
-    const earlier = before.series.get(key);
+  for (const [key, one] of now.series ?? []) {
+    const earlier = before.series?.get(key);
     if (earlier === undefined) continue;
     both += 1;
     if (one.value < earlier.value) fell += 1;
@@ -140,10 +135,9 @@ function restarted(now: Counters, before: Counters, uptime: number | undefined):
 
 /** What each series counted since `before`, as increase() takes it: a series that fell was reset, a new one counts all. */
 function increase(now: Counters, before: Counters): Counters {
-  const earlier = before.series ?? new Map<string, CounterSeries>();
   const deltas: CounterSeries[] = [];
-  for (const [key, one] of now.series ?? new Map<string, CounterSeries>()) {
-    const was = earlier.get(key)?.value ?? 0;
+  for (const [key, one] of now.series ?? []) {
+    const was = before.series?.get(key)?.value ?? 0;
     deltas.push({ ...one, value: one.value >= was ? one.value - was : one.value });
   }
   return totals(deltas, now.at);
@@ -159,28 +153,14 @@ function sincePrevious(
   if (!before) return { counted: now, since: life };
   const elapsed = now.at - before.at;
   if (restarted(now, before, uptime)) {
-    // Only what the current process counted is known: since its start, a restart unless it is older than the
-    // previous check (then a counter went down without one: a series it dropped).
+    // Only what the current process counted is known: since its start.
     const since =
       uptime === undefined
         ? `since a restart in the last ${Math.round(elapsed)} s`
-        : uptime < elapsed
-          ? `since a restart ${Math.round(uptime)} s ago`
-          : life;
+        : `since a restart ${Math.round(uptime)} s ago`;
     return { counted: now, since };
   }
-  if (now.series && before.series)
-    return { counted: increase(now, before), since: `last ${Math.round(elapsed)} s` };
-  const earlier = new Map(before.buckets);
-  return {
-    counted: {
-      at: now.at,
-      requests: now.requests - before.requests,
-      errors: now.errors - before.errors,
-      buckets: now.buckets.map(([bound, count]) => [bound, count - (earlier.get(bound) ?? 0)]),
-    },
-    since: `last ${Math.round(elapsed)} s`,
-  };
+  return { counted: increase(now, before), since: `last ${Math.round(elapsed)} s` };
 }
 
 export function assess(

@@ -1,8 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -10,7 +8,9 @@ import { createContext } from '../../src/context.ts';
 import { startHttpServer } from '../../src/http.ts';
 import { cleanEnv, run, startHttp, type HttpServe } from '../support/bin.ts';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target.ts';
+import { silentServer } from '../support/ports.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
+import { logSink } from '../support/logs.ts';
 
 const TOKEN = 'e2e-http-token-0123456789abcdef';
 const INIT = {
@@ -169,11 +169,7 @@ describe('devops-mcp serve --http', () => {
 describe('idle sessions', () => {
   it('keeps a session while its GET event stream is open, and reaps it once the stream has closed', async () => {
     const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:' } }), {
-      logDestination: new Writable({
-        write: (_c, _e, done) => {
-          done();
-        },
-      }),
+      logDestination: logSink().destination,
     });
     // The reaper looks every sessionIdleMs: a short limit keeps the test short.
     const idle = await startHttpServer(ctx, {
@@ -228,11 +224,7 @@ describe('idle sessions', () => {
 describe('refused initialize requests', () => {
   it('leave no server behind: nothing keeps listening to the incident feed, whatever the number', async () => {
     const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:' } }), {
-      logDestination: new Writable({
-        write: (_c, _e, done) => {
-          done();
-        },
-      }),
+      logDestination: logSink().destination,
     });
     let listening = 0;
     const subscribe = ctx.changes.subscribe.bind(ctx.changes);
@@ -283,12 +275,7 @@ async function serveHere(
 ) {
   const logs: string[] = [];
   const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:', ...env } }), {
-    logDestination: new Writable({
-      write: (chunk: Buffer, _e, done) => {
-        logs.push(chunk.toString());
-        done();
-      },
-    }),
+    logDestination: logSink(logs).destination,
   });
   const served = await startHttpServer(ctx, {
     host: '127.0.0.1',
@@ -329,10 +316,8 @@ async function serveHere(
 describe('a cancelled call', () => {
   it('has its event stream closed, so its session can go idle', async () => {
     // Accepts connections and never answers: the call waits on Prometheus until it is cancelled.
-    const silent = createNetServer(() => undefined);
-    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
-    const { port } = silent.address() as AddressInfo;
-    const here = await serveHere({ sessionIdleMs: 200 }, { PROMETHEUS_URL: `http://127.0.0.1:${port}` });
+    const silent = await silentServer();
+    const here = await serveHere({ sessionIdleMs: 200 }, { PROMETHEUS_URL: silent.url });
     try {
       const session = await here.open();
       const call = await here.post(
@@ -365,10 +350,8 @@ describe('a cancelled call', () => {
   });
 
   it("closes a batch's stream only once its other requests are answered", async () => {
-    const silent = createNetServer(() => undefined);
-    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
-    const { port } = silent.address() as AddressInfo;
-    const here = await serveHere({}, { PROMETHEUS_URL: `http://127.0.0.1:${port}` });
+    const silent = await silentServer();
+    const here = await serveHere({}, { PROMETHEUS_URL: silent.url });
     try {
       const session = await here.open();
       const batch = await here.post(

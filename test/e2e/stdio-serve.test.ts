@@ -2,13 +2,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, start } from '../support/bin.ts';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort, silentServer, type SilentServer } from '../support/ports.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -16,8 +15,7 @@ const SECRET = 'ghp_e2eSecretValue0123456789';
 
 let prometheus: PrometheusServer;
 let target: MetricsTarget;
-let silent: Server;
-let silentPort: number;
+let silent: SilentServer;
 let dir: string;
 
 beforeAll(async () => {
@@ -30,9 +28,7 @@ beforeAll(async () => {
     await new Promise(resolve => setTimeout(resolve, 100));
   }
   // Accepts connections and never answers: a hung backend.
-  silent = createServer(() => undefined);
-  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve));
-  silentPort = (silent.address() as { port: number }).port;
+  silent = await silentServer();
   dir = await mkdtemp(join(tmpdir(), 'devops-mcp-e2e-'));
 });
 
@@ -108,10 +104,7 @@ describe('devops-mcp serve over stdio', () => {
 
   it('gives up on a backend that never answers within its timeout', async () => {
     const config = join(dir, 'slow.json');
-    await writeFile(
-      config,
-      JSON.stringify({ prometheus: { url: `http://127.0.0.1:${silentPort}`, timeoutMs: 500 } }),
-    );
+    await writeFile(config, JSON.stringify({ prometheus: { url: silent.url, timeoutMs: 500 } }));
     const { client: c } = await client(cleanEnv({ DEVOPS_MCP_CONFIG: config }));
     const result = await call(c, { query: 'up' });
     expect(text(result)).toMatch(/^BACKEND_TIMEOUT: Prometheus did not answer within 500 ms/);
@@ -173,10 +166,7 @@ describe('devops-mcp serve over stdio', () => {
 
   it('answers a call already received when stdin closes, before it exits', async () => {
     const config = join(dir, 'slow-close.json');
-    await writeFile(
-      config,
-      JSON.stringify({ prometheus: { url: `http://127.0.0.1:${silentPort}`, timeoutMs: 800 } }),
-    );
+    await writeFile(config, JSON.stringify({ prometheus: { url: silent.url, timeoutMs: 800 } }));
     const server = start(['serve'], cleanEnv({ DEVOPS_MCP_CONFIG: config }));
     let stdout = '';
     server.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,7 +1,6 @@
 // What the headless loop's tests share: a context on a store in memory, the log lines it wrote, an incident
 // opened from an alert as the watcher would, and the agent pointed at the OpenAI double.
 
-import { Writable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { createContext, type Context } from '../../src/context.ts';
 import { fingerprintOf } from '../../src/incidents/alerts.ts';
 import { startOpenAiDouble, type OpenAiDouble, type Scenario } from '../doubles/openai/index.ts';
 import { processOwner } from '../../src/lib/owner.ts';
+import { logSink } from './logs.ts';
 
 export interface AgentContext {
   ctx: Context;
@@ -28,13 +28,7 @@ export async function agentContext(
   const config = await loadConfig({
     env: { OPENAI_API_KEY: model.apiKey, OPENAI_BASE_URL: model.url, ...env, DEVOPS_MCP_DB: ':memory:' },
   });
-  const logs: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logs.push(chunk.toString());
-      done();
-    },
-  });
+  const { destination, lines: logs } = logSink();
   const ctx = createContext(config, {
     logDestination: destination,
     owner: processOwner(),

@@ -3,11 +3,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
 import { createServer } from '../../src/server.ts';
 import { processOwner } from '../../src/lib/owner.ts';
+import { logSink } from './logs.ts';
 
 export interface Connected {
   client: Client;
@@ -23,13 +23,7 @@ export async function connect(
   now?: () => number,
 ): Promise<Connected> {
   const config = await loadConfig({ env });
-  const logs: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logs.push(chunk.toString());
-      done();
-    },
-  });
+  const { destination, lines: logs } = logSink();
   const ctx = createContext(config, {
     now,
     logDestination: destination,

@@ -14,3 +14,23 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** A loopback server that accepts connections and never answers: a backend that hangs. */
+export interface SilentServer {
+  port: number;
+  url: string;
+  close(): void;
+}
+
+export async function silentServer(): Promise<SilentServer> {
+  const server = createServer(() => undefined);
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      server.close();
+    },
+  };
+}

@@ -1,11 +1,11 @@
 // What createServer adds around the handlers: protocol errors as clients read them, and a log of what it drops.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createContext, type Context } from '../../src/context.ts';
 import { createServer } from '../../src/server.ts';
+import { logSink } from '../support/logs.ts';
 
 const SECRET = 'ghp_ServerT0kenEEEEEEEEEEEEEEEEEEEEEEEEEE';
 
@@ -17,12 +17,7 @@ let logs: string[];
 beforeEach(async () => {
   logs = [];
   ctx = createContext(await loadConfig({ env: { GITHUB_TOKEN: SECRET, DEVOPS_MCP_DB: ':memory:' } }), {
-    logDestination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logs.push(chunk.toString());
-        done();
-      },
-    }),
+    logDestination: logSink(logs).destination,
   });
   const server = createServer(ctx);
   client = new Client({ name: 'test', version: '1' });

@@ -5,7 +5,6 @@
 
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { createContext, type Context } from '../../../src/context.ts';
@@ -14,6 +13,7 @@ import { fingerprintOf } from '../../../src/incidents/alerts.ts';
 import { createWatcher, type Watcher } from '../../../src/incidents/watcher.ts';
 import { startPrometheus, type PrometheusServer } from '../../support/prometheus.ts';
 import { waitFor } from '../../support/wait.ts';
+import { logSink } from '../../support/logs.ts';
 
 const TOKEN = 'external-labels-token-0123456789';
 const RULES = `groups:
@@ -68,11 +68,7 @@ beforeAll(async () => {
   ctx = createContext(
     { ...config, incidents: { ...config.incidents, externalLabels: ['cluster', 'replica'] } },
     {
-      logDestination: new Writable({
-        write: (_c, _e, done) => {
-          done();
-        },
-      }),
+      logDestination: logSink().destination,
     },
   );
   http = await startHttpServer(ctx, {

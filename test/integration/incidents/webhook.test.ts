@@ -1,13 +1,13 @@
 // POST /alerts, the Alertmanager webhook receiver, on the real HTTP server: every way a payload can arrive.
 
 import { request } from 'node:http';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { createContext, type Context } from '../../../src/context.ts';
 import { startHttpServer, type RunningHttpServer } from '../../../src/http.ts';
 import { PAYLOAD } from '../../support/alertmanager.ts';
 import { processOwner } from '../../../src/lib/owner.ts';
+import { logSink } from '../../support/logs.ts';
 
 const TOKEN = 'webhook-token-0123456789abcdef';
 let ctx: Context;
@@ -19,11 +19,7 @@ beforeAll(async () => {
     { ...config, incidents: { ...config.incidents, webhookMaxBytes: 64 * 1024 } },
     {
       owner: processOwner(),
-      logDestination: new Writable({
-        write: (_c, _e, done) => {
-          done();
-        },
-      }),
+      logDestination: logSink().destination,
     },
   );
   server = await startHttpServer(ctx, {

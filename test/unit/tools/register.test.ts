@@ -1,7 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../../src/config.ts';
@@ -10,6 +9,7 @@ import { ToolError } from '../../../src/lib/errors.ts';
 import { createServer } from '../../../src/server.ts';
 import { defineTool, type ToolDefinition } from '../../../src/tools/define.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
+import { logSink } from '../../support/logs.ts';
 
 const annotations = {
   readOnlyHint: true,
@@ -37,12 +37,7 @@ const echo = defineTool({
 async function withTools(tools: ToolDefinition[], env: Record<string, string>) {
   const logs: string[] = [];
   const ctx = createContext(await loadConfig({ env }), {
-    logDestination: new Writable({
-      write(chunk: Buffer, _e, done) {
-        logs.push(chunk.toString());
-        done();
-      },
-    }),
+    logDestination: logSink(logs).destination,
   });
   const server = createServer(ctx, { tools });
   const client = new Client({ name: 't', version: '1' });
@@ -160,11 +155,7 @@ describe('tool calls', () => {
 
   it('keeps at most 128 characters of a client name and of an unknown tool name in the audit log, marked', async () => {
     const ctx = createContext(await loadConfig({ env: {} }), {
-      logDestination: new Writable({
-        write(_chunk, _e, done) {
-          done();
-        },
-      }),
+      logDestination: logSink().destination,
     });
     const server = createServer(ctx);
     const client = new Client({ name: 'c'.repeat(5000), version: '1' });

@@ -116,15 +116,26 @@ export function createServer(ctx: Context, options: ServerOptions = {}): Server 
       jsonSchemaValidator: noValidator,
     },
   );
-  registerTools(server, options.tools ?? (async () => (await import('./tools/index.ts')).tools), ctx);
+  const screen = registerTools(
+    server,
+    options.tools ?? (async () => (await import('./tools/index.ts')).tools),
+    ctx,
+  );
   registerIncidentResources(server, ctx);
   registerPrompts(server, ctx);
   // Every error the SDK sends, its own (a bad tools/call) as much as the handlers', goes through the transport.
   const connect = server.connect.bind(server);
-  server.connect = transport => {
+  server.connect = async transport => {
     const send = transport.send.bind(transport);
     transport.send = (message, options) => send(unprefixed(message), options);
-    return connect(transport);
+    await connect(transport);
+    // The SDK has set its own handler; every message a client sends passes the tools' screen first.
+    const receive = transport.onmessage;
+    if (receive) {
+      transport.onmessage = (message, extra) => {
+        receive(screen(message), extra);
+      };
+    }
   };
   // A line that is not JSON-RPC, a response to no request, a reply that could not be sent: the SDK drops it and
   // says so only here (typescript-sdk#563).

@@ -30,7 +30,13 @@ export function createChangeFeed(options: {
   let timer: NodeJS.Timeout | undefined;
   let dataVersion: number | undefined;
   let cursor: number | undefined;
+  /** The status each incident was last told with; one not here was resolved (or not there) when watching began. */
   const known = new Map<number, IncidentStatus>();
+  /**
+   * While watching: the revision at which this process published each incident it changed. A poll reads this
+   * process's own commits back with everyone else's; a row still at that revision was told already.
+   */
+  const published = new Map<number, number>();
 
   const emit = (changes: readonly Change[]) => {
     if (changes.length === 0) return;
@@ -50,6 +56,9 @@ export function createChangeFeed(options: {
     if (cursor === undefined || dataVersion === undefined) {
       dataVersion = version;
       cursor = store.incidents.revision();
+      known.clear();
+      published.clear();
+      for (const row of store.incidents.states('open')) known.set(row.id, row.status);
       return;
     }
     if (version === dataVersion) return;
@@ -58,11 +67,14 @@ export function createChangeFeed(options: {
     const changes: Change[] = [];
     for (const row of rows) {
       cursor = Math.max(cursor, row.rev);
-      const before = known.get(row.id);
+      const before = known.get(row.id) ?? 'resolved';
       known.set(row.id, row.status);
+      const told = published.get(row.id) === row.rev;
+      published.delete(row.id);
       const change: Change = { id: row.id };
       if (row.status === 'resolved' && before !== 'resolved') change.closed = true;
-      if (row.status !== 'resolved' && (before === undefined || before === 'resolved')) change.opened = true;
+      if (row.status !== 'resolved' && before === 'resolved') change.opened = true;
+      if (told && !change.closed && !change.opened) continue;
       changes.push(change);
     }
     emit(changes);
@@ -81,6 +93,13 @@ export function createChangeFeed(options: {
       for (const change of changes) {
         if (change.closed) known.set(change.id, 'resolved');
         else if (change.opened) known.set(change.id, 'open');
+      }
+      const store = options.store();
+      if (cursor !== undefined && store?.db.isOpen && changes.length > 0) {
+        for (const row of store.incidents.states(changes.map(change => change.id))) {
+          published.set(row.id, row.rev);
+          known.set(row.id, row.status);
+        }
       }
       emit(changes);
     },

@@ -65,6 +65,12 @@ export function rowHash(prev: string, fields: RowFields): string {
   return createHash('sha256').update(prev).update('\n').update(JSON.stringify(fields)).digest('hex');
 }
 
+// SQLite keeps text as UTF-8, where a lone UTF-16 surrogate (a client may send "\ud800" in a tool or client name)
+// has no place: it would be stored as U+FFFD, and the hash taken of the string given would never match the row read
+// back, so one call would leave the log "altered" for ever. Rows are hashed as they will be read.
+const text = (value: string): string => value.toWellFormed();
+const nullableText = (value: string | undefined): string | null => (value === undefined ? null : text(value));
+
 // A function, so that the check reads the connection's state now, not what the compiler last saw of it.
 const inTransaction = (db: DatabaseSync): boolean => db.isTransaction;
 
@@ -98,12 +104,12 @@ export function createAuditLog(db: DatabaseSync, anchorPath?: string): AuditLog 
         const fields: RowFields = [
           id,
           entry.at,
-          entry.tool,
-          entry.client ?? null,
-          entry.session ?? null,
-          entry.args,
+          text(entry.tool),
+          nullableText(entry.client),
+          nullableText(entry.session),
+          text(entry.args),
           entry.outcome,
-          entry.code ?? null,
+          nullableText(entry.code),
           Math.round(entry.ms * 100) / 100,
         ];
         const hash = rowHash(prev, fields);

@@ -1,6 +1,6 @@
 // Opens the SQLite file (node:sqlite, no native build): WAL, a busy timeout, and the schema migrated to this version.
 
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
@@ -66,7 +66,17 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 function openOnce(path: string, options: OpenOptions): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // The file holds transcripts of production metrics and logs: readable by its owner only, wherever it is put
+      // (the umask would leave it 0644 in a shared directory). SQLite gives its -wal and -shm files the mode of
+      // the database. An existing file keeps the mode its owner chose; whatever fails here, SQLite says below.
+      try {
+        closeSync(openSync(path, 'wx', 0o600));
+      } catch {
+        // There already (EEXIST), or not creatable: SQLite's own open reports the latter.
+      }
+    }
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs });
     // Reading the header first: a file that is not SQLite fails here, before anything is written to it.
     const version = userVersion(db);

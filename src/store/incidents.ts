@@ -148,6 +148,8 @@ export interface IncidentStore {
   revision(): number;
   /** Incidents changed after revision `rev`, with their status. */
   changedSince(rev: number): Array<{ id: number; status: IncidentStatus; rev: number }>;
+  /** The status and revision of the incidents named, or of every one not resolved. */
+  states(which: readonly number[] | 'open'): Array<{ id: number; status: IncidentStatus; rev: number }>;
 }
 
 const OPEN = "status <> 'resolved'";
@@ -600,6 +602,14 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     revision: () => (sql("SELECT value FROM meta WHERE key = 'rev'").get() as { value: number }).value,
     changedSince: rev =>
       sql('SELECT id, status, rev FROM incidents WHERE rev > ? ORDER BY rev').all(rev) as Array<{
+        id: number;
+        status: IncidentStatus;
+        rev: number;
+      }>,
+    states: which =>
+      (which === 'open'
+        ? sql(`SELECT id, status, rev FROM incidents WHERE ${OPEN}`).all()
+        : which.flatMap(id => sql('SELECT id, status, rev FROM incidents WHERE id = ?').all(id))) as Array<{
         id: number;
         status: IncidentStatus;
         rev: number;

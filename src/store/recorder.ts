@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Logger } from '../lib/logger.ts';
+import { cutLine } from '../lib/logs.ts';
 import type { Redactor } from '../lib/redact.ts';
 import type { AuditEntry } from './audit.ts';
 import type { Store } from './index.ts';
@@ -28,6 +29,13 @@ export interface AuditRecorder {
 
 /** A string longer than this is recorded by its hash: the log proves what was sent without keeping it. */
 const MAX_VALUE_CHARS = 256;
+/** Parameter names are cut to this; no tool has a longer one. */
+const MAX_KEY_CHARS = 64;
+/**
+ * Past this, a row's arguments are recorded by their hash alone: a client may send 50,000 unknown parameters or a
+ * 200 KB name, and each row is kept for good (and printed whole by `audit tail`).
+ */
+const MAX_ARGS_CHARS = 4096;
 const FLUSH_MS = 20;
 const FLUSH_ROWS = 256;
 /** Rows kept for a retry while the log cannot be written; beyond it the oldest go, counted in the log. */
@@ -39,7 +47,10 @@ const REPORT_SECONDS = 60;
 /** Field names whose string values are secrets wherever they appear. */
 export const SECRET_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|credential|cookie)/i;
 
-/** Arguments as the audit log keeps them: secrets redacted, long values replaced by their sha256. */
+/**
+ * Arguments as the audit log keeps them: secrets redacted (in names as much as in values), long values replaced by
+ * their sha256, and the whole replaced by its sha256 when what is left is still larger than MAX_ARGS_CHARS.
+ */
 export function auditArgs(args: unknown, redact: Redactor): string {
   const walk = (value: unknown, key: string | undefined, depth: number): unknown => {
     if (key !== undefined && SECRET_KEY.test(key) && value !== undefined && value !== null)
@@ -56,9 +67,17 @@ export function auditArgs(args: unknown, redact: Redactor): string {
       return { sha256: createHash('sha256').update(json).digest('hex'), bytes: Buffer.byteLength(json) };
     }
     if (Array.isArray(value)) return value.map(item => walk(item, undefined, depth + 1));
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k, depth + 1)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [cutLine(redact(k), MAX_KEY_CHARS), walk(v, k, depth + 1)]),
+    );
   };
-  return JSON.stringify(walk(args, undefined, 0) ?? {});
+  const kept = JSON.stringify(walk(args, undefined, 0) ?? {});
+  if (kept.length <= MAX_ARGS_CHARS) return kept;
+  const json = JSON.stringify(args);
+  return JSON.stringify({
+    sha256: createHash('sha256').update(json).digest('hex'),
+    bytes: Buffer.byteLength(json),
+  });
 }
 
 export function createAuditRecorder(options: {

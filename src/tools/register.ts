@@ -7,11 +7,13 @@ import {
   ListToolsRequestSchema,
   McpError,
   type CallToolResult,
+  type JSONRPCMessage,
+  type RequestId,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
-import { ToolError } from '../lib/errors.ts';
+import { quoted, ToolError } from '../lib/errors.ts';
 import { cutLine } from '../lib/logs.ts';
 import { redactJson } from '../lib/redact.ts';
 import type { ToolAnnotations, ToolContext, ToolDefinition } from './define.ts';
@@ -121,7 +123,21 @@ export function toMcpTool(tool: ToolDefinition): Tool {
 /** The tools, or a loader for them: loading on first use keeps their modules off the start-up path. */
 export type ToolSource = readonly ToolDefinition[] | (() => Promise<readonly ToolDefinition[]>);
 
-export function registerTools(server: Server, source: ToolSource, ctx: Context): void {
+/** Requests held by the screen below at once; more means a client that never waits for its answers. */
+const MAX_SCREENED = 100;
+
+/**
+ * Registers tools/list and tools/call. Returns the screen the server passes every incoming message through: the SDK
+ * parses a request before any handler sees it, and a tools/call whose `arguments` is not an object (`"x"`, `[1]`,
+ * `null`) would be answered -32603 with zod's report and leave no audit row. The screen sends such a call on with no
+ * arguments and keeps what was sent, which the handler validates as it does any other bad argument.
+ */
+export function registerTools(
+  server: Server,
+  source: ToolSource,
+  ctx: Context,
+): (message: JSONRPCMessage) => JSONRPCMessage {
+  const screened = new Map<RequestId, unknown>();
   let loaded: Promise<{ byName: Map<string, ToolDefinition>; listing: Tool[] }> | undefined;
   const load = () =>
     (loaded ??= Promise.resolve(typeof source === 'function' ? source() : source).then(tools => ({
@@ -132,15 +148,23 @@ export function registerTools(server: Server, source: ToolSource, ctx: Context):
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { byName } = await load();
     const tool = byName.get(request.params.name);
+    let args: unknown = request.params.arguments ?? {};
+    if (screened.has(extra.requestId)) {
+      args = screened.get(extra.requestId);
+      screened.delete(extra.requestId);
+    }
     const clientInfo = server.getClientVersion();
     const caller: Caller = {
-      client: clientInfo ? cutLine(`${clientInfo.name}/${clientInfo.version}`, MAX_NAME_CHARS) : undefined,
+      // Both names are the client's own text: a configured secret in them is scrubbed before they are cut.
+      client: clientInfo
+        ? cutLine(ctx.redact(`${clientInfo.name}/${clientInfo.version}`), MAX_NAME_CHARS)
+        : undefined,
       session: extra.sessionId,
     };
     if (!tool) {
       ctx.audit.record({
-        tool: cutLine(request.params.name, MAX_NAME_CHARS),
-        args: request.params.arguments ?? {},
+        tool: cutLine(ctx.redact(request.params.name), MAX_NAME_CHARS),
+        args,
         ...caller,
         outcome: 'error',
         code: 'UNKNOWN_TOOL',
@@ -148,7 +172,7 @@ export function registerTools(server: Server, source: ToolSource, ctx: Context):
       });
       throw new McpError(
         ErrorCode.InvalidParams,
-        `Unknown tool: ${request.params.name}. Available: ${[...byName.keys()].join(', ')}`,
+        `Unknown tool: ${quoted(ctx.redact(request.params.name))}. Available: ${[...byName.keys()].join(', ')}`,
       );
     }
     const progressToken = request.params._meta?.progressToken;
@@ -163,8 +187,19 @@ export function registerTools(server: Server, source: ToolSource, ctx: Context):
         });
       },
     };
-    return callTool(tool, request.params.arguments ?? {}, toolCtx, caller);
+    return callTool(tool, args, toolCtx, caller);
   });
+  return message => {
+    if (!('method' in message) || message.method !== 'tools/call' || !('id' in message)) return message;
+    const params: unknown = message.params;
+    if (typeof params !== 'object' || params === null || !('arguments' in params)) return message;
+    const given = params.arguments;
+    if (given === undefined || (typeof given === 'object' && given !== null && !Array.isArray(given)))
+      return message;
+    if (screened.size >= MAX_SCREENED) screened.delete(screened.keys().next().value as RequestId);
+    screened.set(message.id, given);
+    return { ...message, params: { ...params, arguments: {} } };
+  };
 }
 
 /** Who made a call, for the audit log. */

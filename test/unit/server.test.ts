@@ -53,7 +53,7 @@ describe('protocol errors', () => {
     ];
     expect(messages[0]).toMatch(/^MCP error -32002: Resource not found: x:\/\/y\. /);
     expect(messages[2]).toMatch(/^MCP error -32602: Unknown prompt: nope\. /);
-    expect(messages[4]).toMatch(/^MCP error -32602: Unknown tool: drop_database\. /);
+    expect(messages[4]).toMatch(/^MCP error -32602: Unknown tool: "drop_database"\. /);
     for (const message of messages) expect(message.match(/MCP error/g)).toHaveLength(1);
   });
 

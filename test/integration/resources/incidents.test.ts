@@ -4,9 +4,15 @@ import {
   ResourceListChangedNotificationSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.ts';
+import { createContext } from '../../../src/context.ts';
 import { fingerprintOf } from '../../../src/incidents/alerts.ts';
 import { ingest } from '../../../src/incidents/intake.ts';
+import { logSink } from '../../support/logs.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -460,5 +466,65 @@ describe('actions on the timeline', () => {
           'pull request acme/market-predictor#7 created: https://github.com/acme/market-predictor/pull/7',
       },
     ]);
+  });
+});
+
+describe('changes another process made to the same file', () => {
+  it('are told once, and list changes only when an incident opens or resolves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'devops-mcp-feed-'));
+    // The poll is run by hand (poll()), so that nothing depends on a timer.
+    const settings = join(dir, 'settings.json');
+    writeFileSync(settings, JSON.stringify({ store: { changePollMs: 60_000 } }));
+    const env = { DEVOPS_MCP_DB: join(dir, 'devops-mcp.db'), DEVOPS_MCP_CONFIG: settings };
+    const ours = await connect(env, () => clock);
+    const other = createContext(await loadConfig({ env }), {
+      now: () => clock,
+      logDestination: logSink().destination,
+    });
+    try {
+      const alert = (labels: Record<string, string>, state: 'firing' | 'resolved' = 'firing') => ({
+        fingerprint: fingerprintOf(labels),
+        labels,
+        annotations: {},
+        state,
+        startsAt: clock,
+        source: 'alertmanager',
+      });
+      await ingest(other, [alert({ alertname: 'Old', service: 'old' })]); // incident 1, the other process's
+      await ingest(ours.ctx, [alert({ alertname: 'Mine', service: 'mine' })]); // incident 2
+      await ours.client.subscribeResource({ uri: 'incident://2' });
+      const updates: string[] = [];
+      let listChanges = 0;
+      ours.client.setNotificationHandler(ResourceUpdatedNotificationSchema, n => {
+        updates.push(n.params.uri);
+      });
+      ours.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+        listChanges++;
+      });
+      // Notifications sent before a ping's answer arrive before it.
+      const settled = async () => {
+        ours.ctx.changes.poll();
+        await ours.client.ping();
+      };
+
+      clock += 10;
+      await ingest(ours.ctx, [alert({ alertname: 'Mine2', service: 'mine' })]); // our own change to 2
+      await settled();
+      expect([updates, listChanges]).toEqual([['incident://2'], 0]);
+
+      // A note on the other process's open incident: read back with our own change, neither is news.
+      (await other.store()).incidents.addEvent(1, { kind: 'note', summary: 'looked at it' }, clock);
+      await settled();
+      expect([updates, listChanges]).toEqual([['incident://2'], 0]);
+
+      // The other process resolves ours: one update, and the open set changed.
+      (await other.store()).incidents.setStatus(2, 'resolved', clock, 'fixed');
+      await settled();
+      expect([updates, listChanges]).toEqual([['incident://2', 'incident://2'], 1]);
+    } finally {
+      await other.close();
+      await ours.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

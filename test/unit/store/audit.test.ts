@@ -46,6 +46,22 @@ describe('the audit log', () => {
     expect(store.audit.verify()).toEqual({ ok: true, rows: 5, head: rows[4]?.hash, anchored: false });
   });
 
+  it('stays intact when a name holds a lone surrogate, which SQLite cannot keep as text', () => {
+    store.audit.append({
+      at: 2000,
+      tool: 'nope\ud800',
+      client: 'c\udc00/1',
+      session: 's\ud800',
+      args: '{}',
+      outcome: 'error',
+      code: 'UNKNOWN_TOOL',
+      ms: 0,
+    });
+    store.audit.append({ at: 2001, tool: 'list_incidents', args: '{}', outcome: 'ok', ms: 1 });
+    expect(store.audit.verify()).toMatchObject({ ok: true, rows: 7 });
+    expect(store.audit.get(6)).toMatchObject({ tool: 'nope\ufffd', client: 'c\ufffd/1' });
+  });
+
   it('finds the first row altered with plain SQL', () => {
     store.db.exec(`UPDATE audit SET outcome = 'ok', code = NULL WHERE id = 3`);
     expect(store.audit.verify()).toMatchObject({
@@ -157,6 +173,26 @@ describe('arguments as the audit log keeps them', () => {
       query: 'up{x="[REDACTED]"}',
       token: '[REDACTED]',
       nested: { apiKey: '[REDACTED]' },
+    });
+  });
+
+  it('scrubs parameter names too, and cuts them', () => {
+    const kept = JSON.parse(auditArgs({ 's3cr3t-value': 1, ['k'.repeat(200_000)]: 2 }, redact));
+    expect(Object.keys(kept)).toEqual(['[REDACTED]', `${'k'.repeat(64)}… [+199936 chars]`]);
+  });
+
+  it('keeps a row small whatever was sent: past 4 KB of arguments, only their hash', () => {
+    const many = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`p${i}`, i]));
+    const kept = auditArgs(many, redact);
+    const json = JSON.stringify(many);
+    expect(JSON.parse(kept)).toEqual({
+      sha256: createHash('sha256').update(json).digest('hex'),
+      bytes: Buffer.byteLength(json),
+    });
+    // Ordinary arguments are kept as they are.
+    expect(JSON.parse(auditArgs({ query: 'up', start: 'now-1h' }, redact))).toEqual({
+      query: 'up',
+      start: 'now-1h',
     });
   });
 

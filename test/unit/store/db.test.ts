@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,21 @@ describe('opening the store', () => {
     db.close();
     // A second open finds the schema in place.
     openDatabase(path, { busyTimeoutMs: 1000 }).close();
+  });
+
+  it('creates the file and its WAL readable by its owner only, whatever the umask', () => {
+    const path = join(dir, 'shared', 'devops-mcp.db');
+    mkdirSync(join(dir, 'shared'), { mode: 0o755 });
+    const umask = process.umask(0o022);
+    try {
+      const db = openDatabase(path, { busyTimeoutMs: 1000 });
+      db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+      for (const file of [path, `${path}-wal`, `${path}-shm`])
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+      db.close();
+    } finally {
+      process.umask(umask);
+    }
   });
 
   it('refuses a file that is not a database, naming it and what to do, and leaves it untouched', () => {

@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../../src/config.ts';
@@ -150,7 +150,73 @@ describe('tool calls', () => {
 
   it('rejects an unknown tool as a protocol error', async () => {
     session = await connect({});
-    await expect(session.call('drop_database', {})).rejects.toThrow(/Unknown tool: drop_database/);
+    await expect(session.call('drop_database', {})).rejects.toThrow(/Unknown tool: "drop_database"/);
+  });
+
+  it('answers arguments that are not an object as a bad argument, and records each call', async () => {
+    const ctx = createContext(await loadConfig({ env: {} }), { logDestination: logSink().destination });
+    const server = createServer(ctx, { tools: [echo] });
+    const client = new Client({ name: 't', version: '1' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await Promise.all([client.connect(a), server.connect(b)]);
+    const sent: unknown[] = ['x', [1], null, 5];
+    for (const args of sent) {
+      const result = await client.request(
+        { method: 'tools/call', params: { name: 'echo_secret', arguments: args as Record<string, unknown> } },
+        CallToolResultSchema,
+      );
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: Invalid arguments for echo_secret: /);
+    }
+    // An unknown tool sent such arguments is still an unknown tool.
+    await expect(
+      client.request(
+        {
+          method: 'tools/call',
+          params: { name: 'nope', arguments: 'x' as unknown as Record<string, unknown> },
+        },
+        CallToolResultSchema,
+      ),
+    ).rejects.toThrow(/Unknown tool: "nope"/);
+    // And a well-formed call after them is served as usual.
+    const ok = (await client.callTool({ name: 'echo_secret', arguments: { mode: 'ok' } })) as CallToolResult;
+    expect(textOf(ok)).toContain('said');
+    await ctx.audit.flush();
+    const rows = (await ctx.store()).audit.tail(10);
+    expect(rows.map(row => [row.tool, row.code, row.args])).toEqual([
+      ['echo_secret', 'INVALID_ARGUMENT', '"x"'],
+      ['echo_secret', 'INVALID_ARGUMENT', '[1]'],
+      ['echo_secret', 'INVALID_ARGUMENT', '{}'],
+      ['echo_secret', 'INVALID_ARGUMENT', '5'],
+      ['nope', 'UNKNOWN_TOOL', '"x"'],
+      ['echo_secret', null, '{"mode":"ok"}'],
+    ]);
+    await client.close();
+    await server.close();
+    await ctx.close();
+  });
+
+  it('scrubs configured secrets from client and tool names before the audit log keeps them', async () => {
+    const token = 'ghp_abcdef0123456789abcdef0123456789';
+    const ctx = createContext(await loadConfig({ env: { GITHUB_TOKEN: token } }), {
+      logDestination: logSink().destination,
+    });
+    const server = createServer(ctx, { tools: [echo] });
+    const client = new Client({ name: `evil-${token}`, version: token });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await Promise.all([client.connect(a), server.connect(b)]);
+    await expect(client.callTool({ name: `x_${token}`, arguments: {} })).rejects.toThrow(
+      /Unknown tool: "x_\[REDACTED\]"/,
+    );
+    await client.callTool({ name: 'echo_secret', arguments: { [token]: 'v', mode: 'ok' } });
+    await ctx.audit.flush();
+    const rows = (await ctx.store()).audit.tail(2);
+    expect(JSON.stringify(rows)).not.toContain(token.slice(4));
+    expect(rows[0]).toMatchObject({ tool: 'x_[REDACTED]', client: 'evil-[REDACTED]/[REDACTED]' });
+    expect(JSON.parse(rows[1]?.args ?? '')).toEqual({ '[REDACTED]': 'v', mode: 'ok' });
+    await client.close();
+    await server.close();
+    await ctx.close();
   });
 
   it('keeps at most 128 characters of a client name and of an unknown tool name in the audit log, marked', async () => {

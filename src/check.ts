@@ -1,14 +1,17 @@
 // `devops-mcp check`: probes every configured backend and reports one line each.
 
+import { createPredictorClient, DEFAULT_TARGET } from './clients/predictor.ts';
 import { createPrometheusClient } from './clients/prometheus.ts';
 import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import { ToolError } from './lib/errors.ts';
+import { assess } from './lib/health.ts';
 import { createHttpBackend, type HttpBackend } from './lib/http.ts';
 
 export interface CheckResult {
   backend: string;
-  status: 'ok' | 'failing' | 'not configured';
+  /** `degraded`: a watched service answers but is not healthy; unlike `failing` it does not fail the check. */
+  status: 'ok' | 'degraded' | 'failing' | 'not configured';
   detail: string;
 }
 
@@ -16,7 +19,8 @@ interface Probe {
   backend: string;
   /** The setting to name when it is missing; undefined when the backend is configured. */
   missing?: string;
-  run?: () => Promise<string>;
+  /** Resolves with what was found, `{ degraded }` for a service that answers but is not healthy; rejects for a failure. */
+  run?: () => Promise<string | { degraded: string }>;
 }
 
 // A check should answer quickly even when a backend hangs.
@@ -30,12 +34,12 @@ export async function runChecks(ctx: Context): Promise<CheckResult[]> {
         return { backend: probe.backend, status: 'not configured', detail: `set ${probe.missing ?? '?'}` };
       const started = performance.now();
       try {
-        const detail = await probe.run();
-        return {
-          backend: probe.backend,
-          status: 'ok',
-          detail: `${detail} (${Math.round(performance.now() - started)} ms)`,
-        };
+        const found = await probe.run();
+        const ms = `(${Math.round(performance.now() - started)} ms)`;
+        if (typeof found === 'string')
+          return { backend: probe.backend, status: 'ok', detail: `${found} ${ms}` };
+        // The reasons may quote what the service itself reports.
+        return { backend: probe.backend, status: 'degraded', detail: ctx.redact(`${found.degraded} ${ms}`) };
       } catch (error) {
         const message = error instanceof ToolError ? error.message : String(error);
         return { backend: probe.backend, status: 'failing', detail: ctx.redact(message) };
@@ -85,28 +89,10 @@ function probesFor(ctx: Context): Probe[] {
     config.prometheus
       ? prometheusProbe(config.prometheus)
       : { backend: 'prometheus', missing: 'PROMETHEUS_URL' },
-    config.loki
-      ? {
-          backend: 'loki',
-          run: () =>
-            withBackend(backend('Loki', 'LOKI_URL', config.loki?.url ?? ''), async http => {
-              const response = await http.request({ path: '/ready' });
-              expectOk(http, response.status, 'GET /ready');
-              return `ready at ${http.describe()}`;
-            }),
-        }
-      : { backend: 'loki', missing: 'LOKI_URL' },
-    config.predictor
-      ? {
-          backend: 'predictor',
-          run: () =>
-            withBackend(backend('Predictor', 'PREDICTOR_URL', config.predictor?.url ?? ''), async http => {
-              const response = await http.request({ path: '/health' });
-              expectOk(http, response.status, 'GET /health');
-              return `healthy at ${http.describe()}`;
-            }),
-        }
-      : { backend: 'predictor', missing: 'PREDICTOR_URL' },
+    config.loki ? lokiProbe(config.loki) : { backend: 'loki', missing: 'LOKI_URL' },
+    ...(config.predictor
+      ? predictorProbes(config.predictor, () => ctx.now())
+      : [{ backend: 'predictor', missing: 'PREDICTOR_URL' }]),
     config.github.token ? githubProbe(config) : { backend: 'github', missing: 'GITHUB_TOKEN' },
     config.openai.apiKey || config.openai.baseUrl
       ? openAiProbe(config)
@@ -134,6 +120,58 @@ function prometheusProbe(settings: NonNullable<Config['prometheus']>): Probe {
       }
     },
   };
+}
+
+function lokiProbe(settings: NonNullable<Config['loki']>): Probe {
+  return {
+    backend: 'loki',
+    run: () =>
+      // The headers too: a multi-tenant or authenticating Loki refuses /ready without them.
+      withBackend(backend('Loki', 'LOKI_URL', settings.url, settings.headers), async http => {
+        const response = await http.request({ path: '/ready' });
+        expectOk(http, response.status, 'GET /ready');
+        return `ready at ${http.describe()}`;
+      }),
+  };
+}
+
+/**
+ * One probe per watched service (`predictor` for PREDICTOR_URL's, `predictor:<name>` for the others), judged as
+ * predictor_health judges it: ok when healthy, degraded with the reasons, failing when down or when /health is not
+ * a JSON object (a login page, the wrong URL), which predictor_health could never read a status from.
+ */
+function predictorProbes(settings: NonNullable<Config['predictor']>, now: () => number): Probe[] {
+  return [DEFAULT_TARGET, ...Object.keys(settings.targets)].map(target => ({
+    backend: target === DEFAULT_TARGET ? 'predictor' : `predictor:${target}`,
+    run: async () => {
+      const predictor = createPredictorClient({
+        url: settings.url,
+        targets: settings.targets,
+        timeoutMs: Math.min(settings.timeoutMs, PROBE_TIMEOUT_MS),
+      });
+      try {
+        const probe = await predictor.probe(target);
+        const { status, reasons } = assess(probe, undefined, now(), settings);
+        const where = predictor.describe(target);
+        const why = reasons.join('; ');
+        if (status === 'down') throw new ToolError('BACKEND_ERROR', `down at ${where}: ${why}`);
+        if (!jsonObject(probe.health.body))
+          throw new ToolError('BACKEND_ERROR', `no readable /health at ${where}: ${why}`);
+        return status === 'healthy' ? `healthy at ${where}` : { degraded: `at ${where}: ${why}` };
+      } finally {
+        await predictor.close();
+      }
+    },
+  }));
+}
+
+function jsonObject(text: string | undefined): boolean {
+  try {
+    const parsed: unknown = JSON.parse(text ?? '');
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  } catch {
+    return false;
+  }
 }
 
 function githubProbe(config: Config): Probe {

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_TARGET } from './clients/predictor.ts';
+import { decodeUserinfo } from './lib/http.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 const timeoutMs = z.number().int().min(100).max(600_000);
@@ -38,6 +40,19 @@ const DEFAULT_LIMITS: SandboxLimitsConfig = {
   outputKb: 16,
   tmpfsMb: 256,
 };
+// The sandbox's own limits: each one not given keeps its default, so that `{ memoryMb: 1024 }` works. A repository's
+// limits (limitsSchema.partial()) have no defaults: a limit it leaves out lowers nothing.
+const { shape: limit } = limitsSchema;
+const sandboxLimitsSchema = z
+  .strictObject({
+    memoryMb: limit.memoryMb.default(DEFAULT_LIMITS.memoryMb),
+    cpus: limit.cpus.default(DEFAULT_LIMITS.cpus),
+    pids: limit.pids.default(DEFAULT_LIMITS.pids),
+    timeoutSeconds: limit.timeoutSeconds.default(DEFAULT_LIMITS.timeoutSeconds),
+    outputKb: limit.outputKb.default(DEFAULT_LIMITS.outputKb),
+    tmpfsMb: limit.tmpfsMb.default(DEFAULT_LIMITS.tmpfsMb),
+  })
+  .prefault({});
 
 /**
  * Paths open_pr refuses unless a repository's `pr.allowPaths` lifts them: CI and repository settings, code owners,
@@ -226,7 +241,18 @@ export const configSchema = z.strictObject({
     /** A health check should answer fast: a slower service is reported, not waited for. */
     timeoutMs: timeoutMs.default(3000),
     /** More services to watch, by name; predictor_health's `target` picks one (default: `url`). */
-    targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i), httpUrl).default({}),
+    targets: z
+      .record(
+        z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]*$/i)
+          // `default` is url's target: a second one by that name would silently replace it.
+          .refine(name => name !== DEFAULT_TARGET, {
+            message: `"${DEFAULT_TARGET}" is the name of predictor.url's target (PREDICTOR_URL); give this one another name`,
+          }),
+        httpUrl,
+      )
+      .default({}),
     /** Share of 5xx answers above which a target is degraded. */
     maxErrorRatio: z.number().min(0).max(1).default(0.05),
     /** p95 request latency, in seconds, above which a target is degraded. */
@@ -278,13 +304,28 @@ export const configSchema = z.strictObject({
           .prefault({}),
       }),
     )
+    // GitHub ignores case in names, so two keys that differ only in case are one repository with two policies,
+    // and which one holds would depend on the order of the file.
+    .superRefine((repos, ctx) => {
+      const seen = new Map<string, string>();
+      for (const name of Object.keys(repos)) {
+        const first = seen.get(name.toLowerCase());
+        if (first === undefined) seen.set(name.toLowerCase(), name);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `"${first}" and "${name}" name the same repository (GitHub ignores case); keep one`,
+          });
+      }
+    })
     .default({}),
   sandbox: z
     .strictObject({
       /** Images a sandbox may use; the first is the default. */
       images: z.array(z.string().min(1)).min(1).default(['devops-mcp-sandbox:node24']),
       /** What a run gets when nobody asks for less; callers may lower, never raise, these. */
-      limits: limitsSchema.default(DEFAULT_LIMITS),
+      limits: sandboxLimitsSchema,
       /** Key for validation receipts (at least 32 characters). Without it a random key per process is used. */
       receiptKey: z.string().min(32, 'must be at least 32 characters').optional(),
       receiptTtlMinutes: z
@@ -488,21 +529,92 @@ async function readConfigFile(
     const reason = (error as { code?: string }).code === 'ENOENT' ? 'no such file' : String(error);
     throw new ConfigError(`DEVOPS_MCP_CONFIG: cannot read ${path}: ${reason}`);
   }
+  const json = extname(path).toLowerCase() === '.json';
   let data: unknown;
   try {
-    if (extname(path).toLowerCase() === '.json') data = JSON.parse(text);
-    // yaml is CommonJS under Node: its exports object is the default export, bundled or not.
-    else data = (await import('yaml')).default.parse(text);
+    if (json) data = JSON.parse(text);
+    // yaml is CommonJS under Node: its exports object is the default export, bundled or not. Its warnings
+    // (an unknown tag) would go to stderr with the line they are about.
+    else data = (await import('yaml')).default.parse(text, { logLevel: 'error' });
   } catch (error) {
-    throw new ConfigError(
-      `DEVOPS_MCP_CONFIG: ${path} is not valid JSON or YAML: ${(error as Error).message}`,
-    );
+    const problem = json ? jsonProblem(error as Error, text) : yamlProblem(error as Error);
+    throw new ConfigError(`DEVOPS_MCP_CONFIG: ${path} is not valid ${json ? 'JSON' : 'YAML'}: ${problem}`);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`DEVOPS_MCP_CONFIG: ${path} must hold an object of settings at its top level`);
   }
   return data as Record<string, unknown>;
+}
+
+// A parser's message quotes the file (YAML a code frame, V8 up to 20 characters around the error, some messages the
+// token they stumbled on), and the file holds secrets: only the position and the bare reason are reported.
+
+/** Where a YAML file goes wrong and why, from the parser's error. */
+function yamlProblem(error: Error): string {
+  const { code, linePos } = error as Error & {
+    code?: string;
+    linePos?: Array<{ line: number; col: number }>;
+  };
+  // These messages go on to quote what they found (a tag, an escape, a token, a block header's extra characters).
+  const quoting = ['UNEXPECTED_TOKEN', 'TAG_RESOLVE_FAILED', 'BAD_DQ_ESCAPE', 'BAD_SCALAR_START'];
+  const reason =
+    code === undefined || quoting.includes(code)
+      ? (code ?? 'unreadable').toLowerCase().replaceAll('_', ' ')
+      : (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '').split(': ')[0] ||
+        'unreadable';
+  const at = linePos?.[0];
+  return at ? `${reason} at line ${at.line}, column ${at.col}` : reason;
+}
+
+/** Where a JSON file goes wrong and why: V8 names the position for some errors, the rest are found by jsonErrorAt. */
+function jsonProblem(error: Error, text: string): string {
+  const named = /^(.*?) in JSON at position \d+ \(line (\d+) column (\d+)\)$/.exec(error.message);
+  if (named) return `${named[1] ?? ''} at line ${named[2] ?? '?'}, column ${named[3] ?? '?'}`;
+  const offset = jsonErrorAt(text);
+  const before = text.slice(0, offset).split('\n');
+  const reason = offset >= text.length ? 'unexpected end of input' : 'unexpected token';
+  return `${reason} at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+/** The offset of the first character at which `text` stops being JSON (its length when it ends too soon). */
+function jsonErrorAt(text: string): number {
+  let at = 0;
+  const take = (pattern: RegExp): boolean => {
+    const sticky = new RegExp(pattern.source, 'y');
+    sticky.lastIndex = at;
+    const match = sticky.exec(text);
+    if (match) at += match[0].length;
+    return match !== null;
+  };
+  const space = () => take(/[ \t\n\r]*/);
+  // A string's characters: any from the space up but " and \, or an escape.
+  const string = () => take(/"(?:[ !#-[\]-\uffff]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/);
+  const pair = (): boolean => {
+    if (!string()) return false;
+    space();
+    return take(/:/) && value();
+  };
+  const value = (): boolean => {
+    space();
+    if (take(/\{/)) return members(/\}/, pair);
+    if (take(/\[/)) return members(/\]/, value);
+    return string() || take(/-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/);
+  };
+  // The items of an object or array, up to `close`: none, or one, then more after commas.
+  const members = (close: RegExp, item: () => boolean): boolean => {
+    space();
+    if (take(close)) return true;
+    for (;;) {
+      space();
+      if (!item()) return false;
+      space();
+      if (take(close)) return true;
+      if (!take(/,/)) return false;
+    }
+  };
+  if (value()) space();
+  return at;
 }
 
 function splitList(value: string): string[] {
@@ -543,11 +655,20 @@ function describeIssue(
   let message = issue.message;
   if (value === undefined && missingFrom) message = `required (set ${missingFrom.env})`;
   else if (issue.code === 'unrecognized_keys') message = `unknown setting(s): ${issue.keys.join(', ')}`;
+  // zod words a bad record key as "Invalid key in record"; what is wrong with it is in the inner issues.
+  else if (issue.code === 'invalid_key') message = issue.issues.map(inner => inner.message).join('; ');
   // Only a plain value at a non-secret path is echoed: an object (the enclosing section of an unknown key)
-  // would carry whatever secrets sit beside it.
+  // would carry whatever secrets sit beside it, and a scalar written where a section or record belongs is most
+  // likely what that section holds (`github: ghp_…`, `headers: "Authorization: Bearer …"`).
   const plain = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  const inPlaceOfSection =
+    issue.code === 'invalid_type' && ['object', 'record', 'map'].includes(issue.expected);
   const shown =
-    !plain || SECRET_PATHS.has(dotted) || secretValue(dotted)
+    !plain ||
+    inPlaceOfSection ||
+    issue.code === 'invalid_key' ||
+    SECRET_PATHS.has(dotted) ||
+    secretValue(path)
       ? ''
       : ` (got ${JSON.stringify(typeof value === 'string' ? withoutUserinfo(value) : value)})`;
   return `${where}: ${message}${shown}`;
@@ -568,9 +689,16 @@ function withoutUserinfo(value: string): string {
   return `${scheme}${rest}`;
 }
 
-/** Paths of the file-only secrets (not env-backed), whose values must not be echoed either. */
-function secretValue(dotted: string): boolean {
-  return /(^|\.)(token|apiKey|password|receiptKey)$/.test(dotted) || /\.headers\./.test(dotted);
+// Sections that hold secrets (tokens, keys, the receipt key) beside settings: nothing under them is echoed.
+const SECRET_SECTIONS = new Set(['github', 'openai', 'http', 'sandbox']);
+
+/** Paths whose values must not be echoed: the secret sections, any headers, and file-only secrets by name. */
+function secretValue(path: readonly string[]): boolean {
+  return (
+    SECRET_SECTIONS.has(path[0] ?? '') ||
+    path.includes('headers') ||
+    /^(token|apiKey|password|receiptKey)$/.test(path.at(-1) ?? '')
+  );
 }
 
 function getPath(target: unknown, path: readonly string[]): unknown {
@@ -587,14 +715,6 @@ const CREDENTIAL_HEADER = /authorization|cookie|token|secret|password|api[-_]?ke
 
 /** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
 export function secretsOf(config: Config): string[] {
-  // A stray % (p%zz) is kept as written: WHATWG URLs leave it so, and decodeURIComponent would throw.
-  const decoded = (text: string): string => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      return text;
-    }
-  };
   // 20 or more characters of a token's alphabet (base64's + = too), mixing two of lower-case, upper-case and digits:
   // no user name is spelled so, while a hex digest, a base64 key or a GitHub token is.
   const tokenLike = (text: string): boolean =>
@@ -616,7 +736,8 @@ export function secretsOf(config: Config): string[] {
     // secret, and would blank every word that spells it (job="prometheus").
     const credentials = [password, tokenLike(username) ? username : ''];
     // Both spellings: an error quoting the URL shows it percent-encoded, a header or a log the decoded value.
-    for (const credential of credentials.filter(Boolean)) secrets.push(credential, decoded(credential));
+    for (const credential of credentials.filter(Boolean))
+      secrets.push(credential, decodeUserinfo(credential));
   }
   // Only headers that carry credentials: a tenant id (X-Scope-OrgID: 1234, prod) is no secret, and scrubbing it
   // would blank every label value and number that happens to match it. Each backend's own (two may both send an

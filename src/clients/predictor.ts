@@ -23,6 +23,8 @@ export interface PredictorClient {
   has(target: string): boolean;
   /** Both endpoints, concurrently; never throws for a target that is down or hanging. */
   probe(target: string, signal?: AbortSignal): Promise<Probe>;
+  /** A target's base URL without credentials, for operator-facing output only (never tool results). */
+  describe(target: string): string;
   /** The counters seen at a target's previous probe, so that rates cover the time between two calls. */
   recall(target: string): Counters | undefined;
   remember(target: string, counters: Counters): void;
@@ -103,6 +105,7 @@ export function createPredictorClient(options: {
       ]);
       return { health, metrics };
     },
+    describe: target => backendFor(target).describe(),
     recall: target => previous.get(target),
     remember: (target, counters) => previous.set(target, counters),
     async close() {

@@ -82,13 +82,25 @@ export function encodeParams(params: Record<string, QueryValue>): string {
   return search.toString();
 }
 
+/**
+ * A URL's user name or password as sent: percent-decoded, except that a stray % (p%zz) is kept as written, as
+ * WHATWG URLs keep it, where decodeURIComponent would throw.
+ */
+export function decodeUserinfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   const url = new URL(options.baseUrl);
   const basePath = url.pathname.replace(/\/+$/, '');
   const defaultHeaders: Record<string, string> = { 'user-agent': 'devops-mcp', ...options.headers };
   if (url.username !== '' || url.password !== '') {
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
+    const user = decodeUserinfo(url.username);
+    const password = decodeUserinfo(url.password);
     defaultHeaders.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   }
   const publicUrl = `${url.protocol}//${url.host}${basePath}`;

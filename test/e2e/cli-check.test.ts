@@ -14,10 +14,11 @@ let dir: string;
 
 beforeAll(async () => {
   prometheus = await startPrometheus();
-  // Stands in for Loki's /ready, a predictor's /health and an OpenAI-compatible /v1/models.
+  // Stands in for Loki's /ready, a predictor's /health and /metrics, and an OpenAI-compatible /v1/models.
   fake = createServer((req, res) => {
     if (req.url === '/ready') res.end('ready\n');
     else if (req.url === '/health') res.end('{"status":"ok"}');
+    else if (req.url === '/metrics') res.end('# no traffic yet\n');
     else if (req.url === '/v1/models')
       res.end('{"object":"list","data":[{"id":"llama3.1","object":"model"}]}');
     else res.writeHead(500).end('boom');
@@ -114,6 +115,16 @@ describe('configuration errors stop the start', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`http.port in ${file}`);
     expect(result.stderr).toContain('unknown setting(s): timeout');
+  });
+
+  it('never prints a line of a config file it cannot parse, warnings included', async () => {
+    const file = join(dir, 'secret.yaml');
+    // An unknown tag is only a warning, which YAML prints with the line it is about; the quote is an error.
+    await writeFile(file, 'github:\n  token: !vault ghp_SECRETtoken0123456789\nlogLevel: "info\n');
+    const result = await run(['serve'], cleanEnv({ DEVOPS_MCP_CONFIG: file }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file} is not valid YAML: Missing closing "quote at line 4, column 1`);
+    expect(result.stderr).not.toContain('SECRET');
   });
 
   it('prints usage for unknown commands and flags', async () => {

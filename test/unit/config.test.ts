@@ -198,7 +198,7 @@ describe('loadConfig', () => {
       await configError(
         loadConfig({ env: { DEVOPS_MCP_CONFIG: 'bad.yaml' }, readFile: files({ 'bad.yaml': 'a: [1,' }) }),
       ),
-    ).toContain('bad.yaml is not valid JSON or YAML');
+    ).toContain('bad.yaml is not valid YAML');
     expect(
       await configError(
         loadConfig({ env: { DEVOPS_MCP_CONFIG: 'list.yaml' }, readFile: files({ 'list.yaml': '- 1\n' }) }),

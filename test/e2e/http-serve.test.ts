@@ -1,16 +1,17 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request } from 'node:http';
+import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createContext } from '../../src/context.ts';
-import { startHttpServer } from '../../src/http.ts';
+import { startHttpServer, type HttpOptions } from '../../src/http.ts';
 import { cleanEnv, run, startHttp, type HttpServe } from '../support/bin.ts';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target.ts';
-import { silentServer } from '../support/ports.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
 import { logSink } from '../support/logs.ts';
+import { waitFor } from '../support/wait.ts';
 
 const TOKEN = 'e2e-http-token-0123456789abcdef';
 const INIT = {
@@ -49,9 +50,10 @@ function raw(
   path: string,
   headers: Record<string, string>,
   body?: unknown,
+  port = server.port,
 ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, method, path, headers }, res => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, res => {
       // An event stream stays open: its status and headers are what the test needs.
       if (res.headers['content-type']?.includes('text/event-stream')) {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' });
@@ -166,57 +168,92 @@ describe('devops-mcp serve --http', () => {
   });
 });
 
+describe('the Host and Origin allow-lists', () => {
+  /** GET /healthz on `port`: the Host and Origin checks come before any route. */
+  const health = async (port: number, headers: Record<string, string>) => {
+    const answer = await raw('GET', '/healthz', headers, undefined, port);
+    return answer.status === 403 ? `403 ${String(JSON.parse(answer.body).error.message)}` : answer.status;
+  };
+
+  it('accept a Host named in http.allowedHosts, at any port, and still refuse others', async () => {
+    const here = await serveHere({ allowedHosts: ['mcp.internal'] });
+    try {
+      const port = here.served.port;
+      expect(await health(port, { host: 'mcp.internal' })).toBe(200);
+      expect(await health(port, { host: 'MCP.internal:8443' })).toBe(200);
+      // A page of that host may call the server too.
+      expect(await health(port, { host: 'mcp.internal', origin: 'https://mcp.internal' })).toBe(200);
+      expect(await health(port, { host: 'evil.example.com' })).toBe(
+        '403 Forbidden: Host evil.example.com is not allowed',
+      );
+    } finally {
+      await here.close();
+    }
+  });
+
+  it('accept an Origin named in http.allowedOrigins, and refuse another, even of the same name', async () => {
+    const here = await serveHere({ allowedOrigins: ['https://app.example.com'] });
+    try {
+      const port = here.served.port;
+      expect(await health(port, { origin: 'https://app.example.com' })).toBe(200);
+      expect(await health(port, { origin: 'https://app.example.com/' })).toBe(200);
+      expect(await health(port, { origin: 'https://other.example.com' })).toBe(
+        '403 Forbidden: Origin https://other.example.com is not allowed',
+      );
+      expect(await health(port, { origin: 'http://app.example.com' })).toBe(
+        '403 Forbidden: Origin http://app.example.com is not allowed',
+      );
+    } finally {
+      await here.close();
+    }
+  });
+
+  it('on a wildcard bind without allowedHosts, take any Host but only an Origin of that same host', async () => {
+    // Reached over loopback only; the token is what guards such a bind.
+    const here = await serveHere({ host: '0.0.0.0', token: TOKEN });
+    try {
+      const port = here.served.port;
+      expect(await health(port, {})).toBe(401);
+      expect(await health(port, { ...auth })).toBe(200);
+      expect(await health(port, { ...auth, origin: `http://127.0.0.1:${port}` })).toBe(200);
+      expect(await health(port, { ...auth, origin: 'http://evil.example.com' })).toBe(
+        '403 Forbidden: Origin http://evil.example.com is not allowed',
+      );
+      const named = { ...auth, host: `mcp.example.net:${port}` };
+      expect(await health(port, named)).toBe(200);
+      expect(await health(port, { ...named, origin: 'https://mcp.example.net' })).toBe(200);
+      expect(await health(port, { ...named, origin: `http://127.0.0.1:${port}` })).toBe(
+        `403 Forbidden: Origin http://127.0.0.1:${port} is not allowed`,
+      );
+    } finally {
+      await here.close();
+    }
+  });
+});
+
 describe('idle sessions', () => {
   it('keeps a session while its GET event stream is open, and reaps it once the stream has closed', async () => {
-    const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:' } }), {
-      logDestination: logSink().destination,
-    });
     // The reaper looks every sessionIdleMs: a short limit keeps the test short.
-    const idle = await startHttpServer(ctx, {
-      host: '127.0.0.1',
-      port: 0,
-      token: undefined,
-      allowedHosts: [],
-      allowedOrigins: [],
-      maxSessions: 4,
-      sessionIdleMs: 200,
-    });
+    const here = await serveHere({ sessionIdleMs: 200 });
     try {
-      const post = (body: unknown, session?: string) =>
-        fetch(idle.url, {
-          method: 'POST',
-          headers: {
-            ...json,
-            ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } : {}),
-          },
-          body: JSON.stringify(body),
-        });
-      const init = await post(INIT);
-      const session = init.headers.get('mcp-session-id') ?? '';
-      await init.text();
-      await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+      const listened = await here.open();
       const listening = new AbortController();
-      const stream = await fetch(idle.url, {
-        headers: {
-          accept: 'text/event-stream',
-          'mcp-session-id': session,
-          'mcp-protocol-version': '2025-06-18',
-        },
+      const stream = await fetch(here.served.url, {
+        headers: { ...here.headers(listened), accept: 'text/event-stream' },
         signal: listening.signal,
       });
       expect(stream.status).toBe(200);
-      await sleep(1000);
-      const during = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, session);
-      await during.text();
-      expect(during.status).toBe(200);
+      // Opened after the stream, so seen later than the listened-to session: once the reaper takes it, it has
+      // passed over the other one too while that one was past the idle limit, and kept it only for its stream.
+      const quiet = await here.open();
+      await waitFor(() => reaped(here.logs, quiet));
+      expect(reaped(here.logs, listened)).toBe(false);
+      expect(await ping(here, listened)).toBe(200);
       listening.abort();
-      await sleep(1000);
-      const after = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, session);
-      await after.text();
-      expect(after.status).toBe(404);
+      await waitFor(() => reaped(here.logs, listened));
+      await waitFor(async () => (await ping(here, listened)) === 404);
     } finally {
-      await idle.close();
-      await ctx.close();
+      await here.close();
     }
   });
 });
@@ -269,10 +306,7 @@ describe('refused initialize requests', () => {
 });
 
 /** `startHttpServer` in this process, with its log lines kept. */
-async function serveHere(
-  options: { maxSessions?: number; sessionIdleMs?: number } = {},
-  env: Record<string, string> = {},
-) {
+async function serveHere(options: Partial<HttpOptions> = {}, env: Record<string, string> = {}) {
   const logs: string[] = [];
   const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:', ...env } }), {
     logDestination: logSink(logs).destination,
@@ -283,8 +317,9 @@ async function serveHere(
     token: undefined,
     allowedHosts: [],
     allowedOrigins: [],
-    maxSessions: options.maxSessions ?? 4,
-    sessionIdleMs: options.sessionIdleMs ?? 60_000,
+    maxSessions: 4,
+    sessionIdleMs: 60_000,
+    ...options,
   });
   const headers = (session?: string) => ({
     ...json,
@@ -313,10 +348,46 @@ async function serveHere(
   };
 }
 
+/**
+ * Whether the idle reaper has logged closing `session`. Polling the session itself would not do: every request to
+ * it counts as use, and would keep it from ever going idle.
+ */
+function reaped(logs: readonly string[], session: string): boolean {
+  return logs.some(line => line.includes('closing idle session') && line.includes(session));
+}
+
+/** The status a ping on `session` gets. */
+async function ping(here: { post: (body: unknown, session?: string) => Promise<Response> }, session: string) {
+  const answer = await here.post({ jsonrpc: '2.0', id: 99, method: 'ping' }, session);
+  await answer.text();
+  return answer.status;
+}
+
+/** A backend that accepts connections and never answers, counting them: a call is under way once one came. */
+async function hangingBackend(): Promise<{ url: string; connections: () => number; close: () => void }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const hung = createServer(socket => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>(resolve => hung.listen(0, '127.0.0.1', resolve));
+  const { port } = hung.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      hung.close();
+    },
+  };
+}
+
 describe('a cancelled call', () => {
   it('has its event stream closed, so its session can go idle', async () => {
     // Accepts connections and never answers: the call waits on Prometheus until it is cancelled.
-    const silent = await silentServer();
+    const silent = await hangingBackend();
     const here = await serveHere({ sessionIdleMs: 200 }, { PROMETHEUS_URL: silent.url });
     try {
       const session = await here.open();
@@ -331,18 +402,18 @@ describe('a cancelled call', () => {
       );
       expect(call.headers.get('content-type')).toContain('text/event-stream');
       const ended = call.text().then(() => 'ended');
-      await sleep(300);
+      // Cancelled once it is waiting on Prometheus, not before the server has taken it up.
+      await waitFor(() => silent.connections() > 0);
       const cancel = await here.post(
         { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2, reason: 'test' } },
         session,
       );
       expect(cancel.status).toBe(202);
-      // No response comes (the specification says none is sent), but the stream ends.
-      expect(await Promise.race([ended, sleep(3000).then(() => 'still open')])).toBe('ended');
-      await sleep(1000);
-      const after = await here.post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, session);
-      await after.text();
-      expect(after.status).toBe(404);
+      // No response comes (the specification says none is sent), but the stream ends; left open, it would stay so
+      // for ever (a keepalive every 15 s), so a deadline far past any wait for the abort tells the two apart.
+      expect(await Promise.race([ended, sleep(10_000).then(() => 'still open')])).toBe('ended');
+      await waitFor(() => reaped(here.logs, session));
+      await waitFor(async () => (await ping(here, session)) === 404);
     } finally {
       await here.close();
       silent.close();
@@ -350,7 +421,7 @@ describe('a cancelled call', () => {
   });
 
   it("closes a batch's stream only once its other requests are answered", async () => {
-    const silent = await silentServer();
+    const silent = await hangingBackend();
     const here = await serveHere({}, { PROMETHEUS_URL: silent.url });
     try {
       const session = await here.open();
@@ -367,14 +438,14 @@ describe('a cancelled call', () => {
         session,
       );
       const body = batch.text();
-      await sleep(300);
+      await waitFor(() => silent.connections() > 0);
       await (
         await here.post(
           { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 2 } },
           session,
         )
       ).text();
-      const text = await Promise.race([body, sleep(3000).then(() => 'still open')]);
+      const text = await Promise.race([body, sleep(10_000).then(() => 'still open')]);
       expect(text).toContain('"id":3');
       expect(text).not.toContain('"id":2');
     } finally {

@@ -5,11 +5,13 @@ export async function waitFor<T>(
   timeoutMs = 20_000,
   everyMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  // performance.now(), not Date.now(): a test that fakes the wall clock (vi.useFakeTimers({ toFake: ['Date'] }))
+  // must still see the deadline pass.
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline)
+    if (performance.now() > deadline)
       throw new Error(`condition not met within ${timeoutMs} ms: ${check.toString()}`);
     await new Promise(resolve => setTimeout(resolve, everyMs));
   }

@@ -11,6 +11,11 @@ const docs = JSON.parse(
 
 const kind = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
 const NANOSECONDS = /^\d{19}$/;
+/**
+ * Strings the reference fixes rather than shows as data: clients switch on them (ours refuses an answer whose
+ * status is not "success", and reads the result by its resultType), so they must be the reference's words.
+ */
+const FIXED_STRINGS = new Set(['$.status', '$.data.resultType']);
 
 interface ShapeOptions {
   /** Paths holding label sets: any names, string values. */
@@ -21,9 +26,9 @@ interface ShapeOptions {
 
 /**
  * Where `actual` differs in shape from `expected`: a missing or unexpected key, another kind of value,
- * a nanosecond timestamp that is not a digit string. Tuples (scalars of mixed kinds, or led by a
- * nanosecond timestamp) are compared position by position; other arrays must not be empty, and each
- * item is compared with the reference's first.
+ * a nanosecond timestamp that is not a digit string, another word where the reference fixes one. Tuples
+ * (scalars of mixed kinds, or led by a nanosecond timestamp) are compared position by position; other
+ * arrays must not be empty, and each item is compared with the reference's first.
  */
 function shapeMismatches(
   expected: unknown,
@@ -38,6 +43,9 @@ function shapeMismatches(
       .map(([k]) => `${path}.${k}: label values are strings`);
   }
   if (kind(expected) !== kind(actual)) return [`${path}: expected ${kind(expected)}, got ${kind(actual)}`];
+  if (FIXED_STRINGS.has(path) && actual !== expected) {
+    return [`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+  }
   if (typeof expected === 'string' && NANOSECONDS.test(expected) && !/^\d+$/.test(actual as string)) {
     return [`${path}: expected nanoseconds as a digit string, got ${JSON.stringify(actual)}`];
   }
@@ -189,8 +197,22 @@ describe("the Loki double against the examples of Loki's HTTP API reference", ()
     }
   });
 
-  it('would notice a drift: the comparison flags wrong types, missing and extra keys', () => {
+  it('would notice a drift: the comparison flags wrong words, types, missing and extra keys', () => {
     const { body: documented } = withoutStats(docs.query_range_streams);
+    expect(
+      shapeMismatches(
+        documented,
+        { status: 'ok', data: { resultType: 'stream', result: [] } },
+        { labelSets: RESULT_LABELS },
+      ),
+    ).toEqual([
+      '$.status: expected "success", got "ok"',
+      '$.data.resultType: expected "streams", got "stream"',
+      '$.data.result: expected items, got none',
+    ]);
+    expect(shapeMismatches(docs.labels, { status: 'error', data: ['a'] })).toEqual([
+      '$.status: expected "success", got "error"',
+    ]);
     expect(
       shapeMismatches(
         documented,

@@ -127,8 +127,9 @@ describe('predictor_health against the real market predictor', () => {
     try {
       const out = await check(session);
       expect(out.status).toBe('down');
-      expect(out.reasons[0]).toMatch(/did not answer within 3000 ms/);
-      expect(out.health.ms).toBeLessThan(4000);
+      // Its own deadline ended the wait: a hung predictor is reported as down, with no status it never sent.
+      expect(out.reasons[0]).toMatch(/^\/health did not answer: .*did not answer within 3000 ms/);
+      expect(out.health.http_status).toBeUndefined();
     } finally {
       await session.close();
       hung.close();

@@ -2,24 +2,31 @@
 // Retry-After honoured, and a breaker that answers at once during an outage and probes again after it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ToolError } from '../../../src/lib/errors.ts';
 import { createHttpBackend, type HttpBackendOptions } from '../../../src/lib/http.ts';
 import { freePort } from '../../support/ports.ts';
+import { waitFor } from '../../support/wait.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const closers: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(closers.splice(0).map(close => close()));
 });
 
-/** A server answering in turn with `replies`, then with the last one; counts the requests it got. */
-async function serve(...replies: Handler[]): Promise<{ url: string; hits: () => number }> {
-  let hits = 0;
+/**
+ * A server answering in turn with `replies`, then with the last one; counts the requests it got, and notes when
+ * each came (performance.now()).
+ */
+async function serve(
+  ...replies: Handler[]
+): Promise<{ url: string; hits: () => number; arrivals: readonly number[] }> {
+  const arrivals: number[] = [];
   const server = createServer((req, res) => {
-    const reply = replies[Math.min(hits, replies.length - 1)];
-    hits++;
+    const reply = replies[Math.min(arrivals.length, replies.length - 1)];
+    arrivals.push(performance.now());
     reply?.(req, res);
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
@@ -31,7 +38,11 @@ async function serve(...replies: Handler[]): Promise<{ url: string; hits: () => 
         });
       }),
   );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hits: () => arrivals.length,
+    arrivals,
+  };
 }
 
 const status =
@@ -74,10 +85,12 @@ describe('the HTTP backend', () => {
 
   it("waits the server's Retry-After before asking again", async () => {
     const server = await serve(status(429, { 'retry-after': '1' }), status(200));
-    const started = performance.now();
     const response = await backend(server.url).request({ path: '/q' });
     expect(response.status).toBe(200);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+    // A lower bound on a wait the backend must make, as the server saw it: load only lengthens it, so it cannot
+    // fail a correct build (the 10 ms spare covers timer rounding). Its own backoff would ask again after ~100 ms.
+    const [first = 0, second = 0] = server.arrivals;
+    expect(second - first).toBeGreaterThanOrEqual(990);
   });
 
   it('gives up after its retries, and never past the deadline', async () => {
@@ -98,6 +111,8 @@ describe('the HTTP backend', () => {
   });
 
   it('opens its breaker after failed calls in a row, answers at once, then probes again', async () => {
+    // Only the clock, which the breaker reads: the test moves it past the cooldown rather than wait it out.
+    vi.useFakeTimers({ toFake: ['Date'] });
     const down = backend(`http://127.0.0.1:${await freePort()}`, { retries: 0 });
     for (let i = 0; i < 3; i++)
       expect(await codeOf(down.request({ path: '/q' }))).toBe('BACKEND_UNREACHABLE');
@@ -110,21 +125,23 @@ describe('the HTTP backend', () => {
     const flaky = backend(server.url, { retries: 0 });
     for (let i = 0; i < 3; i++) expect((await flaky.request({ path: '/q' })).status).toBe(500);
     expect(await codeOf(flaky.request({ path: '/q' }))).toBe('BACKEND_UNREACHABLE');
+    vi.advanceTimersByTime(399);
+    expect(await codeOf(flaky.request({ path: '/q' }))).toBe('BACKEND_UNREACHABLE');
     expect(server.hits()).toBe(3);
-    await new Promise(resolve => setTimeout(resolve, 450));
+    vi.advanceTimersByTime(1);
     expect((await flaky.request({ path: '/q' })).status).toBe(200);
     expect(server.hits()).toBe(4);
   });
 
   it('lets the next call probe when the probe itself was cancelled or too large', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
     let slow = true;
     const server = await serve(
       status(500),
       status(500),
       status(500),
-      (_req, res) => {
-        // The half-open probe: answered late, after the client gave up on it.
-        setTimeout(() => res.writeHead(200).end('late'), 300);
+      () => {
+        // The half-open probe: never answered; the client gives up on it.
       },
       (_req, res) => {
         res.writeHead(200).end('x'.repeat(2048)); // over the cap below
@@ -136,12 +153,12 @@ describe('the HTTP backend', () => {
     );
     const flaky = backend(server.url, { retries: 0, maxResponseBytes: 1024 });
     for (let i = 0; i < 3; i++) expect((await flaky.request({ path: '/q' })).status).toBe(500);
-    await new Promise(resolve => setTimeout(resolve, 450));
+    vi.advanceTimersByTime(400);
     const cancel = new AbortController();
     const probe = codeOf(flaky.request({ path: '/q', signal: cancel.signal }));
-    setTimeout(() => {
-      cancel.abort();
-    }, 50);
+    // Cancelled once the server has it, so that it is the probe that is given up on, not a call never sent.
+    await waitFor(() => server.hits() === 4);
+    cancel.abort();
     expect(await probe).toBe('CANCELLED');
     expect(await codeOf(flaky.request({ path: '/q' }))).toBe('RESULT_TOO_LARGE');
     expect((await flaky.request({ path: '/q' })).status).toBe(200);

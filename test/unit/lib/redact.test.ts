@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRedactor, REDACTED } from '../../../src/lib/redact.ts';
+import { createRedactor, REDACTED, redactJson } from '../../../src/lib/redact.ts';
 
 describe('createRedactor', () => {
   it('scrubs a secret from plain text and from JSON, where quotes and backslashes in it are escaped', () => {
@@ -15,5 +15,41 @@ describe('createRedactor', () => {
   it('leaves text alone when there are no secrets, and ignores ones too short to scrub safely', () => {
     expect(createRedactor([])('anything')).toBe('anything');
     expect(createRedactor(['abc'])('abc abc')).toBe('abc abc');
+  });
+
+  it('scrubs a secret of four characters, the shortest it takes', () => {
+    expect(createRedactor(['s3cr'])('pw=s3cr; again s3cr')).toBe(`pw=${REDACTED}; again ${REDACTED}`);
+  });
+
+  it('scrubs the longer of two secrets that overlap whole, leaving no tail of it behind', () => {
+    // Given shorter first: scrubbed in that order, the long one would leave `[REDACTED]1234efgh`.
+    const redact = createRedactor(['ghp_abcd', 'ghp_abcd1234efgh']);
+    expect(redact('token=ghp_abcd1234efgh, old=ghp_abcd')).toBe(`token=${REDACTED}, old=${REDACTED}`);
+  });
+});
+
+describe('redactJson', () => {
+  it('scrubs a secret that is an object key, and keeps the value and its text the same JSON', () => {
+    const { value, text } = redactJson(
+      { labels: { ghp_abcd1234efgh: 'x', app: 'api' } },
+      createRedactor(['ghp_abcd1234efgh']),
+    );
+    expect(value).toEqual({ labels: { [REDACTED]: 'x', app: 'api' } });
+    expect(JSON.parse(text)).toEqual(value);
+  });
+
+  it('leaves a number alone even when its digits are a secret, so the text stays valid JSON', () => {
+    // Only strings are scrubbed: scrubbing the text instead would write {"id":[REDACTED]}, which is not JSON.
+    const redact = createRedactor(['1234']);
+    const { value, text } = redactJson({ id: 1234, note: 'pin 1234' }, redact);
+    expect(value).toEqual({ id: 1234, note: `pin ${REDACTED}` });
+    expect(JSON.parse(text)).toEqual({ id: 1234, note: `pin ${REDACTED}` });
+  });
+
+  it('gives back the very value and its text when nothing in it is a secret', () => {
+    const input = { id: 1, labels: ['a'] };
+    const { value, text } = redactJson(input, createRedactor(['ghp_abcd1234efgh']));
+    expect(value).toBe(input);
+    expect(text).toBe(JSON.stringify(input));
   });
 });

@@ -43,6 +43,11 @@ describe('chooseStep', () => {
     expect(chooseStep(300, 0.5, budget)).toMatchObject({ step: 0.5, points: 601, reason: 'requested' });
   });
 
+  it('keeps a requested step that yields exactly the most points, and raises one that yields a point more', () => {
+    expect(chooseStep(1099, 1, budget)).toEqual({ step: 1, points: 1100, reason: 'requested' });
+    expect(chooseStep(1100, 1, budget)).toEqual({ step: 2, points: 551, reason: 'raised', requested: 1 });
+  });
+
   it('raises the step when a range would exceed the point budget', () => {
     const year = chooseStep(YEAR, 1, budget);
     expect(year.reason).toBe('raised');

@@ -74,6 +74,7 @@ export interface PullInfo {
   headRef: string;
   headSha: string;
   baseRef: string;
+  labels: string[];
 }
 
 export type ContentInfo =
@@ -98,6 +99,8 @@ export interface GithubClient {
   resolveRef(repo: RepoRef, ref: string): Promise<string | undefined>;
   getTree(repo: RepoRef, treeSha: string): Promise<{ entries: TreeEntry[]; truncated: boolean }>;
   getContent(repo: RepoRef, path: string, ref: string): Promise<ContentInfo | undefined>;
+  /** The tree entry at `path` in the commit `ref` names (read tree by tree), or undefined. */
+  treeEntry(repo: RepoRef, path: string, ref: string): Promise<TreeEntry | undefined>;
   getBlob(repo: RepoRef, sha: string): Promise<Buffer>;
   /** The gzip'd tarball of a commit, as a stream; it fails with TOO_LARGE past `maxBytes`. */
   tarball(repo: RepoRef, sha: string, maxBytes: number): Promise<Readable>;
@@ -317,6 +320,9 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
     getBranch: (repo, branch) =>
       lookup(`GET branch ${branch}`, async o => {
         const { data } = await o.rest.repos.getBranch({ ...repo, branch });
+        // GitHub answers a renamed branch's old name with a 301 to the new one, which fetch follows: the old name is
+        // no branch any more, and the new one is not what the caller named (a base or head swapped unseen).
+        if (data.name !== branch) return undefined;
         return { name: data.name, commitSha: data.commit.sha, protected: data.protected };
       }),
     getCommit: (repo, sha) =>
@@ -355,25 +361,24 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
           })),
         };
       }),
-    getContent: (repo, path, ref) =>
-      lookup(`GET contents of ${path || '/'}`, async o => {
+    getContent(repo, path, ref) {
+      return lookup(`GET contents of ${path || '/'}`, async o => {
         let data;
         try {
           ({ data } = await o.rest.repos.getContent({ ...repo, path, ref }));
         } catch (error) {
-          // Over 1 MB the contents API answers 403 too_large in its default format; the parent directory's
-          // listing still names the file's sha and size, and the caller reads the blob if it wants it.
+          // Over 1 MB the contents API answers 403 too_large in its default format; the trees on the way still
+          // name the file's sha and size, and the caller reads the blob if it wants it. (Not the parent directory's
+          // listing: the contents API lists at most 1,000 entries of a directory.)
           if (!(
             isRequestError(error) &&
             error.status === 403 &&
             /too_large/.test(JSON.stringify(error.response?.data))
           ))
             throw error;
-          const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
-          const listing = (await o.rest.repos.getContent({ ...repo, path: parent, ref })).data;
-          const entry = Array.isArray(listing) ? listing.find(e => e.path === path) : undefined;
-          if (entry?.type !== 'file') throw error;
-          return { type: 'file' as const, path, sha: entry.sha, size: entry.size, content: undefined };
+          const entry = await this.treeEntry(repo, path, ref);
+          if (entry?.type !== 'blob') throw error;
+          return { type: 'file' as const, path, sha: entry.sha, size: entry.size ?? 0, content: undefined };
         }
         if (Array.isArray(data)) {
           return {
@@ -399,7 +404,33 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
           return { type: 'symlink' as const, path: data.path, sha: data.sha, size: data.size, target };
         }
         return { type: 'submodule' as const, path: data.path, sha: data.sha, size: data.size };
-      }),
+      });
+    },
+    async treeEntry(repo, path, ref) {
+      const commit = await this.resolveRef(repo, ref);
+      const treeSha = commit === undefined ? undefined : (await this.getCommit(repo, commit))?.treeSha;
+      if (treeSha === undefined) return undefined;
+      // One tree per directory on the way, not the recursive tree, which GitHub truncates in a large repository.
+      let tree = treeSha;
+      const parts = path.split('/');
+      for (const [i, name] of parts.entries()) {
+        const { data } = await call(`GET tree ${tree}`, o => o.rest.git.getTree({ ...repo, tree_sha: tree }));
+        const entry = data.tree.find(e => e.path === name);
+        if (!entry?.sha) return undefined;
+        if (i === parts.length - 1) {
+          return {
+            path,
+            mode: entry.mode,
+            type: entry.type as TreeEntry['type'],
+            sha: entry.sha,
+            ...(entry.size === undefined ? {} : { size: entry.size }),
+          };
+        }
+        if (entry.type !== 'tree') return undefined;
+        tree = entry.sha;
+      }
+      return undefined;
+    },
     getBlob: (repo, sha) =>
       call(`GET blob ${sha}`, async o => {
         const { data } = await o.rest.git.getBlob({ ...repo, file_sha: sha });
@@ -487,6 +518,7 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
           headRef: p.head.ref,
           headSha: p.head.sha,
           baseRef: p.base.ref,
+          labels: p.labels.map(label => label.name),
         }));
       }),
     async createPull(repo, pull) {
@@ -502,6 +534,7 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
           headRef: p.head.ref,
           headSha: p.head.sha,
           baseRef: p.base.ref,
+          labels: p.labels.map(label => label.name),
         };
       } catch (error) {
         if (is422(error, /pull request already exists/i)) return 'exists';

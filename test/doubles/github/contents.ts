@@ -67,28 +67,72 @@ function entryJson(
   };
 }
 
+/** The entry at `path` in commit `sha`, as ls-tree names it (no link on the way is followed), or null. */
+async function entryAt(repo: Repo, sha: string, path: string): Promise<TreeEntry | null> {
+  const out = await repo.git.run(['ls-tree', '-z', '-l', sha, '--', path]);
+  const line = out.toString('utf8').split('\0')[0] ?? '';
+  const tab = line.indexOf('\t');
+  if (tab < 0 || line.slice(tab + 1) !== path) return null;
+  const [mode = '', type = '', object = '', size = '-'] = line.slice(0, tab).split(/ +/);
+  const entry: TreeEntry = { mode, type: type as TreeEntry['type'], sha: object, path };
+  if (type === 'blob') entry.size = Number(size);
+  return entry;
+}
+
+/**
+ * The normal file a symbolic link at `path` names, or null. The docs: "If the content is a symlink and the
+ * symlink's target is a normal file in the repository, then the API responds with the content of the file.
+ * Otherwise, the API responds with an object describing the symlink itself." The target is read relative to the
+ * link's directory and must stay inside the repository; a link on its way is not followed (hub4j/github-api#875:
+ * a target through a linked directory answers the link).
+ */
+async function linkedFile(repo: Repo, sha: string, path: string, target: string): Promise<TreeEntry | null> {
+  if (target.startsWith('/')) return null;
+  const parts = path.split('/').slice(0, -1);
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (parts.length === 0) return null;
+      parts.pop();
+    } else parts.push(part);
+  }
+  if (parts.length === 0) return null;
+  const entry = await entryAt(repo, sha, parts.join('/'));
+  return entry?.type === 'blob' && (entry.mode === '100644' || entry.mode === '100755') ? entry : null;
+}
+
+// The docs: "This API has an upper limit of 1,000 files for a directory."
+const MAX_LISTED = 1000;
+
 async function contents({ repo, params, query, state, accept }: RepoRequest): Promise<Reply> {
   // The raw, html and object media types answer other bodies; the double serves only the default JSON.
   if (/application\/vnd\.github(?:\.v3)?\.(?:raw|html|object)/.test(accept)) {
     throw unsupported(`contents in the media type ${accept}`);
   }
-  const path = (params[0] ?? '').replace(/^\/+|\/+$/g, '');
+  let path = (params[0] ?? '').replace(/^\/+|\/+$/g, '');
   const { ref, sha } = await commitFor(repo, query.get('ref'));
   let entry: TreeEntry;
   if (path === '') {
     entry = { mode: '040000', type: 'tree', sha: (await repo.git.readCommit(sha)).tree, path: '' };
   } else {
-    const out = await repo.git.run(['ls-tree', '-z', '-l', sha, '--', path]);
-    const line = out.toString('utf8').split('\0')[0] ?? '';
-    const tab = line.indexOf('\t');
-    if (tab < 0 || line.slice(tab + 1) !== path) throw notFound(DOCS);
-    const [mode = '', type = '', object = '', size = '-'] = line.slice(0, tab).split(/ +/);
-    entry = { mode, type: type as TreeEntry['type'], sha: object, path };
-    if (type === 'blob') entry.size = Number(size);
+    const found = await entryAt(repo, sha, path);
+    if (!found) throw notFound(DOCS);
+    entry = found;
   }
   if (entry.type === 'tree') {
-    const children = await repo.git.readTree(entry.sha);
+    const children = (await repo.git.readTree(entry.sha)).slice(0, MAX_LISTED);
     return json(children.map(c => entryJson(state, repo, ref, c, path ? `${path}/${c.path}` : c.path, true)));
+  }
+  let target: string | null = null;
+  if (entry.mode === '120000') {
+    target = (await repo.git.readBlob(entry.sha)).toString('utf8');
+    const file = await linkedFile(repo, sha, path, target);
+    if (file) {
+      // Answered as the file itself, under its own path, name and sha.
+      entry = file;
+      path = file.path;
+      target = null;
+    }
   }
   const base = entryJson(state, repo, ref, entry, path, false);
   if (entry.type === 'commit') {
@@ -103,8 +147,8 @@ async function contents({ repo, params, query, state, accept }: RepoRequest): Pr
       { documentationUrl: DOCS, errors: [{ resource: 'Blob', field: 'data', code: 'too_large' }] },
     );
   }
+  if (target !== null) return json({ ...base, target });
   const content = await repo.git.readBlob(entry.sha);
-  if (entry.mode === '120000') return json({ ...base, target: content.toString('utf8') });
   return json({ ...base, content: base64Lines(content), encoding: 'base64' });
 }
 

@@ -344,6 +344,48 @@ describe("the GitHub double against GitHub's OpenAPI description", () => {
     expect(response.data.message).toBe('Not Found');
   });
 
+  it('answers renames, a linked file and a body over the limit in their documented shapes', async () => {
+    const { headSha } = await github.addRepo({
+      owner: 'acme',
+      name: 'renamed',
+      files: { 'a.txt': 'a\n' },
+      symlinks: { 'link.txt': 'a.txt' },
+      branches: { old: { protected: false } },
+    });
+    await github.renameBranch('acme/renamed', 'old', 'new');
+    await github.renameRepo('acme/renamed', 'acme/now');
+    const manual = async (path: string, method = 'GET') => {
+      const response = await fetch(`${github.url}${path}`, {
+        method,
+        headers: { authorization: `token ${github.token}` },
+        redirect: 'manual',
+        ...(method === 'GET' ? {} : { body: '{}' }),
+      });
+      return { status: response.status, data: await response.json() };
+    };
+    conforms('get', '/repos/{owner}/{repo}', await manual('/repos/acme/renamed'));
+    conforms('patch', '/repos/{owner}/{repo}', await manual('/repos/acme/renamed', 'PATCH'));
+    conforms('get', '/repos/{owner}/{repo}/branches/{branch}', await manual('/repos/acme/now/branches/old'));
+    conforms(
+      'get',
+      '/repos/{owner}/{repo}/contents/{path}',
+      await octokit.repos.getContent({ owner: 'acme', repo: 'now', path: 'link.txt' }),
+    );
+    await octokit.git.createRef({ owner: 'acme', repo: 'now', ref: 'refs/heads/x', sha: headSha });
+    const tooLong = await failure(
+      octokit.pulls.create({
+        owner: 'acme',
+        repo: 'now',
+        title: 't',
+        head: 'x',
+        base: 'main',
+        body: 'b'.repeat(70_000),
+      }),
+    );
+    expect(tooLong.status).toBe(422);
+    conforms('post', '/repos/{owner}/{repo}/pulls', tooLong);
+  });
+
   it('would notice a drift: a missing field, a wrong type and a bad format are violations', async () => {
     const { data } = await octokit.repos.get(repo);
     const withoutName: Record<string, unknown> = { ...data };

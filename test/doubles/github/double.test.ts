@@ -758,3 +758,153 @@ describe('the GitHub double', () => {
     expect((await failure(octokit.request('GET /nothing/here'))).status).toBe(404);
   });
 });
+
+describe('the GitHub double where tools depend on its details', () => {
+  it('answers a symbolic link to a file with the file, and any other link with the link', async () => {
+    await github.addRepo({
+      owner: 'acme',
+      name: 'links',
+      files: { 'src/a.txt': 'a\n', 'README.md': '# links\n' },
+      symlinks: {
+        'docs/a.txt': '../src/a.txt',
+        'src/same.txt': './a.txt',
+        lib: 'src',
+        'up.txt': '../outside.txt',
+        'abs.txt': '/etc/passwd',
+        'chain.txt': 'docs/a.txt',
+        'through.txt': 'lib/a.txt',
+      },
+    });
+    const get = async (path: string) =>
+      ((await octokit.repos.getContent({ owner: 'acme', repo: 'links', path })) as { data: any }).data;
+    for (const link of ['docs/a.txt', 'src/same.txt']) {
+      const file = await get(link);
+      expect(file).toMatchObject({
+        type: 'file',
+        path: 'src/a.txt',
+        name: 'a.txt',
+        sha: blobSha(Buffer.from('a\n')),
+      });
+      expect(Buffer.from(file.content, 'base64').toString()).toBe('a\n');
+    }
+    // A directory, a path outside the repository, and a target that is a link or lies through one.
+    for (const [link, target] of [
+      ['lib', 'src'],
+      ['up.txt', '../outside.txt'],
+      ['abs.txt', '/etc/passwd'],
+      ['chain.txt', 'docs/a.txt'],
+      ['through.txt', 'lib/a.txt'],
+    ]) {
+      expect(await get(link!), link).toMatchObject({ type: 'symlink', path: link, target });
+    }
+  });
+
+  it('lists at most 1,000 entries of a directory, as GitHub does', async () => {
+    await github.addRepo({
+      owner: 'acme',
+      name: 'wide',
+      files: Object.fromEntries(
+        Array.from({ length: 1005 }, (_, i) => [`d/f-${String(i).padStart(4, '0')}`, 'x\n']),
+      ),
+    });
+    const { data } = (await octokit.repos.getContent({ owner: 'acme', repo: 'wide', path: 'd' })) as {
+      data: any[];
+    };
+    expect(data).toHaveLength(1000);
+    expect(data.at(-1).name).toBe('f-0999');
+    // The trees API lists them all.
+    const root = await octokit.git.getTree({ owner: 'acme', repo: 'wide', tree_sha: 'main' });
+    const d = root.data.tree.find(e => e.path === 'd');
+    const tree = await octokit.git.getTree({ owner: 'acme', repo: 'wide', tree_sha: d?.sha ?? '' });
+    expect(tree.data.tree).toHaveLength(1005);
+  });
+
+  it("refuses a pull request body over 65,536 characters with GitHub's 422, on create and on update", async () => {
+    const sha = await commitOnMain(octokit, [
+      { path: 'long.txt', mode: '100644', type: 'blob', content: 'l\n' },
+    ]);
+    await octokit.git.createRef({ ...repo, ref: 'refs/heads/devops-mcp/long', sha });
+    const tooLong = {
+      message: 'Validation Failed',
+      errors: [
+        {
+          resource: 'Issue',
+          code: 'custom',
+          field: 'body',
+          message: 'body is too long (maximum is 65536 characters)',
+        },
+      ],
+    };
+    const create = await failure(
+      octokit.pulls.create({
+        ...repo,
+        title: 't',
+        head: 'devops-mcp/long',
+        base: 'main',
+        body: 'b'.repeat(65_537),
+      }),
+    );
+    expect([create.status, create.data]).toEqual([422, expect.objectContaining(tooLong)]);
+    // Counted in characters: 65,536 emoji are 131,072 UTF-16 units and still fit.
+    const { data: pull } = await octokit.pulls.create({
+      ...repo,
+      title: 't',
+      head: 'devops-mcp/long',
+      base: 'main',
+      body: '😀'.repeat(65_536),
+    });
+    const update = await failure(
+      octokit.pulls.update({ ...repo, pull_number: pull.number, body: 'b'.repeat(70_000) }),
+    );
+    expect([update.status, update.data]).toEqual([422, expect.objectContaining(tooLong)]);
+  });
+
+  it('redirects a renamed repository as GitHub does: 301 for reads, 307 for writes, to /repositories/{id}', async () => {
+    const { headSha } = await github.addRepo({ owner: 'acme', name: 'before', files: { 'a.txt': 'a\n' } });
+    await github.renameRepo('acme/before', 'acme/after');
+    const raw = await fetch(`${github.url}/repos/acme/before/contents/a.txt?ref=main`, {
+      headers: { authorization: `token ${github.token}` },
+      redirect: 'manual',
+    });
+    const { data: repository } = await octokit.repos.get({ owner: 'acme', repo: 'after' });
+    const location = `${github.url}/repositories/${repository.id}/contents/a.txt?ref=main`;
+    expect([raw.status, raw.headers.get('location')]).toEqual([301, location]);
+    expect(await raw.json()).toMatchObject({ message: 'Moved Permanently', url: location });
+    // A client that follows redirects reads the repository under its new name, and writes land in it.
+    expect((await octokit.repos.get({ owner: 'acme', repo: 'before' })).data.full_name).toBe('acme/after');
+    await octokit.git.createRef({ owner: 'acme', repo: 'before', ref: 'refs/heads/moved', sha: headSha });
+    expect(github.requests.filter(r => r.method === 'POST').map(r => r.status)).toEqual([307, 201]);
+    expect((await github.git('acme/after', 'rev-parse', 'moved')).trim()).toBe(headSha);
+    // A repository made under the old name takes it back.
+    await github.addRepo({ owner: 'acme', name: 'before', files: { 'b.txt': 'b\n' } });
+    expect((await octokit.repos.get({ owner: 'acme', repo: 'before' })).data.full_name).toBe('acme/before');
+  });
+
+  it('redirects a renamed branch with 301 to the new one, which moves its pull requests along', async () => {
+    const sha = await commitOnMain(octokit, [
+      { path: 'rn.txt', mode: '100644', type: 'blob', content: 'r\n' },
+    ]);
+    await octokit.git.createRef({ ...repo, ref: 'refs/heads/devops-mcp/old-name', sha });
+    const { data: pull } = await octokit.pulls.create({
+      ...repo,
+      title: 't',
+      head: 'devops-mcp/old-name',
+      base: 'main',
+    });
+    await github.renameBranch(seeded.fullName, 'devops-mcp/old-name', 'devops-mcp/new-name');
+    const raw = await fetch(`${github.url}/repos/acme/market-predictor/branches/devops-mcp/old-name`, {
+      headers: { authorization: `token ${github.token}` },
+      redirect: 'manual',
+    });
+    expect([raw.status, raw.headers.get('location')]).toEqual([
+      301,
+      `${github.url}/repos/acme/market-predictor/branches/devops-mcp/new-name`,
+    ]);
+    const { data: branch } = await octokit.repos.getBranch({ ...repo, branch: 'devops-mcp/old-name' });
+    expect([branch.name, branch.commit.sha]).toEqual(['devops-mcp/new-name', sha]);
+    expect((await octokit.pulls.get({ ...repo, pull_number: pull.number })).data.head.ref).toBe(
+      'devops-mcp/new-name',
+    );
+    await octokit.pulls.update({ ...repo, pull_number: pull.number, state: 'closed' });
+  });
+});

@@ -45,6 +45,8 @@ export interface GithubRepoSeed {
   defaultBranch?: string;
   /** Content of the initial commit on the default branch. */
   files: Record<string, string | Buffer>;
+  /** Symbolic links in the initial commit: path → target (mode 120000, the target as the blob). */
+  symlinks?: Record<string, string>;
   /** Extra branches (pointing at the initial commit). The default branch is protected unless it is listed here with protected: false. */
   branches?: Record<string, { protected?: boolean }>;
   private?: boolean;
@@ -79,6 +81,18 @@ export interface GithubDouble {
     files: Record<string, string | null>,
     message?: string,
   ): Promise<string>;
+  /**
+   * Renames or transfers a repository to `to` (owner/name), as a person does in its settings. Requests under the old
+   * name are redirected as GitHub redirects them: 301 for GET and HEAD, 307 for other methods (the OpenAPI
+   * description's temporary_redirect), to /repositories/{id} with the rest of the path. A repository added later
+   * under the old name takes the name back.
+   */
+  renameRepo(fullName: string, to: string): Promise<void>;
+  /**
+   * Renames a branch, as a person does on GitHub: its protection, the default branch and open pull requests move
+   * with it, and GET branches/{old} answers 301 to branches/{new}.
+   */
+  renameBranch(fullName: string, from: string, to: string): Promise<void>;
   /** A human closes (or merges) a pull request. A merge lands on the base branch before the repo's next request is answered. */
   closePull(fullName: string, number: number, opts?: { merged?: boolean }): void;
   /** Every request received by the API, in order (the codeload-like archive host is not recorded). */
@@ -105,6 +119,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const EXPOSED =
   'ETag, Link, Location, Retry-After, X-GitHub-OTP, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Resource, X-RateLimit-Reset, X-OAuth-Scopes, X-Accepted-OAuth-Scopes, X-Poll-Interval, X-GitHub-Media-Type, X-GitHub-SSO, X-GitHub-Request-Id, Deprecation, Sunset';
 const REPO_DOCS = 'https://docs.github.com/rest/repos/repos#get-a-repository';
+const REDIRECT_DOCS =
+  'https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects';
 const SEED_PERSON = { name: 'Seed', email: 'seed@example.com', date: '2026-01-01T00:00:00Z' };
 const repoScopedRoutes: Array<Route<RepoRequest>> = [
   ...repoRoutes,
@@ -186,6 +202,7 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
   const state: State = {
     urls: { api: '', web: '', codeload: '' },
     repos: new Map(),
+    redirects: new Map(),
     tokens: new Map(),
     resetAt: Math.floor(Date.now() / 1000) + 3600,
     nextId: () => ++ids,
@@ -203,7 +220,7 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
 
   function repoOf(fullName: string): Repo {
     const [owner = '', name = ''] = fullName.split('/');
-    const repo = state.repos.get(repoKey(owner, name));
+    const repo = state.repos.get(repoKey(owner, name)) ?? state.redirects.get(repoKey(owner, name));
     if (!repo) throw new Error(`the GitHub double has no repository ${fullName}`);
     return repo;
   }
@@ -231,10 +248,16 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
     if (path === '/rate_limit' && (method === 'GET' || method === 'HEAD')) {
       return { reply: rateLimitReply(state, token), accepted: '' };
     }
-    const scoped = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
-    if (!scoped) throw notFound();
-    const [, rawOwner = '', rawName = '', rest = ''] = scoped;
-    const repo = state.repos.get(repoKey(safeDecode(rawOwner), safeDecode(rawName)));
+    // /repositories/{id}/…: what a renamed repository's redirect leads to (and the pulls list's Link header).
+    const byId = /^\/repositories\/(\d+)(\/.*)?$/.exec(path);
+    const scoped = byId ? null : /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
+    if (!byId && !scoped) throw notFound();
+    const [, rawOwner = '', rawName = '', scopedRest = ''] = scoped ?? [];
+    const rest = byId ? (byId[2] ?? '') : scopedRest;
+    const key = repoKey(safeDecode(rawOwner), safeDecode(rawName));
+    const repo = byId ? [...state.repos.values()].find(r => String(r.id) === byId[1]) : state.repos.get(key);
+    const moved = byId || repo ? undefined : state.redirects.get(key);
+    if (moved && canRead(token, moved)) return { reply: redirect(moved, rest, query, method), accepted: '' };
     // A repository the token may not see is indistinguishable from one that does not exist.
     if (!repo || !canRead(token, repo)) throw notFound(REPO_DOCS);
     const found = match(repoScopedRoutes, method, rest);
@@ -244,6 +267,26 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
       Promise.resolve(found.route.run({ ...base, params: found.params, repo })),
     );
     return { reply, accepted: found.route.accepted ?? 'repo' };
+  }
+
+  /**
+   * GitHub's answer under a renamed repository's old name: 301 "Moved Permanently" for GET and HEAD, 307
+   * "Temporary Redirect" for the rest (so that a client repeats the method and body), to /repositories/{id} and the
+   * rest of the path, with basic-error's `url` naming it.
+   */
+  function redirect(repo: Repo, rest: string, query: URLSearchParams, method: string): Reply {
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    const location = `${state.urls.api}/repositories/${repo.id}${rest}${search}`;
+    const permanent = method === 'GET' || method === 'HEAD';
+    return {
+      status: permanent ? 301 : 307,
+      json: {
+        message: permanent ? 'Moved Permanently' : 'Temporary Redirect',
+        url: location,
+        documentation_url: REDIRECT_DOCS,
+      },
+      headers: { location },
+    };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -367,6 +410,14 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
         const sha = await git.writeBlob(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
         changes.push({ path, mode: '100644', type: 'blob', sha });
       }
+      for (const [path, target] of Object.entries(seed.symlinks ?? {})) {
+        changes.push({
+          path,
+          mode: '120000',
+          type: 'blob',
+          sha: await git.writeBlob(Buffer.from(target, 'utf8')),
+        });
+      }
       const tree = await buildTree(git, null, changes);
       // A fixed author and date: the same seed gives the same head sha on every run.
       const headSha = await git.writeCommit({
@@ -393,6 +444,7 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
         defaultBranch,
         collaborators: new Set(seed.collaborators ?? []),
         protectedBranches,
+        renamedBranches: new Map(),
         git,
         createdAt: SEED_PERSON.date,
         pulls: [],
@@ -401,7 +453,45 @@ export async function startGithubDouble(opts: { host?: string } = {}): Promise<G
         lock: Promise.resolve(),
       };
       state.repos.set(key, repo);
+      state.redirects.delete(key);
       return { fullName: repo.fullName, headSha, gitDir };
+    },
+    renameRepo(fullName, to) {
+      const repo = repoOf(fullName);
+      const [owner = '', name = ''] = to.split('/');
+      const key = repoKey(owner, name);
+      if (!owner || !name || state.repos.has(key))
+        throw new Error(`the GitHub double cannot rename to ${to}`);
+      return withLock(repo, () => {
+        const old = repoKey(repo.owner, repo.name);
+        state.repos.delete(old);
+        state.redirects.set(old, repo);
+        state.redirects.delete(key);
+        Object.assign(repo, { owner, name, fullName: `${owner}/${name}` });
+        state.repos.set(key, repo);
+        return Promise.resolve();
+      });
+    },
+    renameBranch(fullName, from, to) {
+      const repo = repoOf(fullName);
+      return withLock(repo, async () => {
+        const sha = await repo.git.revParse(`refs/heads/${from}`);
+        if (!sha) throw new Error(`${fullName} has no branch ${from}`);
+        if (!(await repo.git.compareAndSwap(`refs/heads/${to}`, sha, null)))
+          throw new Error(`${fullName} already has a branch ${to}`);
+        await repo.git.deleteRef(`refs/heads/${from}`);
+        if (repo.defaultBranch === from) {
+          repo.defaultBranch = to;
+          await repo.git.run(['symbolic-ref', 'HEAD', `refs/heads/${to}`]);
+        }
+        if (repo.protectedBranches.delete(from)) repo.protectedBranches.add(to);
+        for (const pull of repo.pulls.filter(p => p.state === 'open')) {
+          if (pull.base === from) pull.base = to;
+          if (pull.head === from) pull.head = to;
+        }
+        repo.renamedBranches.delete(to);
+        repo.renamedBranches.set(from, to);
+      });
     },
     async git(fullName, ...args) {
       const repo = repoOf(fullName);

@@ -136,6 +136,25 @@ export async function pullJson(
   };
 }
 
+/**
+ * GitHub's limit on a pull request's body, counted in characters (code points), answered as renovatebot/renovate#2032
+ * and potproject/code-agent#3 show it: 422 Validation Failed, resource Issue, code custom.
+ */
+function checkBodyLength(body: string | null | undefined, documentationUrl: string): void {
+  if (body == null || Array.from(body).length <= 65_536) return;
+  throw validationFailed(
+    [
+      {
+        resource: 'Issue',
+        code: 'custom',
+        field: 'body',
+        message: 'body is too long (maximum is 65536 characters)',
+      },
+    ],
+    documentationUrl,
+  );
+}
+
 export function findPull(repo: Repo, number: string | undefined, docs: string): Pull {
   const pull = repo.pulls.find(p => String(p.number) === number);
   if (!pull) throw notFound(docs);
@@ -202,6 +221,7 @@ const createPull: Route<RepoRequest> = {
     }
     if (b.issue !== undefined) throw unsupported('creating a pull request from an issue');
     const title = optionalString(b, 'title') ?? '';
+    checkBodyLength(optionalString(b, 'body'), DOCS.create);
     const headSpec = b.head as string;
     const baseName = b.base as string;
     const colon = headSpec.indexOf(':');
@@ -288,6 +308,7 @@ const updatePull: Route<RepoRequest> = {
     const b = bodyObject(body);
     const title = optionalString(b, 'title');
     const text = b.body === null ? null : optionalString(b, 'body');
+    checkBodyLength(text, DOCS.update);
     const next = optionalString(b, 'state');
     const base = optionalString(b, 'base');
     if (next !== undefined && next !== 'open' && next !== 'closed') {

@@ -53,10 +53,19 @@ const getBranch: Route<RepoRequest> = {
   async run({ repo, params, state }) {
     const name = params[0] ?? '';
     const sha = await repo.git.revParse(`refs/heads/${name}`);
+    const api = `${state.urls.api}/repos/${repo.fullName}`;
+    // A renamed branch's old name: 301 to the new one (the OpenAPI description's moved_permanently for this
+    // operation), which clients that follow redirects read as if it had been asked for.
+    const renamed = sha ? undefined : repo.renamedBranches.get(name);
+    if (renamed !== undefined) {
+      const location = `${api}/branches/${renamed}`;
+      return json({ message: 'Moved Permanently', url: location, documentation_url: BRANCH_DOCS }, 301, {
+        location,
+      });
+    }
     // GitHub's message for an unknown branch (from memory of the live API; test fakes of GitHub, e.g. for
     // PyGithub, assume the same text; not found in a recording).
     if (!sha) throw new GithubError(404, 'Branch not found', { documentationUrl: BRANCH_DOCS });
-    const api = `${state.urls.api}/repos/${repo.fullName}`;
     const isProtected = repo.protectedBranches.has(name);
     const protectionUrl = `${api}/branches/${name}/protection`;
     return json({

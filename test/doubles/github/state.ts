@@ -59,6 +59,8 @@ export interface Repo {
   collaborators: Set<string>;
   /** Branch names refused for direct ref updates (as "changes must be made through a pull request"). */
   protectedBranches: Set<string>;
+  /** A renamed branch's old name → its new name: GET branches/{old} answers 301 to the new one. */
+  renamedBranches: Map<string, string>;
   git: Git;
   createdAt: string;
   pulls: Pull[];
@@ -78,6 +80,8 @@ export interface Token {
 export interface State {
   urls: Urls;
   repos: Map<string, Repo>;
+  /** A renamed or transferred repository's old owner/name key → the repository: answered with a redirect. */
+  redirects: Map<string, Repo>;
   tokens: Map<string, Token>;
   /** Epoch seconds at which the hour's rate-limit window resets. */
   resetAt: number;

@@ -348,7 +348,18 @@ describe('open_pr', () => {
     });
 
     it('paths that escape the work tree or go through a link', async () => {
-      for (const path of ['../x', '/etc/passwd', 'a/../../b', '.git/config', 'a\\b']) {
+      // And every spelling of .git that git refuses on checkout (NTFS, HFS+).
+      for (const path of [
+        '../x',
+        '/etc/passwd',
+        'a/../../b',
+        '.git/config',
+        'a\\b',
+        'src/.git./config',
+        'src/GIT~1/HEAD',
+        '.git /x',
+        '.g\u200cit/config',
+      ]) {
         await refused({ changes: [{ path, action: 'create', content: 'x' }] }, /^PATH_INVALID/);
       }
     });

@@ -20,12 +20,18 @@ beforeAll(async () => {
       'assets/huge.csv': 'x,y\n'.repeat(300_000),
       'assets/logo.png': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0xff]),
       ...Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`many/file-${i}.txt`, `${i}\n`])),
+      // More entries than GitHub's contents API lists of a directory (1,000), the large file past them.
+      ...Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`wide/f-${i}.txt`, 'w\n'])),
+      'wide/zz-huge.csv': 'x,y\n'.repeat(300_000),
     },
+    symlinks: { 'docs/config.mjs': '../src/config.mjs', lib: 'src' },
     branches: { next: {} },
   });
+  await double.addRepo({ owner: 'acme', name: 'old', files: { 'README.md': '# old\n' } });
+  await double.renameRepo('acme/old', 'acme/elsewhere');
   await double.pushCommit('acme/app', 'next', { 'src/config.mjs': 'export const WINDOW = 9;\n' });
   mcp = await connect({
-    DEVOPS_MCP_ALLOWED_REPOS: 'acme/app',
+    DEVOPS_MCP_ALLOWED_REPOS: 'acme/app,acme/old',
     GITHUB_TOKEN: double.token,
     GITHUB_API_URL: double.url,
   });
@@ -77,9 +83,12 @@ describe('read_repo', () => {
     expect(out.type).toBe('dir');
     expect(out.entries.map((e: any) => `${e.type}:${e.name}`).sort()).toEqual([
       'dir:assets',
+      'dir:docs',
       'dir:many',
       'dir:src',
+      'dir:wide',
       'file:README.md',
+      'symlink:lib',
     ]);
     expect(out.entries.find((e: any) => e.name === 'README.md')).toMatchObject({
       size: 6,
@@ -98,6 +107,47 @@ describe('read_repo', () => {
     const dir = await read({ path: 'many' });
     expect((dir.structuredContent as any).note).toMatch(/entries left out/);
     expect(Buffer.byteLength(textOf(dir))).toBeLessThanOrEqual(8192);
+  });
+
+  it("reads a file over 1 MB in a directory longer than GitHub's 1,000-entry listing", async () => {
+    const result = await read({ path: 'wide/zz-huge.csv' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      type: 'file',
+      sha: gitBlobSha(Buffer.from('x,y\n'.repeat(300_000))),
+      size: 1_200_000,
+    });
+    const dir = await read({ path: 'wide' });
+    expect(dir.structuredContent).toMatchObject({ truncated: true });
+    expect((dir.structuredContent as any).note).toMatch(/of at least 1000 entries left out/);
+  });
+
+  it('says when a path is a symbolic link GitHub answered with the file it links to', async () => {
+    const result = await read({ path: 'docs/config.mjs' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      path: 'docs/config.mjs',
+      type: 'file',
+      sha: gitBlobSha(Buffer.from('export const WINDOW = 5;\n')),
+      content: 'export const WINDOW = 5;\n',
+      note: '"docs/config.mjs" is a symbolic link to "src/config.mjs": this is that file; change it there.',
+    });
+    // A link to a directory is the link itself.
+    expect((await read({ path: 'lib' })).structuredContent).toMatchObject({
+      type: 'symlink',
+      content: 'src',
+    });
+  });
+
+  it('refuses a repository GitHub answers under a name not on the allow-list', async () => {
+    double.reset();
+    expect(textOf(await read({ repo: 'acme/old' }))).toMatch(
+      /^REPO_NOT_ALLOWED: acme\/elsewhere is not on the allow-list/,
+    );
+    expect(double.requests.map(r => `${r.status} ${r.path}`)).toEqual([
+      '301 /repos/acme/old',
+      expect.stringMatching(/^200 \/repositories\/\d+$/),
+    ]);
   });
 
   it('notes a binary file instead of showing it', async () => {

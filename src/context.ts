@@ -123,6 +123,7 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     }));
   const changes = createChangeFeed({ store: () => opened, pollMs: config.store.changePollMs, logger });
   const audit = createAuditRecorder({ store, redact, now, logger });
+  const docker = createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent, owner: options.owner });
   return {
     config,
     logger,
@@ -134,7 +135,7 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     predictor,
     github,
     prQuota: createStorePrQuota(store),
-    docker: createDockerClient({ maxConcurrent: config.sandbox.maxConcurrent, owner: options.owner }),
+    docker,
     receipts: createReceipts({
       key: config.sandbox.receiptKey,
       ttlSeconds: config.sandbox.receiptTtlMinutes * 60,
@@ -144,7 +145,9 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     changes,
     audit,
     async close() {
-      await audit.flush();
+      // Sandbox runs still under way end here: the process exits right after, and their containers must not outlive
+      // it (the reaper of the next start is for a crash only).
+      await Promise.all([docker.close(), audit.flush()]);
       changes.close();
       opened?.close();
       await Promise.all([prometheus?.close(), loki?.close(), predictor?.close()]);

@@ -30,11 +30,19 @@ export interface SandboxFile {
   mode?: number;
 }
 
+/** A symbolic link of the work tree, written as a link: it leads wherever it leads inside the container. */
+export interface SandboxLink {
+  /** Relative POSIX path inside the work tree, already checked by policy. */
+  path: string;
+  target: string;
+}
+
 export interface RunSpec {
   image: string;
   /** Shell command run in /work after the files are in place. */
   command: string;
   files: readonly SandboxFile[];
+  links?: readonly SandboxLink[];
   limits: SandboxLimits;
   labels?: Record<string, string>;
   signal?: AbortSignal;
@@ -49,10 +57,11 @@ export interface RunSpec {
 }
 
 export interface CapturedOutput {
+  /** Printable text: UTF-8 bytes of head and tail together are at most the output limit. */
   head: string;
   tail: string;
   totalBytes: number;
-  /** Bytes between head and tail that were read and dropped. */
+  /** Bytes of the output that neither head nor tail shows: the middle, read and dropped. */
   omittedBytes: number;
 }
 
@@ -74,9 +83,18 @@ export interface DockerClient {
    * or carrying no owner; returns how many.
    */
   reap(isAlive: (owner: string) => boolean): Promise<number>;
+  /**
+   * Stops every run: those under way end as cancelled and their containers are removed; queued and later ones are
+   * refused. Resolves once the containers are gone, or after a bounded wait.
+   */
+  close(): Promise<void>;
 }
 
-/** Keeps the first and the last bytes of a stream and counts the rest, without buffering it. */
+/**
+ * Keeps the first and the last bytes of a stream and counts the rest, without buffering it. What it gives back is
+ * text a client can show as it is: decoded, control characters escaped, and cut on character boundaries so that
+ * head and tail together stay within `limitBytes` of UTF-8 whatever the command wrote.
+ */
 export function createOutputCapture(limitBytes: number): { sink: Writable; result(): CapturedOutput } {
   const headLimit = Math.floor(limitBytes / 2);
   const tailLimit = limitBytes - headLimit;
@@ -106,16 +124,114 @@ export function createOutputCapture(limitBytes: number): { sink: Writable; resul
   });
   return {
     sink,
-    result: () => ({
-      head: Buffer.concat(head).toString('utf8'),
-      tail: tail.toString('utf8'),
-      totalBytes: total,
-      omittedBytes: Math.max(0, total - headBytes - tail.length),
-    }),
+    result: () => printable(Buffer.concat(head), tail, total, headLimit, tailLimit),
   };
 }
 
-async function tarOf(files: readonly SandboxFile[]): Promise<Buffer> {
+/** A unit of output text: what it shows as, and how many bytes of the output it stands for. */
+interface Piece {
+  text: string;
+  bytes: number;
+}
+
+/**
+ * The pieces of UTF-8 `bytes`: a character as itself; a control character other than tab and newline as its
+ * Unicode control picture (ESC as ␛, NUL as ␀; the C1 controls as U+FFFD), so that no terminal sequence (colours, a
+ * window title, a screen clear) reaches a client raw and JSON has nothing to escape in it; each invalid sequence
+ * as one U+FFFD, split as TextDecoder splits them. When `cut`, the bytes are a cut stream's first part, and a
+ * character left incomplete at their end is not given.
+ */
+function piecesOf(bytes: Buffer, cut: boolean): Piece[] {
+  const pieces: Piece[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const lead = bytes[at] ?? 0;
+    let need = 0;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) need = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      need = 2;
+      if (lead === 0xe0) low = 0xa0;
+      if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      need = 3;
+      if (lead === 0xf0) low = 0x90;
+      if (lead === 0xf4) high = 0x8f;
+    }
+    let length = 1;
+    for (; length <= need; length++) {
+      const next = bytes[at + length];
+      if (next === undefined && cut) return pieces;
+      if (next === undefined || next < (length === 1 ? low : 0x80) || next > (length === 1 ? high : 0xbf))
+        break;
+    }
+    let text: string;
+    if (lead < 0x80 || length === need + 1) {
+      const char = bytes.toString('utf8', at, at + length);
+      const code = char.codePointAt(0) ?? 0;
+      if (code < 0x20 && code !== 0x09 && code !== 0x0a) text = String.fromCodePoint(0x2400 + code);
+      else if (code === 0x7f) text = '\u2421';
+      else if (code >= 0x80 && code <= 0x9f) text = '\ufffd';
+      else text = char;
+    } else text = '\ufffd';
+    pieces.push({ text, bytes: length });
+    at += length;
+  }
+  return pieces;
+}
+
+/** The captured bytes as text within the limits; what it leaves out is counted as omitted. */
+function printable(
+  head: Buffer,
+  tail: Buffer,
+  total: number,
+  headLimit: number,
+  tailLimit: number,
+): CapturedOutput {
+  // With nothing dropped between them, the tail goes on where the head stopped, maybe in the middle of a character.
+  const whole = total === head.length + tail.length;
+  const first = whole ? piecesOf(Buffer.concat([head, tail]), false) : piecesOf(head, true);
+  let headText = '';
+  let headSize = 0;
+  let shown = 0;
+  let taken = 0;
+  for (const piece of first) {
+    const size = Buffer.byteLength(piece.text);
+    if (headSize + size > headLimit) break;
+    headText += piece.text;
+    headSize += size;
+    shown += piece.bytes;
+    taken++;
+  }
+  let last: Piece[];
+  if (whole) last = first.slice(taken);
+  else {
+    // A cut tail may begin inside a character: its continuation bytes (at most three) belong to the dropped middle.
+    let start = 0;
+    while (start < 3 && start < tail.length && ((tail[start] ?? 0) & 0xc0) === 0x80) start++;
+    last = piecesOf(tail.subarray(start), false);
+  }
+  const tailParts: string[] = [];
+  let tailSize = 0;
+  for (let i = last.length - 1; i >= 0; i--) {
+    const piece = last[i];
+    if (piece === undefined) break;
+    const size = Buffer.byteLength(piece.text);
+    if (tailSize + size > tailLimit) break;
+    tailParts.push(piece.text);
+    tailSize += size;
+    shown += piece.bytes;
+  }
+  return {
+    head: headText,
+    tail: tailParts.reverse().join(''),
+    totalBytes: total,
+    omittedBytes: total - shown,
+  };
+}
+
+async function tarOf(files: readonly SandboxFile[], links: readonly SandboxLink[]): Promise<Buffer> {
   const { pack } = (await import('tar-stream')).default;
   const archive = pack();
   const chunks: Buffer[] = [];
@@ -129,10 +245,24 @@ async function tarOf(files: readonly SandboxFile[]): Promise<Buffer> {
   for (const file of files) {
     archive.entry({ name: file.path, mode: file.mode ?? 0o644, uid: 10001, gid: 10001 }, file.content);
   }
+  // After the files: tar then never writes a file through one of them.
+  for (const link of links) {
+    archive.entry({
+      name: link.path,
+      type: 'symlink',
+      linkname: link.target,
+      mode: 0o777,
+      uid: 10001,
+      gid: 10001,
+    });
+  }
   archive.finalize();
   await finished;
   return Buffer.concat(chunks);
 }
+
+/** How long close() waits for the engine to remove the containers of runs under way. */
+const CLOSE_WAIT_MS = 3000;
 
 /** 0.01 CPUs, Docker's documented minimum: the engine gives the kernel a CFS quota of 1 ms per 100 ms period. */
 const MIN_NANO_CPUS = 10_000_000;
@@ -191,6 +321,16 @@ export function createDockerClient(
       ({ default: Docker }) => new Docker({ socketPath: options.socketPath ?? '/var/run/docker.sock' }),
     ));
 
+  /** Containers of the runs under way, each with what ends its run as cancelled. */
+  const active = new Map<Dockerode.Container, () => void>();
+  const inFlight = new Set<Promise<unknown>>();
+  let closing: Promise<void> | undefined;
+  let shutDown = false;
+  // A function, not the flag itself: close() comes while a run awaits, which flow analysis would not see.
+  const closed = () => shutDown;
+  const shuttingDown = () =>
+    new ToolError('CANCELLED', 'devops-mcp is shutting down; the sandbox run was not started.');
+
   const unreachable = (error: unknown) =>
     new ToolError(
       'BACKEND_UNREACHABLE',
@@ -199,12 +339,18 @@ export function createDockerClient(
     );
 
   async function run(spec: RunSpec, nanoCpus: number): Promise<RunResult> {
+    if (closed()) throw shuttingDown();
     const d = await docker();
-    const archive = await tarOf(spec.files);
+    const archive = await tarOf(spec.files, spec.links ?? []);
     const { limits } = spec;
-    const tmpfs = `rw,nosuid,nodev,size=${limits.tmpfsBytes}`;
+    // Docker mounts a tmpfs noexec unless told otherwise. The work tree needs exec: test runners start its scripts
+    // (./run.sh, ./gradlew). /tmp gets it too: runners unpack native libraries and build test binaries there (JNA,
+    // `go test`), and with an executable work tree beside it a noexec /tmp would stop nothing. nosuid and nodev
+    // stay: no file there can gain privileges or reach a device.
+    const tmpfs = `rw,exec,nosuid,nodev,size=${limits.tmpfsBytes}`;
     // Last before the create: nothing slow lies between what the hook checks and the container.
     await spec.beforeStart?.();
+    if (closed()) throw shuttingDown();
     let container: Dockerode.Container;
     try {
       container = await d.createContainer({
@@ -262,6 +408,19 @@ export function createDockerClient(
       // 400 is the engine refusing a parameter, nearly always a limit it cannot apply ("Minimum memory limit
       // allowed is 6MB"): the caller's to change, not a sign that the engine is down.
       if ((error as { statusCode?: number }).statusCode === 400) {
+        // A CPU limit above what the engine has is refused the same way, but nobody lowered it: the configuration
+        // asks for more CPUs than there are.
+        const available = await d.info().then(
+          (info: { NCPU?: unknown }) => (typeof info.NCPU === 'number' ? info.NCPU : undefined),
+          () => undefined,
+        );
+        if (available !== undefined && limits.cpus > available) {
+          throw new ToolError(
+            'NOT_CONFIGURED',
+            `The sandbox CPU limit of ${limits.cpus} exceeds what the Docker engine has: ${available} CPUs.`,
+            `Ask the operator to set sandbox.limits.cpus (and any repository's limits.cpus) to at most ${available}; until then, pass limits.cpus of at most ${available}.`,
+          );
+        }
         throw new ToolError(
           'INVALID_ARGUMENT',
           `The Docker engine refused the sandbox container: ${engineMessage(error)}.`,
@@ -270,11 +429,17 @@ export function createDockerClient(
       }
       throw unreachable(error);
     }
+    // Closed while the engine was creating it: close() could not know of it, and it is not started.
+    if (closed()) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      throw shuttingDown();
+    }
 
     const capture = createOutputCapture(limits.outputBytes);
     // Set from timer and abort callbacks, hence an object rather than two lets (flow analysis would narrow them).
     const ended = { timedOut: false, cancelled: false };
     const started = performance.now();
+    // A kill before the container has started fails (it is not running yet): the flags are checked again after start.
     const kill = () => container.kill().catch(() => undefined);
     const timer = setTimeout(() => {
       ended.timedOut = true;
@@ -285,6 +450,10 @@ export function createDockerClient(
       void kill();
     };
     spec.signal?.addEventListener('abort', onAbort, { once: true });
+    // close() ends the run as a cancelled one and removes the container itself.
+    active.set(container, () => {
+      ended.cancelled = true;
+    });
     const progress = spec.onProgress
       ? setInterval(() => spec.onProgress?.(performance.now() - started), 1000)
       : undefined;
@@ -317,6 +486,8 @@ export function createDockerClient(
       try {
         await container.start();
       } catch (error) {
+        // Removed by close() before it could start.
+        if (closed()) throw shuttingDown();
         // The engine took the container but cannot run it (a limit its kernel cannot apply, no memory left): the
         // engine's own words, not an internal error. The wait ends when the container is removed below.
         throw new ToolError(
@@ -326,8 +497,12 @@ export function createDockerClient(
         );
       }
       if (spec.signal?.aborted) onAbort();
+      // A deadline, a cancel or a close that came while start was in flight: its kill found nothing running.
+      if (ended.timedOut || ended.cancelled) void kill();
       stream.end(archive);
       const status = await exited.catch((error: unknown) => {
+        // close() removed the container: the run is cancelled, whatever the wait says.
+        if (ended.cancelled) return undefined;
         throw new ToolError(
           'BACKEND_ERROR',
           `The Docker engine lost track of the sandbox container: ${engineMessage(error)}.`,
@@ -336,12 +511,13 @@ export function createDockerClient(
       });
       await Promise.race([drained, new Promise(resolve => setTimeout(resolve, 2000))]);
       both.end();
-      const state = (await container.inspect()).State;
+      // A cancelled run's container may be gone already (close() removes it), and its verdict is "cancelled".
+      const state = ended.cancelled ? undefined : (await container.inspect()).State;
       return {
-        exitCode: ended.timedOut || ended.cancelled ? null : status.StatusCode,
+        exitCode: ended.timedOut || ended.cancelled || !status ? null : status.StatusCode,
         timedOut: ended.timedOut,
-        // Some engines do not set OOMKilled: a SIGKILL we did not send is the memory limit's.
-        oomKilled: state.OOMKilled || (status.StatusCode === 137 && !ended.timedOut && !ended.cancelled),
+        // The engine's word only: a command may exit with 137 itself, or SIGKILL a child of its own.
+        oomKilled: state?.OOMKilled ?? false,
         cancelled: ended.cancelled,
         durationMs: Math.round(performance.now() - started),
         output: capture.result(),
@@ -351,6 +527,7 @@ export function createDockerClient(
       if (progress) clearInterval(progress);
       spec.signal?.removeEventListener('abort', onAbort);
       await container.remove({ force: true, v: true }).catch(() => undefined);
+      active.delete(container);
       // Removing the container ends its attach stream; an engine that failed halfway may not, and the socket stays.
       attached?.destroy?.();
     }
@@ -378,7 +555,10 @@ export function createDockerClient(
     async run(spec) {
       // Checked before the queue: a bad limit should not wait minutes to be refused.
       const nanoCpus = enforceableLimits(spec.limits);
-      return queue(() => run(spec, nanoCpus));
+      if (closed()) throw shuttingDown();
+      const running = queue(() => run(spec, nanoCpus));
+      inFlight.add(running);
+      return running.finally(() => inFlight.delete(running));
     },
     async reap(isAlive) {
       const d = await docker();
@@ -396,6 +576,21 @@ export function createDockerClient(
         ),
       );
       return orphans.length;
+    },
+    close() {
+      shutDown = true;
+      return (closing ??= (async () => {
+        for (const cancel of active.values()) cancel();
+        // Removed here rather than left to each run: a run's own removal comes after it has read the exit and the
+        // last output, and a process that exits right after close() would outrun it.
+        const removed = [...active.keys()].map(container =>
+          container.remove({ force: true, v: true }).catch(() => undefined),
+        );
+        await Promise.race([
+          Promise.allSettled([...removed, ...inFlight]),
+          new Promise(resolve => setTimeout(resolve, CLOSE_WAIT_MS).unref()),
+        ]);
+      })());
     },
   };
 }

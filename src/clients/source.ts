@@ -1,6 +1,6 @@
 // Reads a repository's source for the sandbox: a local checkout's work tree (the files git does not ignore), a git
 // ref of it (its tree read object by object, never a checkout), or GitHub's tarball of a commit. Files (without
-// .git), symbolic links (kept as names, never followed) and the base commit.
+// .git), symbolic links (with their targets, never followed) and the base commit.
 
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,7 +29,8 @@ export interface SourceTree {
   baseCommit: string;
   /** Relative POSIX path → content; symbolic links are kept as links, never followed. */
   files: Map<string, Buffer>;
-  symlinks: Set<string>;
+  /** Relative POSIX path of a symbolic link → its target, as the link holds it. */
+  symlinks: Map<string, string>;
   /** Files with an executable bit. */
   executables?: Set<string>;
   /** A local checkout's work tree that is not exactly its HEAD commit: `baseCommit` names the content instead. */
@@ -61,14 +62,14 @@ export async function readLocalSource(root: string, limits: SourceLimits, ref?: 
   }
   if (await inCheckout(root)) return readWorkTree(root, limits);
   const files = new Map<string, Buffer>();
-  const symlinks = new Set<string>();
+  const symlinks = new Map<string, string>();
   let bytes = 0;
   async function walk(dir: string, prefix: string): Promise<void> {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       if (SKIP.has(entry.name)) continue;
       const path = prefix ? `${prefix}/${entry.name}` : entry.name;
       const full = join(dir, entry.name);
-      if (entry.isSymbolicLink()) symlinks.add(path);
+      if (entry.isSymbolicLink()) symlinks.set(path, await readlink(full));
       else if (entry.isDirectory()) await walk(full, path);
       else if (entry.isFile()) {
         const content = await readWithin(root, full, limits, { files: files.size, bytes });
@@ -78,7 +79,7 @@ export async function readLocalSource(root: string, limits: SourceLimits, ref?: 
     }
   }
   await walk(root, '');
-  return { baseCommit: contentName(files), files, symlinks };
+  return { baseCommit: contentName(files, symlinks), files, symlinks };
 }
 
 /**
@@ -105,12 +106,17 @@ async function readAtMost(path: string, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A name for content that is no commit: the files' paths and contents. */
-function contentName(files: ReadonlyMap<string, Buffer>): string {
+/** A name for content that is no commit: the files' and links' paths and contents. */
+function contentName(files: ReadonlyMap<string, Buffer>, links: ReadonlyMap<string, string>): string {
+  const digest = (content: Buffer | string) => createHash('sha256').update(content).digest('hex');
+  const entries = [
+    ...[...files].map(([path, content]) => [path, digest(content)] as const),
+    // Marked: a link is never taken for a file holding its target.
+    ...[...links].map(([path, target]) => [path, `link:${digest(target)}`] as const),
+  ];
   const hash = createHash('sha256');
-  for (const [path, content] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    hash.update(`${path}\0`).update(createHash('sha256').update(content).digest('hex'));
-  }
+  for (const [path, entry] of entries.sort(([a], [b]) => (a < b ? -1 : 1)))
+    hash.update(`${path}\0`).update(entry);
   return `tree:sha256:${hash.digest('hex')}`;
 }
 
@@ -166,7 +172,7 @@ async function readWorkTree(root: string, limits: SourceLimits): Promise<SourceT
     throw new ToolError('BACKEND_ERROR', `git could not list the files of the checkout at ${root}.`);
   }
   const files = new Map<string, Buffer>();
-  const symlinks = new Set<string>();
+  const symlinks = new Map<string, string>();
   const executables = new Set<string>();
   /** What was read, as git would record it. */
   const leaves = new Map<string, Leaf>();
@@ -178,8 +184,9 @@ async function readWorkTree(root: string, limits: SourceLimits): Promise<SourceT
     const full = join(root, path);
     const stats = await lstat(full).catch(() => undefined);
     if (stats?.isSymbolicLink()) {
-      symlinks.add(path);
-      leaves.set(path, { mode: '120000', sha: gitBlobSha(await readlink(full, { encoding: 'buffer' })) });
+      const target = await readlink(full, { encoding: 'buffer' });
+      symlinks.set(path, target.toString('utf8'));
+      leaves.set(path, { mode: '120000', sha: gitBlobSha(target) });
     } else if (stats?.isFile()) {
       const content = await readWithin(root, full, limits, { files: files.size, bytes });
       bytes += content.length;
@@ -195,7 +202,7 @@ async function readWorkTree(root: string, limits: SourceLimits): Promise<SourceT
   const head = await headTree(root);
   if (head && (await isHead(root, leaves, head.leaves)))
     return { baseCommit: head.commit, files, symlinks, executables };
-  return { baseCommit: contentName(files), files, symlinks, executables, localChanges: true };
+  return { baseCommit: contentName(files, symlinks), files, symlinks, executables, localChanges: true };
 }
 
 /**
@@ -332,6 +339,8 @@ async function readLocalRef(root: string, limits: SourceLimits, ref: string): Pr
  * A commit's files read object by object (ls-tree, then cat-file), not through `git archive`: an archive leaves out
  * what the commit's .gitattributes marks export-ignore (a PHP package's tests, often) and rewrites export-subst
  * files, and a receipt must name the tree that was tested. Sizes are checked from the listing before any is read.
+ * When `root` is a directory inside the checkout (one service of a monorepo), the tree is that directory's in the
+ * commit, laid out from it as its work tree is.
  */
 async function readCommitTree(
   root: string,
@@ -339,18 +348,32 @@ async function readCommitTree(
   limits: SourceLimits,
 ): Promise<Omit<SourceTree, 'baseCommit'>> {
   const files = new Map<string, Buffer>();
-  const symlinks = new Set<string>();
+  const symlinks = new Map<string, string>();
   const executables = new Set<string>();
   const blobs: Array<{ path: string; sha: string }> = [];
+  const links: Array<{ path: string; sha: string }> = [];
   let bytes = 0;
-  for (const entry of (await git(root, ['ls-tree', '-r', '-z', '-l', '--full-tree', sha])).split('\0')) {
+  const prefix = (await git(root, ['rev-parse', '--show-prefix'])).trim();
+  let listing: string;
+  try {
+    listing = await git(root, ['ls-tree', '-r', '-z', '-l', '--full-tree', `${sha}:${prefix}`]);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') throw tooLarge(root);
+    if (prefix === '') throw new ToolError('BACKEND_ERROR', `git could not list commit ${sha} at ${root}.`);
+    throw new ToolError(
+      'INVALID_ARGUMENT',
+      `Commit ${sha} has no directory ${prefix.replace(/\/$/, '')}, where the repository's source is.`,
+      'Give a ref of a commit that holds it, or leave ref out to test the work tree.',
+    );
+  }
+  for (const entry of listing.split('\0')) {
     const tab = entry.indexOf('\t');
     if (tab < 0) continue;
     const [mode = '', type = '', object = '', size = ''] = entry.slice(0, tab).split(/\s+/);
     const path = entry.slice(tab + 1);
     if (type !== 'blob' || !cleanPath(path)) continue;
     if (mode === '120000') {
-      symlinks.add(path);
+      links.push({ path, sha: object });
       continue;
     }
     bytes += Number(size);
@@ -360,9 +383,12 @@ async function readCommitTree(
   }
   const contents = await catBlobs(
     root,
-    blobs.map(blob => blob.sha),
+    [...blobs, ...links].map(blob => blob.sha),
   );
   blobs.forEach((blob, i) => files.set(blob.path, contents[i] ?? Buffer.alloc(0)));
+  links.forEach((link, i) =>
+    symlinks.set(link.path, (contents[blobs.length + i] ?? Buffer.alloc(0)).toString('utf8')),
+  );
   return { files, symlinks, executables };
 }
 
@@ -403,7 +429,7 @@ export async function readGithubSource(
 /**
  * Files and symbolic links of a tar stream. Tar paths are not trusted: an entry whose path is absolute, has "..",
  * goes into .git or is otherwise not a clean relative path is skipped, as are hard links and devices; symbolic
- * links are recorded, never followed or written. Past the limits the read stops with TOO_LARGE.
+ * links are recorded with their targets, never followed or written. Past the limits the read stops with TOO_LARGE.
  */
 export async function extractTar(
   stream: Readable,
@@ -412,7 +438,7 @@ export async function extractTar(
 ): Promise<Omit<SourceTree, 'baseCommit'>> {
   const { extract } = (await import('tar-stream')).default;
   const files = new Map<string, Buffer>();
-  const symlinks = new Set<string>();
+  const symlinks = new Map<string, string>();
   const executables = new Set<string>();
   const tooLarge = () =>
     new ToolError('TOO_LARGE', 'The repository source is larger than the sandbox takes.');
@@ -432,7 +458,7 @@ export async function extractTar(
     } catch {
       clean = false;
     }
-    if (clean && header.type === 'symlink') symlinks.add(name);
+    if (clean && header.type === 'symlink') symlinks.set(name, header.linkname);
     if (!clean || header.type !== 'file') {
       entry.resume();
       continue;

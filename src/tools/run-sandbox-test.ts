@@ -8,6 +8,7 @@ import {
   changeSchema,
   checkChanges,
   contentOf,
+  directoriesOf,
   gitBlobSha,
   hashChanges,
   plainRef,
@@ -75,6 +76,14 @@ export const runSandboxTest = defineTool({
       );
     }
     const command = named ?? input.command;
+    // The command travels in an environment variable, which cannot hold a NUL; the other control characters would
+    // reach the shell unseen in any echo of the command (a receipt, the audit log).
+    if (Array.from(command).some(char => char < ' ' && char !== '\t' && char !== '\n')) {
+      throw invalidArgument(
+        'The command contains control characters (only tab and newline are allowed).',
+        'Send the command as plain shell text.',
+      );
+    }
     checkChanges(input.changes, CHANGE_LIMITS);
     const image = policy.image ?? config.sandbox.images[0] ?? '';
     if (!config.sandbox.images.includes(image)) {
@@ -87,6 +96,7 @@ export const runSandboxTest = defineTool({
     const limits = clampLimits(config.sandbox.limits, policy.limits, input.limits);
 
     const source = await readSource(policyName, policy, input.ref, ctx);
+    const sourceDirs = new Set([...source.files.keys(), ...source.symlinks.keys()].flatMap(directoriesOf));
     for (const change of input.changes) {
       const prefixes = change.path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
       if (prefixes.some(prefix => source.symlinks.has(prefix))) {
@@ -94,6 +104,17 @@ export const runSandboxTest = defineTool({
           'PATH_INVALID',
           `"${change.path}" goes through a symbolic link.`,
           'Change the file the link points to instead.',
+        );
+      }
+      // A file where the source has a directory, or the reverse: tar could not lay the tree out, and the command
+      // would be blamed for it.
+      const file = directoriesOf(change.path).find(dir => source.files.has(dir));
+      if (change.action === 'create' && (file !== undefined || sourceDirs.has(change.path))) {
+        throw invalidArgument(
+          file === undefined
+            ? `"${change.path}" is a directory in the source; it cannot also be a file.`
+            : `"${change.path}" goes through "${file}", which is a file in the source.`,
+          'Give each path as a file or a directory, as the source has it; replacing one with the other takes two PRs.',
         );
       }
       const exists = source.files.has(change.path);
@@ -129,6 +150,8 @@ export const runSandboxTest = defineTool({
         content,
         ...(source.executables?.has(path) ? { mode: 0o755 } : {}),
       })),
+      // The source's links, as they are (no change goes through one): the tree tested is the one the base names.
+      links: [...source.symlinks].map(([path, target]) => ({ path, target })),
       limits,
       labels: { 'devops-mcp.repo': policyName },
       signal: ctx.signal,

@@ -1,6 +1,9 @@
 // The sandbox runner against the real Docker engine and the locally built sandbox image: each hostile case
 // is contained and reported, and no container is left behind.
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createDockerClient,
@@ -8,6 +11,7 @@ import {
   SANDBOX_LABEL,
   type SandboxLimits,
 } from '../../../src/clients/docker.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const IMAGE = 'devops-mcp-sandbox:node24';
 const OWNER = `docker-test:${process.pid}`;
@@ -23,7 +27,7 @@ const limits: SandboxLimits = {
 const run = (
   command: string,
   extra: Partial<SandboxLimits> = {},
-  files = [] as Array<{ path: string; content: Buffer }>,
+  files = [] as Array<{ path: string; content: Buffer; mode?: number }>,
 ) =>
   docker.run({
     image: IMAGE,
@@ -34,11 +38,15 @@ const run = (
   });
 
 /** This suite's sandbox containers; other suites run beside it (the global teardown checks the whole run). */
-async function sandboxContainers(): Promise<number> {
+async function sandboxContainers(label?: string): Promise<number> {
   const { default: Docker } = await import('dockerode');
-  const filters = { label: [SANDBOX_LABEL, `${OWNER_LABEL}=${OWNER}`] };
+  const filters = { label: [SANDBOX_LABEL, `${OWNER_LABEL}=${OWNER}`, ...(label ? [label] : [])] };
   return (await new Docker().listContainers({ all: true, filters })).length;
 }
+
+/** Control characters a terminal would act on: all but tab and newline. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 /** Containers Docker created with `label` between `since` (s) and now: its event log, so removed ones count too. */
 async function createdSince(since: number, label: string): Promise<number> {
@@ -113,9 +121,47 @@ describe('the sandbox runner on a real Docker engine', () => {
   });
 
   it('contains a fork bomb within the pids limit', async () => {
+    // At the limit fork fails with EAGAIN (not ENOMEM, not an OOM kill), and the script goes on with its builtins.
     const result = await run('bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', { timeoutMs: 15_000 });
-    expect(result.timedOut || result.exitCode !== null).toBe(true);
+    const output = `${result.output.head}${result.output.tail}`;
+    expect(output).toMatch(/can't fork: Resource temporarily unavailable/);
+    expect(output).toMatch(/^survived$/m);
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false, oomKilled: false });
     expect(await docker.ping()).toMatch(/^Docker /);
+  });
+
+  it('runs executables of the work tree and of /tmp', async () => {
+    const result = await run(
+      "./run.sh; printf '#!/bin/sh\\necho tmp ran\\n' > /tmp/t.sh && chmod +x /tmp/t.sh && /tmp/t.sh",
+      {},
+      [{ path: 'run.sh', content: Buffer.from('#!/bin/sh\necho work ran\n'), mode: 0o755 }],
+    );
+    expect(result.output.head).toBe('work ran\ntmp ran\n');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('lays out symbolic links as links', async () => {
+    const result = await docker.run({
+      image: IMAGE,
+      command: 'cat config.json lib/a.txt; readlink config.json',
+      files: [
+        { path: 'conf/base.json', content: Buffer.from('{}\n') },
+        { path: 'vendor/a.txt', content: Buffer.from('vendored\n') },
+      ],
+      links: [
+        { path: 'config.json', target: 'conf/base.json' },
+        { path: 'lib', target: 'vendor' },
+      ],
+      limits,
+    });
+    expect(result.output.head).toBe('{}\nvendored\nconf/base.json\n');
+  });
+
+  it('takes an exit status of 137 for what it is, not for the memory limit', async () => {
+    for (const command of ['echo tests failed; exit 137', 'sh -c "kill -9 \\$\\$"; exit 137']) {
+      const result = await run(command);
+      expect(result, command).toMatchObject({ exitCode: 137, oomKilled: false, timedOut: false });
+    }
   });
 
   it('kills a CPU spin at the wall-clock timeout', async () => {
@@ -132,6 +178,26 @@ describe('the sandbox runner on a real Docker engine', () => {
     expect(result.output.head.length + result.output.tail.length).toBeLessThanOrEqual(limits.outputBytes);
     expect(result.output.tail.endsWith('THE-END\n')).toBe(true);
     expect(result.output.omittedBytes).toBeGreaterThan(1_000_000_000);
+  });
+
+  it('keeps binary and terminal output printable and within the byte limit', async () => {
+    const outputBytes = 1024;
+    for (const command of [
+      'head -c 100000 /dev/urandom',
+      'head -c 100000 /dev/zero',
+      `node -e "process.stdout.write(Buffer.alloc(100000, 0x80))"`,
+      `node -e "process.stdout.write('é'.repeat(100000))"`,
+      "printf '\\033]0;pwned\\007\\033[2J\\033[31mred\\033[0m\\tok\\n'",
+    ]) {
+      const { output } = await run(command, { outputBytes });
+      const text = `${output.head}${output.tail}`;
+      expect(Buffer.byteLength(text), command).toBeLessThanOrEqual(outputBytes);
+      expect(text, command).not.toMatch(CONTROL);
+      expect(output.omittedBytes, command).toBeLessThanOrEqual(output.totalBytes);
+    }
+    const { output } = await run("printf '\\033[31mred\\033[0m\\tok\\n'");
+    expect(output.head).toBe('␛[31mred␛[0m\tok\n');
+    expect(output.omittedBytes).toBe(0);
   });
 
   it('fails cleanly when the work tree tmpfs fills up', async () => {
@@ -194,6 +260,94 @@ describe('the sandbox runner on a real Docker engine', () => {
       message: /^The Docker engine could not start the sandbox container: .*tmpfs/,
     });
     expect(await sandboxContainers()).toBe(0);
+  });
+
+  it('names the configuration when its CPU limit is more than the engine has', async () => {
+    const { default: Docker } = await import('dockerode');
+    const available = ((await new Docker().info()) as { NCPU: number }).NCPU;
+    const error: unknown = await run('true', { cpus: available + 1 }).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({
+      code: 'NOT_CONFIGURED',
+      message: `The sandbox CPU limit of ${available + 1} exceeds what the Docker engine has: ${available} CPUs.`,
+    });
+    expect((error as { hint: string }).hint).toMatch(`sandbox.limits.cpus`);
+    expect((error as { hint: string }).hint).not.toMatch(/lowered/);
+    expect(await sandboxContainers()).toBe(0);
+  });
+
+  it('kills a run whose deadline passed while the engine was still starting it', async () => {
+    // A proxy to the engine that holds each start request past the deadline: an engine under load.
+    const dir = mkdtempSync(join(tmpdir(), 'devops-mcp-slow-engine-'));
+    const socketPath = join(dir, 'docker.sock');
+    // Half-open both ways: the attach stream's stdin ends long before its output does.
+    const proxy = createServer({ allowHalfOpen: true }, client => {
+      const engine = connect({ path: '/var/run/docker.sock', allowHalfOpen: true });
+      let forward = Promise.resolve();
+      client.on('data', (chunk: Buffer) => {
+        forward = forward.then(async () => {
+          if (/^POST \S*\/containers\/\S+\/start/.test(chunk.toString('latin1')))
+            await new Promise(resolve => setTimeout(resolve, 3000));
+          engine.write(chunk);
+        });
+      });
+      engine.pipe(client);
+      client.on('end', () => engine.end());
+      client.on('error', () => engine.destroy());
+      engine.on('error', () => client.destroy());
+    });
+    await new Promise<void>(resolve => proxy.listen(socketPath, resolve));
+    try {
+      const slow = createDockerClient({ socketPath, owner: OWNER });
+      // The backstop inside (the deadline + 5 s) would let the command finish its sleep and print.
+      const result = await slow.run({
+        image: IMAGE,
+        command: 'echo started; sleep 4; echo still running',
+        files: [],
+        limits: { ...limits, timeoutMs: 2000 },
+      });
+      expect(result).toMatchObject({ timedOut: true, exitCode: null });
+      expect(`${result.output.head}${result.output.tail}`).not.toContain('still running');
+      expect(await sandboxContainers()).toBe(0);
+    } finally {
+      proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on close ends the runs under way as cancelled, removes their containers and starts no more', async () => {
+    const closing = createDockerClient({ owner: OWNER, maxConcurrent: 1 });
+    const since = Math.floor(Date.now() / 1000);
+    const spec = (label: string) => ({
+      image: IMAGE,
+      // Deaf to SIGTERM, as a test runner stuck in a handler is.
+      command: "trap '' TERM; sleep 60",
+      files: [],
+      limits: { ...limits, timeoutMs: 60_000 },
+      labels: { 'devops-mcp.test': label },
+    });
+    const under = closing.run(spec('closed-running'));
+    // Settled long before it is looked at: caught at once, or it would count as unhandled.
+    const queued = closing.run(spec('closed-queued')).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const { default: Docker } = await import('dockerode');
+    await waitFor(
+      async () =>
+        (
+          await new Docker().listContainers({
+            filters: { label: ['devops-mcp.test=closed-running'], status: ['running'] },
+          })
+        ).length === 1,
+    );
+    await closing.close();
+    // Gone when close() resolves, not later: a process exits right after it.
+    expect(await sandboxContainers('devops-mcp.test=closed-running')).toBe(0);
+    await expect(under).resolves.toMatchObject({ cancelled: true, exitCode: null });
+    expect(await queued).toMatchObject({ code: 'CANCELLED' });
+    await expect(closing.run(spec('closed-later'))).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(await createdSince(since, 'devops-mcp.test=closed-queued')).toBe(0);
+    expect(await createdSince(since, 'devops-mcp.test=closed-later')).toBe(0);
   });
 
   it("reports the engine's refusal of a limit as INVALID_ARGUMENT, not as an unreachable engine", async () => {

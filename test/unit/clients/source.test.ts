@@ -55,7 +55,7 @@ describe('extractTar', () => {
     );
     expect([...tree.files.keys()].sort()).toEqual(['run.sh', 'src/a.mjs']);
     expect(tree.files.get('src/a.mjs')?.toString()).toBe('a');
-    expect([...tree.symlinks]).toEqual(['lib']);
+    expect([...tree.symlinks]).toEqual([['lib', '/etc']]);
     expect([...(tree.executables ?? [])]).toEqual(['run.sh']);
   });
 
@@ -146,7 +146,7 @@ describe('readLocalSource of a git checkout', () => {
     try {
       const tree = await readLocalSource(root, big);
       expect([...tree.files.keys()].sort()).toEqual(['.gitignore', 'kept.log', 'run.sh', 'src/a.mjs']);
-      expect([...tree.symlinks]).toEqual(['main.mjs']);
+      expect([...tree.symlinks]).toEqual([['main.mjs', 'src/a.mjs']]);
       expect([...(tree.executables ?? [])]).toEqual(['run.sh']);
       expect(tree.baseCommit).toBe(head);
       expect(tree.localChanges).toBeUndefined();
@@ -251,11 +251,47 @@ describe('readLocalSource of a git checkout', () => {
       expect(tree.files.get('tests/a.test.mjs')?.toString()).toBe('test\n');
       expect(tree.files.get('version.txt')?.toString()).toBe('$Format:%H$\n');
       expect(tree.files.get('src/a.mjs')?.toString()).toBe('export const a = 1;\n');
-      expect([...tree.symlinks]).toEqual(['main.mjs']);
+      expect([...tree.symlinks]).toEqual([['main.mjs', 'src/a.mjs']]);
       expect([...(tree.executables ?? [])]).toEqual(['run.sh']);
       expect(tree.files.has('.env')).toBe(false);
       await expect(readLocalSource(root, { maxFiles: 100, maxBytes: 10 }, 'HEAD')).rejects.toMatchObject({
         code: 'TOO_LARGE',
+      });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("reads a ref of a subdirectory's source as that directory's tree in the commit, laid out as its work tree", async () => {
+    const { root, git, head } = checkout();
+    try {
+      mkdirSync(join(root, 'src', 'lib'));
+      writeFileSync(join(root, 'src', 'lib', 'b.mjs'), 'export const b = 2;\n');
+      symlinkSync('lib/b.mjs', join(root, 'src', 'b.mjs'));
+      git('add', '.');
+      git('commit', '-qm', 'lib');
+      const sha = git('rev-parse', 'HEAD');
+      const work = await readLocalSource(join(root, 'src'), big);
+      const commit = await readLocalSource(join(root, 'src'), big, 'HEAD');
+      expect(commit.baseCommit).toBe(sha);
+      expect(work.baseCommit).toBe(sha);
+      expect([...commit.files.keys()].sort()).toEqual(['a.mjs', 'lib/b.mjs']);
+      expect([...commit.files.keys()].sort()).toEqual([...work.files.keys()].sort());
+      expect([...commit.symlinks]).toEqual([['b.mjs', 'lib/b.mjs']]);
+      expect([...work.symlinks]).toEqual([['b.mjs', 'lib/b.mjs']]);
+      // An older commit holds the directory as it was then.
+      const old = await readLocalSource(join(root, 'src'), big, head);
+      expect([...old.files.keys()]).toEqual(['a.mjs']);
+      // A commit without the directory is refused, not read as an empty tree.
+      git('checkout', '-q', '--orphan', 'bare');
+      git('rm', '-rqf', '.');
+      writeFileSync(join(root, 'other.txt'), 'x\n');
+      git('add', 'other.txt');
+      git('commit', '-qm', 'no src');
+      mkdirSync(join(root, 'src'), { recursive: true });
+      await expect(readLocalSource(join(root, 'src'), big, 'bare')).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/has no directory src, where the repository's source is/),
       });
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -289,7 +325,7 @@ describe('readLocalSource of a git checkout', () => {
       symlinkSync(outside, join(root, 'src'));
       const tree = await readLocalSource(root, big);
       expect(tree.files.has('src/a.mjs')).toBe(false);
-      expect([...tree.symlinks].sort()).toEqual(['main.mjs', 'src']);
+      expect([...tree.symlinks.keys()].sort()).toEqual(['main.mjs', 'src']);
       expect(tree.localChanges).toBe(true);
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,6 @@
 // reports into incidents, resolves the alerts it no longer reports, and puts health verdict changes of the
 // affected target on the incident's timeline.
 
-import { DEFAULT_TARGET } from '../clients/predictor.ts';
 import type { Counters } from '../clients/predictor.ts';
 import type { PrometheusAlert } from '../clients/prometheus.ts';
 import type { Context } from '../context.ts';
@@ -10,6 +9,7 @@ import { assess } from '../lib/health.ts';
 import type { Change } from '../store/incidents.ts';
 import { fingerprintOf, withoutLabels, type AlertInput } from './alerts.ts';
 import { ingest, sweep } from './intake.ts';
+import { targetMatcher } from './targets.ts';
 
 export interface Watcher {
   /** One round: read the alerts, apply them, check health. Never throws. */
@@ -94,33 +94,18 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
     await checkHealth();
   }
 
-  /** The configured target an incident's alerts point at: by `instance` (host:port) or a `target` label. */
-  function targetsByInstance(): Map<string, string> {
-    const map = new Map<string, string>();
-    const settings = ctx.config.predictor;
-    if (!settings) return map;
-    for (const [name, url] of [
-      [DEFAULT_TARGET, settings.url],
-      ...Object.entries(settings.targets),
-    ] as const) {
-      map.set(new URL(url).host, name);
-      map.set(name, name);
-    }
-    return map;
-  }
-
   async function checkHealth(): Promise<void> {
     const predictor = ctx.predictor;
     const settings = ctx.config.predictor;
     if (!predictor || !settings) return;
     const store = await ctx.store();
-    const targets = targetsByInstance();
+    const targets = targetMatcher(settings);
     const affected = new Map<string, number[]>();
     for (const incident of store.incidents.active()) {
       const names = new Set<string>();
       for (const alert of store.incidents.alerts(incident.id)) {
         const labels = JSON.parse(alert.labels) as Record<string, string>;
-        const name = targets.get(labels.instance ?? '') ?? targets.get(labels.target ?? '');
+        const name = targets.of(labels);
         if (name !== undefined) names.add(name);
       }
       for (const name of names) affected.set(name, [...(affected.get(name) ?? []), incident.id]);

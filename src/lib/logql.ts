@@ -27,6 +27,8 @@ export interface LogQLQuery {
    * bytes_over_time, bytes_rate), or sums of one, and Loki writes no sample for a window without lines.
    */
   countsLines: boolean;
+  /** Whether it has pipeline stages (line filters, a parser, label filters, formatting) after a selector. */
+  hasStages: boolean;
 }
 
 const HINT =
@@ -62,15 +64,17 @@ export function checkLogQL(query: string): LogQLQuery {
   const top = tree.topNode.firstChild?.firstChild;
   const kind = top?.name === 'MetricExpr' ? 'metric' : 'logs';
   const reads = new Map<string, SelectorRead>();
+  let hasStages = false;
   const cursor = tree.cursor();
   do {
+    if (cursor.name === 'PipelineExpr') hasStages = true;
     if (cursor.name !== 'Selector') continue;
     checkSelector(query, cursor.node);
     const read = { selector: query.slice(cursor.from, cursor.to), ...rangeOf(query, cursor.node.parent) };
     reads.set(JSON.stringify(read), read);
   } while (cursor.next());
   if (reads.size === 0) throw invalidArgument('LogQL query has no stream selector.', HINT);
-  return { kind, selectors: [...reads.values()], countsLines: countsLines(top ?? null) };
+  return { kind, selectors: [...reads.values()], countsLines: countsLines(top ?? null), hasStages };
 }
 
 /** The `[range]` and `offset` of a selector's range expression (`{app="a"}[5m] offset 1h`), in seconds. */

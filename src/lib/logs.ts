@@ -11,7 +11,7 @@ export interface LogLine {
 }
 
 export interface LineGroup {
-  /** The first line of the group, cut to the line limit. */
+  /** The first line of the group, with the parts that differ between its lines masked, cut to the line limit. */
   text: string;
   /** How many lines share its text once numbers, ids and times are masked. */
   count: number;
@@ -63,13 +63,59 @@ function isStatusCode(text: string, offset: number): boolean {
   return STATUS_KEYS.test(text) || STATUS_AFTER_REQUEST.test(text);
 }
 
+/** A part of a line masked by a placeholder: where the placeholder starts in the masked line, and what it hid. */
+interface Slot {
+  at: number;
+  placeholder: string;
+  value: string;
+}
+
+/**
+ * One masking pass over `text`, whose earlier placeholders are `slots`: each match `placeholderFor` gives a
+ * placeholder for is replaced by it, and the slots (old and new) are returned in order with their new positions.
+ * No pattern matches a placeholder's `<` or `>`, so a match never overlaps one.
+ */
+function maskPass(
+  text: string,
+  slots: readonly Slot[],
+  pattern: RegExp,
+  placeholderFor: (match: string, offset: number, text: string) => string | undefined,
+): { text: string; slots: Slot[] } {
+  const out: Slot[] = [];
+  let shift = 0;
+  let next = 0;
+  const masked = text.replace(pattern, (match: string, offset: number, whole: string) => {
+    const placeholder = placeholderFor(match, offset, whole);
+    if (placeholder === undefined) return match;
+    for (; next < slots.length && (slots[next]?.at ?? 0) < offset; next++) {
+      const slot = slots[next];
+      if (slot) out.push({ ...slot, at: slot.at + shift });
+    }
+    out.push({ at: offset + shift, placeholder, value: match });
+    shift += placeholder.length - match.length;
+    return placeholder;
+  });
+  for (; next < slots.length; next++) {
+    const slot = slots[next];
+    if (slot) out.push({ ...slot, at: slot.at + shift });
+  }
+  return { text: masked, slots: out };
+}
+
+/** The masked line (see maskLine) and what each of its placeholders hid, in order. */
+function maskParts(line: string): { key: string; slots: Slot[] } {
+  let state = { text: line, slots: [] as Slot[] };
+  for (const [pattern, placeholder] of MASKS)
+    state = maskPass(state.text, state.slots, pattern, () => placeholder);
+  state = maskPass(state.text, state.slots, NUMBER, (_number, offset, text) =>
+    isStatusCode(text, offset) ? undefined : '<n>',
+  );
+  return { key: state.text, slots: state.slots };
+}
+
 /** The line with what varies between repeats of "the same" message replaced by placeholders; status codes kept. */
 export function maskLine(line: string): string {
-  let masked = line;
-  for (const [pattern, placeholder] of MASKS) masked = masked.replace(pattern, placeholder);
-  return masked.replace(NUMBER, (number: string, offset: number, text: string) =>
-    isStatusCode(text, offset) ? number : '<n>',
-  );
+  return maskParts(line).key;
 }
 
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
@@ -90,26 +136,73 @@ export function cutIndex(text: string, max: number): number {
   return high >= 0xd800 && high <= 0xdbff ? max - 1 : max;
 }
 
-/** Collapses repeats within one stream, keeping the order in which each message first appears. */
+/** What one placeholder of a group hid across its lines: the first line's value, or that they differ. */
+interface SlotSeen {
+  first: string;
+  varies: boolean;
+  /** For a number, the least and greatest seen, as written. */
+  low?: string;
+  high?: string;
+}
+
+/**
+ * Collapses repeats within one stream, keeping the order in which each message first appears. A group's text is
+ * its first line, except where its lines differ: there the placeholder, and for a number its range (`<100..803>`),
+ * so that no value of one line reads as if every line held it.
+ */
 export function collapse(lines: readonly LogLine[], maxChars: number): LineGroup[] {
-  const groups = new Map<string, { text: string; count: number; min: number; max: number }>();
+  const groups = new Map<
+    string,
+    { first: string; slots: SlotSeen[]; count: number; min: number; max: number }
+  >();
   for (const { t, line } of lines) {
-    const key = maskLine(line);
+    const { key, slots } = maskParts(line);
     const group = groups.get(key);
-    if (group) {
-      group.count++;
-      group.min = Math.min(group.min, t);
-      group.max = Math.max(group.max, t);
-    } else {
-      groups.set(key, { text: cutLine(line, maxChars), count: 1, min: t, max: t });
+    if (!group) {
+      const seen = slots.map(s => ({
+        first: s.value,
+        varies: false,
+        ...(s.placeholder === '<n>' ? { low: s.value, high: s.value } : {}),
+      }));
+      groups.set(key, { first: line, slots: seen, count: 1, min: t, max: t });
+      continue;
     }
+    group.count++;
+    group.min = Math.min(group.min, t);
+    group.max = Math.max(group.max, t);
+    // Lines of one group have the same placeholders in the same order.
+    slots.forEach((slot, i) => {
+      const seen = group.slots[i];
+      if (!seen || slot.value === seen.first) return;
+      seen.varies = true;
+      if (seen.low !== undefined && Number(slot.value) < Number(seen.low)) seen.low = slot.value;
+      if (seen.high !== undefined && Number(slot.value) > Number(seen.high)) seen.high = slot.value;
+    });
   }
-  return [...groups.values()].map(g => ({
-    text: g.text,
+  return [...groups.entries()].map(([key, g]) => ({
+    text: cutLine(g.slots.some(s => s.varies) ? template(key, g.first, g.slots) : g.first, maxChars),
     count: g.count,
     first: toRfc3339(g.min),
     ...(g.count > 1 ? { last: toRfc3339(g.max) } : {}),
   }));
+}
+
+/** The group's masked line with the parts its lines share written back, and a range for each number that varies. */
+function template(key: string, first: string, seen: readonly SlotSeen[]): string {
+  const { slots } = maskParts(first);
+  let text = '';
+  let from = 0;
+  slots.forEach((slot, i) => {
+    const s = seen[i];
+    const shown = !s?.varies
+      ? slot.value
+      : s.low !== undefined && s.high !== undefined
+        ? `<${s.low}..${s.high}>`
+        : slot.placeholder;
+    text += key.slice(from, slot.at) + shown;
+    from = slot.at + slot.placeholder.length;
+  });
+  return text + key.slice(from);
 }
 
 export interface ShapedLogs {

@@ -119,12 +119,13 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
   const max = point(maxAt);
   const first = point(0);
   const last = point(n - 1);
-  const { slope, intercept, scatter, slopeError } = linearFit(finite);
-  const change = Math.abs(slope * (last.t - first.t));
-  const level = Math.max(Math.abs(mean), max.v - min.v);
-  const outOfNoise = change >= TREND_NOISE * scatter && Math.abs(slope) >= TREND_T * slopeError;
-  const flat = change <= TREND_EPSILON * level || (change < TREND_SHARE * level && !outOfNoise);
-  const outliers = findSpikes(finite, slope, intercept, step, max.v - min.v);
+  const fit = linearFit(finite);
+  const events = outlierEvents(finite, fit.slope, fit.intercept, step, max.v - min.v);
+  const outliers = events
+    .toSorted((a, b) => b.size - a.size)
+    .slice(0, MAX_SPIKES)
+    .map(e => ({ point: point(e.peak), above: e.above }));
+  const inliers = withoutBursts(finite, events);
   return {
     samples: samples.t.length,
     nonFinite: samples.t.length - n,
@@ -133,10 +134,67 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
     min,
     max,
     mean,
-    trend: flat ? 'flat' : slope > 0 ? 'rising' : 'falling',
+    trend: trendOf(inliers, inliers === finite ? fit : linearFit(inliers)),
     spikes: outliers.filter(p => p.above).map(p => p.point),
     dips: outliers.filter(p => !p.above).map(p => p.point),
   };
+}
+
+/**
+ * Whether the series rises, falls or stays flat. The change along the fitted line must be a share of the level, or
+ * stand out of the noise; and the level at the end (the mean of the last fifth of the points) must differ from the
+ * level at the start by more than the scatter around the line, in the same direction: a line fitted through a rise
+ * and fall that is over tilts one way or the other, while the series ends where it began.
+ */
+function trendOf(samples: Columns, fit: ReturnType<typeof linearFit>): SeriesStats['trend'] {
+  const { t, v } = samples;
+  const n = t.length;
+  if (n < 2) return 'flat';
+  const { slope, scatter, slopeError } = fit;
+  let lowest = Number.POSITIVE_INFINITY;
+  let highest = Number.NEGATIVE_INFINITY;
+  let mean = 0;
+  for (let i = 0; i < n; i++) {
+    const value = v[i] ?? 0;
+    lowest = Math.min(lowest, value);
+    highest = Math.max(highest, value);
+    mean += value / (i + 1) - mean / (i + 1);
+  }
+  const change = Math.abs(slope * ((t[n - 1] ?? 0) - (t[0] ?? 0)));
+  const level = Math.max(Math.abs(mean), highest - lowest);
+  const outOfNoise = change >= TREND_NOISE * scatter && Math.abs(slope) >= TREND_T * slopeError;
+  if (change <= TREND_EPSILON * level || (change < TREND_SHARE * level && !outOfNoise)) return 'flat';
+  const fifth = Math.max(1, Math.floor(n / 5));
+  const moved = meanOf(v, n - fifth, n) - meanOf(v, 0, fifth);
+  if (Math.sign(moved) !== Math.sign(slope) || Math.abs(moved) <= scatter) return 'flat';
+  return slope > 0 ? 'rising' : 'falling';
+}
+
+function meanOf(values: Float64Array, from: number, to: number): number {
+  let mean = 0;
+  for (let i = from; i < to; i++) mean += (values[i] ?? 0) / (i - from + 1) - mean / (i - from + 1);
+  return mean;
+}
+
+/**
+ * The points outside the bursts and drops that are over (an outlier event with points of the series on both
+ * sides): a spike is reported as one, and must not tilt the trend. An event that runs to the first or last point
+ * is where the series starts or ends up, and stays.
+ */
+function withoutBursts(samples: Columns, events: readonly OutlierEvent[]): Columns {
+  const n = samples.t.length;
+  const over = events.filter(e => e.from > 0 && e.to < n - 1);
+  if (over.length === 0) return samples;
+  const keep = new Uint8Array(n).fill(1);
+  for (const e of over) keep.fill(0, e.from, e.to + 1);
+  const t: number[] = [];
+  const v: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!keep[i]) continue;
+    t.push(samples.t[i] ?? 0);
+    v.push(samples.v[i] ?? 0);
+  }
+  return { t: Float64Array.from(t), v: Float64Array.from(v) };
 }
 
 export type NonFiniteKind = 'NaN' | '+Inf' | '-Inf';
@@ -250,18 +308,28 @@ function median(values: Float64Array): number {
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
+interface OutlierEvent {
+  /** Index of the event's extreme point. */
+  peak: number;
+  size: number;
+  above: boolean;
+  /** Indices of its first and last points. */
+  from: number;
+  to: number;
+}
+
 /**
- * Points whose distance from the series' linear trend is extreme by a robust measure (median absolute
+ * Runs of points whose distance from the series' linear trend is extreme by a robust measure (median absolute
  * deviation), so that a steady climb is not reported as a spike but a sudden burst (or drop) is. Neighbouring
  * outliers on the same side form one event, reported at its extreme. `samples` are finite.
  */
-function findSpikes(
+function outlierEvents(
   samples: Columns,
   slope: number,
   intercept: number,
   step: number,
   range: number,
-): Array<{ point: Point; above: boolean }> {
+): OutlierEvent[] {
   const { t, v } = samples;
   if (t.length < MIN_POINTS_FOR_SPIKES || range === 0) return [];
   const residuals = v.map((value, i) => value - (intercept + slope * (t[i] ?? 0)));
@@ -269,8 +337,8 @@ function findSpikes(
   const mad = median(residuals.map(r => Math.abs(r - center)));
   // A flat series with a few outliers has MAD 0; any clear departure from it is then a spike.
   const threshold = mad > 0 ? (SPIKE_Z * mad) / 0.6745 : 0.1 * range;
-  const events: Array<{ peak: number; size: number; above: boolean }> = [];
-  let previous: { t: number; event: { peak: number; size: number; above: boolean } } | undefined;
+  const events: OutlierEvent[] = [];
+  let previous: { t: number; event: OutlierEvent } | undefined;
   for (let i = 0; i < t.length; i++) {
     const deviation = (residuals[i] ?? 0) - center;
     const size = Math.abs(deviation);
@@ -280,17 +348,15 @@ function findSpikes(
     if (previous && previous.event.above === above && time - previous.t <= step * 1.5) {
       if (size > previous.event.size) previous.event.peak = i;
       previous.event.size = Math.max(previous.event.size, size);
+      previous.event.to = i;
       previous.t = time;
       continue;
     }
-    const event = { peak: i, size, above };
+    const event = { peak: i, size, above, from: i, to: i };
     events.push(event);
     previous = { t: time, event };
   }
-  return events
-    .sort((a, b) => b.size - a.size)
-    .slice(0, MAX_SPIKES)
-    .map(e => ({ point: { t: t[e.peak] ?? 0, v: v[e.peak] ?? 0 }, above: e.above }));
+  return events;
 }
 
 /**

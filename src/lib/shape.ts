@@ -247,6 +247,13 @@ export function shapeRange(
       const entry = render(a, ctx, current);
       return { entry, max: a.max, size: bytes(entry) + 1 };
     });
+    if (level === 'values' && rendered.reduce((sum, r) => sum + r.size, 0) > budget) {
+      // Not every series' points fit: the points of as many as fit, highest peaks first, are what "full"
+      // was asked for, more than summaries of all of them. Summaries only when not one series' points fit.
+      const kept = fitRanked(rendered, budget);
+      if (kept.length > 0) return finish(kept, all.length, common, level, ctx, options, hints, true);
+      continue;
+    }
     if (rendered.reduce((sum, r) => sum + r.size, 0) <= budget) {
       return finish(
         rendered.map(r => r.entry),
@@ -261,15 +268,22 @@ export function shapeRange(
     }
   }
   // Even bare summaries do not all fit: keep the series that peak highest, the usual suspects in an incident.
-  const ranked = rendered.toSorted((a, b) => b.max - a.max);
+  return finish(fitRanked(rendered, budget), all.length, common, level, ctx, options, hints, true);
+}
+
+/** The entries of the series that peak highest, as many as fit `budget`. */
+function fitRanked(
+  rendered: ReadonlyArray<{ entry: RangeSeries; max: number; size: number }>,
+  budget: number,
+): RangeSeries[] {
   const kept: RangeSeries[] = [];
   let used = 0;
-  for (const r of ranked) {
+  for (const r of rendered.toSorted((a, b) => b.max - a.max)) {
     if (used + r.size > budget) break;
     kept.push(r.entry);
     used += r.size;
   }
-  return finish(kept, all.length, common, level, ctx, options, hints, true);
+  return kept;
 }
 
 function finish(
@@ -292,16 +306,22 @@ function finish(
   if (typeof level === 'number' && series.some(s => s.shape))
     shaped.shape_every = formatDuration((ctx.end - ctx.start) / level);
   const notes: string[] = [];
+  const left = total - series.length;
+  const cap = formatBytes(options.maxBytes);
   if (series.length < total) {
+    const shown =
+      options.format === 'summary'
+        ? `Showing ${series.length} of ${total} series (highest max first)`
+        : level === 'values'
+          ? `Points of ${series.length} of ${total} series (highest max first)`
+          : `Not one series' points fit: summaries (no points) of ${series.length} of ${total} series (highest max first)`;
+    notes.push(`${shown}; ${left} left out to fit ${cap}.`);
     notes.push(
-      `Showing ${series.length} of ${total} series (highest max first); ${total - series.length} left out to fit ${formatBytes(options.maxBytes)}.`,
-    );
-    notes.push(
-      'To see the rest: aggregate (sum by (<label>) (...)), keep the top ones (topk(5, ...)), or narrow the selector.',
+      `To see the rest: aggregate (sum by (<label>) (...)), keep the top ones (topk(5, ...)), or narrow the selector${options.format === 'full' ? '; or shorten the range or raise the step' : ''}.`,
     );
   } else if (options.format === 'full' && level !== 'values') {
     notes.push(
-      `Every point of every series does not fit ${formatBytes(options.maxBytes)}: summaries shown instead. Narrow the selector, shorten the range or raise the step.`,
+      `Every point of every series does not fit ${cap}: summaries shown instead (no points). Narrow the selector, shorten the range or raise the step.`,
     );
   } else if (options.format === 'summary' && total > 0) {
     // Only when a shape was possible (a range of a few steps has none) and did not fit.

@@ -123,6 +123,29 @@ export function longestRange(promql: string): number {
   return longest;
 }
 
+// How far back Prometheus looks from each evaluation point for a plain selector's latest sample (its default
+// --query.lookback-delta).
+const LOOKBACK = 300;
+
+/** The query evaluated over each whole step, `f(x[step])` or `f((expr)[step:])`, echoed short. */
+function overStep(query: string, fn: string, step: number): string {
+  const every = formatDuration(step);
+  const text = query.trim();
+  const echo = text.length > MAX_ECHO ? '<query>' : text;
+  return SELECTOR_RE.test(text) ? `${fn}(${echo}[${every}])` : `${fn}((${echo})[${every}:])`;
+}
+
+/**
+ * A hint for a range query that matched no series at a step longer than the lookback and every `[range]` of the
+ * query: its samples may all lie between the points, where no evaluation sees them, rather than not exist.
+ * Undefined when every sample would have been seen.
+ */
+export function emptyRangeHint(query: string, step: number): string | undefined {
+  if (step <= Math.max(LOOKBACK, longestRange(query))) return undefined;
+  const every = formatDuration(step);
+  return `No series at the points of the ${every} step, but each sees only the last ${formatDuration(LOOKBACK)} (Prometheus's default lookback): samples between points are missed. ${overStep(query, 'max_over_time', step)} at this step finds them (or count_over_time). If that is empty too, check the metric name and label values with explore_prometheus.`;
+}
+
 /**
  * A hint for a range query whose step hides what happens between its points: each point is one evaluation,
  * so a burst shorter than the step (beyond the scrape interval and every `[range]` of the query, which would
@@ -131,9 +154,5 @@ export function longestRange(promql: string): number {
  */
 export function peakHint(query: string, step: number): string | undefined {
   if (step <= Math.max(SCRAPE_INTERVAL, longestRange(query))) return undefined;
-  const every = formatDuration(step);
-  const text = query.trim();
-  const echo = text.length > MAX_ECHO ? '<query>' : text;
-  const over = SELECTOR_RE.test(text) ? `${echo}[${every}]` : `(${echo})[${every}:]`;
-  return `At a ${every} step a burst between two points is not seen: max_over_time(${over}) (or min_over_time) at this step shows the peaks.`;
+  return `At a ${formatDuration(step)} step a burst between two points is not seen: ${overStep(query, 'max_over_time', step)} (or min_over_time) at this step shows the peaks.`;
 }

@@ -11,7 +11,7 @@ export const exploreLoki = defineTool({
   name: 'explore_loki',
   title: 'Explore Loki labels',
   description:
-    'Discover Loki stream labels before searching: label names (default) or one label\'s values (list "values" + label), seen in the window (default last 6 h) on streams matching `match`.',
+    'Discover stream labels: names (default) or one label\'s values (list "values" + label), seen in the window (default last 6 h) on streams matching `match`.',
   input: z.strictObject({
     list: z.enum(['labels', 'values']).default('labels'),
     label: z
@@ -30,6 +30,7 @@ export const exploreLoki = defineTool({
     start: z.string(),
     end: z.string(),
     truncated: z.boolean(),
+    note: z.string().optional(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 
@@ -40,6 +41,13 @@ export const exploreLoki = defineTool({
       throw invalidArgument(
         'list "values" needs `label`.',
         'Give the label whose values you want, e.g. label "app".',
+      );
+    }
+    // Echoed but unused, `label` would make the list of label names read as one filtered by it.
+    if (input.list === 'labels' && input.label !== undefined) {
+      throw invalidArgument(
+        'label only applies to list "values", not list "labels".',
+        `For the values of ${input.label}, add list "values"; otherwise drop label.`,
       );
     }
     if (input.match !== undefined) (await import('../lib/logql.ts')).checkLogQL(input.match);
@@ -58,6 +66,17 @@ export const exploreLoki = defineTool({
       start: toRfc3339(start),
       end: toRfc3339(end),
       truncated: values.length < all.length,
+      ...(all.length === 0 ? { note: emptyNote(input.list, input.label, input.match) } : {}),
     };
   },
 });
+
+/** Why an empty list may be empty: a label no stream has, a selector that matches none, or the window. */
+function emptyNote(list: 'labels' | 'values', label: string | undefined, match: string | undefined): string {
+  const streams =
+    match === undefined ? 'No stream in this window' : 'No stream matching `match` in this window';
+  const otherwise = match === undefined ? 'try an older window' : 'check the selector in `match`';
+  if (list === 'values')
+    return `${streams} has the label ${label ?? ''}; list "labels" shows the labels there are, or ${otherwise}.`;
+  return `${streams}; ${otherwise}.`;
+}

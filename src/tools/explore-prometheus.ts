@@ -26,7 +26,7 @@ export const explorePrometheus = defineTool({
   name: 'explore_prometheus',
   title: 'Explore Prometheus',
   description:
-    'Discover before querying: metric names with type and help (default), label names (list "labels") or one label\'s values (list "values" + label), of series seen in the window (default last hour) matching `match`, filtered by the substring `search`.',
+    'Discover before querying: metric names with type and help (default), label names (list "labels") or one label\'s values (list "values" + label) of series in the window (default last hour) matching `match`, filtered by substring `search`.',
   input: z.strictObject({
     list: z.enum(['metrics', 'labels', 'values']).default('metrics'),
     label: z
@@ -72,6 +72,13 @@ export const explorePrometheus = defineTool({
         'Give the label whose values you want, e.g. label "job"; list "labels" shows which exist.',
       );
     }
+    // Echoed but unused, `label` would make a list of every metric or label read as one filtered by it.
+    if (input.list !== 'values' && input.label !== undefined) {
+      throw invalidArgument(
+        `label only applies to list "values", not list "${input.list}".`,
+        `For the values of ${input.label}, add list "values"; otherwise drop label.`,
+      );
+    }
     const window = resolveWindow(input, ctx.now(), WINDOW_SECONDS);
     const maxBytes = ctx.config.output.maxBytes;
     // A substring, not a regex: a caller's regex run here could stall the server (catastrophic backtracking).
@@ -110,7 +117,11 @@ export const explorePrometheus = defineTool({
         }),
         maxBytes,
       );
-      return { ...echo, metrics, ...counts(metrics.length, matching.length, input.limit, maxBytes) };
+      return {
+        ...echo,
+        metrics,
+        ...counts(metrics.length, matching.length, input.limit, maxBytes, input.match),
+      };
     }
     const { data } =
       input.list === 'labels'
@@ -118,7 +129,11 @@ export const explorePrometheus = defineTool({
         : await prometheus.labelValues(input.label ?? '', scope);
     const matching = data.filter(matches);
     const values = fitList(matching.slice(0, input.limit), maxBytes);
-    return { ...echo, values, ...counts(values.length, matching.length, input.limit, maxBytes) };
+    return {
+      ...echo,
+      values,
+      ...counts(values.length, matching.length, input.limit, maxBytes, input.match),
+    };
   },
 });
 
@@ -134,7 +149,7 @@ function metadataOf(metadata: Metadata, name: string): Metadata[string][number] 
   return undefined;
 }
 
-function counts(shown: number, total: number, limit: number, maxBytes: number) {
+function counts(shown: number, total: number, limit: number, maxBytes: number, match: string | undefined) {
   const truncated = shown < total;
   // Cut at `limit`, a larger one shows more; cut to fit the byte cap, only a narrower list does.
   const raise = shown === limit && limit < MAX_LIMIT ? `, or raise \`limit\` (max ${MAX_LIMIT})` : '';
@@ -146,7 +161,12 @@ function counts(shown: number, total: number, limit: number, maxBytes: number) {
     ...(truncated
       ? { note: `${total - shown} more not shown${cut}; narrow with \`search\` or \`match\`${raise}.` }
       : total === 0
-        ? { note: 'Nothing matched in this window; try a broader search or an older window.' }
+        ? {
+            note:
+              match === undefined
+                ? 'Nothing matched in this window; try a broader search or an older window.'
+                : 'Nothing matched in this window; check the selector in `match` (drop it to see what exists), or try a broader search or an older window.',
+          }
         : {}),
   };
 }

@@ -8,10 +8,10 @@ const MAX_LIMIT = 200;
 export const listIncidents = defineTool({
   name: 'list_incidents',
   title: 'List incidents',
-  description: 'Incidents (alerts grouped by service), newest first. Default active.',
+  description: 'Incidents (alerts grouped by service) updated since `since`, newest first. Default active.',
   input: z.strictObject({
     status: z.enum(['active', 'acknowledged', 'resolved', 'all']).optional(),
-    since: z.string().max(64).optional().describe('e.g. 24h, RFC 3339'),
+    since: z.string().max(64).optional().describe('updated since: 24h, RFC 3339'),
     limit: z.number().int().min(1).max(MAX_LIMIT).optional(),
   }),
   output: z.object({

@@ -3,7 +3,7 @@ import { invalidArgument, notConfigured } from '../lib/errors.ts';
 import { cutLine } from '../lib/logs.ts';
 import { medianInterval } from '../lib/series.ts';
 import { seriesSchema, shapeInstant, shapeRange, type ShapeFormat } from '../lib/shape.ts';
-import { chooseStep, describeStep, parseStep, peakHint } from '../lib/step.ts';
+import { chooseStep, describeStep, emptyRangeHint, parseStep, peakHint } from '../lib/step.ts';
 import { formatDuration, parseTime, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
@@ -183,7 +183,16 @@ export const queryPrometheus = defineTool({
       { start, end, step: choice.step },
       { ...shapeOptions, format, base: { ...base, ...warned }, ...(hint ? { hints: [hint] } : {}) },
     );
-    return { ...base, ...shaped, ...emptyHint(shaped.series_total), ...warned };
+    // Nothing at the points of a coarse step may be samples between them, not a wrong name: say which first.
+    const empty = emptyRangeHint(input.query, choice.step);
+    return {
+      ...base,
+      ...shaped,
+      ...(shaped.series_total === 0 && empty !== undefined
+        ? { note: empty }
+        : emptyHint(shaped.series_total)),
+      ...warned,
+    };
   },
 });
 

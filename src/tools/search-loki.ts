@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { fromNanos, toNanos, type Labels, type LokiClient, type LokiSeries } from '../clients/loki.ts';
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
-import type { SelectorRead } from '../lib/logql.ts';
-import { shapeLogs } from '../lib/logs.ts';
+import type { LogQLQuery, SelectorRead } from '../lib/logql.ts';
+import { cutLine, shapeLogs } from '../lib/logs.ts';
 import { redactDeep } from '../lib/redact.ts';
 import { columnsOf } from '../lib/series.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
@@ -16,12 +16,14 @@ const MAX_LINE_CHARS = 400;
 // Loki's default step aims at ~250 points; summaries need no more.
 const STEP_BUDGET = { targetPoints: 240, maxPoints: 1100 };
 const NO_MATCH = 'No line matched. Check the selector with explore_loki, or widen the range.';
+// Characters of a selector echoed in a note.
+const MAX_ECHO = 200;
 
 export const searchLoki = defineTool({
   name: 'search_loki',
   title: 'Search Loki logs',
   description: [
-    'Run LogQL on Loki: log lines grouped by stream, repeats collapsed (count, first/last time); metric queries',
+    'Run LogQL: log lines grouped by stream, repeats collapsed (count, first/last time); metric queries',
     '(count_over_time, rate, sum by) summarized per series. Checked locally first; a query that would scan too',
     'much is refused with the figures. Capped: if `truncated`, follow `note`. Times and step as query_prometheus (default last hour).',
   ].join(' '),
@@ -133,7 +135,7 @@ export const searchLoki = defineTool({
         ...(result.filled > 0
           ? ['Steps whose window held no line count as 0 (Loki writes no sample there).']
           : []),
-        ...(data.result.length === 0 ? [NO_MATCH] : []),
+        ...(data.result.length === 0 ? [noMatch(parsed)] : []),
       ];
       return {
         ...base,
@@ -191,7 +193,7 @@ export const searchLoki = defineTool({
         ? [readOn(input.direction, limit, kept[0]?.ns ?? last.ns, last.ns, dropped.ns)]
         : []),
       ...(shaped.note ? [shaped.note] : []),
-      ...(kept.length === 0 ? [NO_MATCH] : []),
+      ...(kept.length === 0 ? [noMatch(parsed)] : []),
     ];
     return {
       ...base,
@@ -257,6 +259,17 @@ function withQuietSteps(
     return { ...s, values: [...s.values, ...quiet].sort((a, b) => a[0] - b[0]) };
   });
   return { series: out, filled };
+}
+
+/**
+ * Why nothing may have matched. With pipeline stages (line filters, a parser, label filters) the stages may drop
+ * every line the selector reads, as a label filter does when the parser does not fit the lines (`| json` on
+ * logfmt): reading the selector alone tells which.
+ */
+function noMatch(parsed: LogQLQuery): string {
+  const selector = parsed.selectors[0]?.selector;
+  if (!parsed.hasStages || selector === undefined) return NO_MATCH;
+  return `No line matched. The pipeline stages may drop every line (e.g. a label filter after a parser that does not fit them: | json on logfmt): run ${cutLine(selector, MAX_ECHO)} alone to see the lines; else check the selector with explore_loki, or widen the range.`;
 }
 
 function compareNanos(a: string, b: string): number {

@@ -348,6 +348,13 @@ describe('incident tools', () => {
     ).toMatchObject({
       incidents: [{ id: 1 }],
     });
+    // `since` is the last update, not the start, and the published definition says so.
+    const { tools } = await mcp.client.listTools();
+    const list = tools.find(tool => tool.name === 'list_incidents');
+    expect(list?.description).toContain('updated since `since`');
+    expect((list?.inputSchema.properties?.since as { description?: string }).description).toMatch(
+      /^updated since/,
+    );
     const noEvidence = await mcp.call('annotate_incident', { id: 2, finding: 'it was DNS' });
     expect(noEvidence.isError).toBe(true);
     expect(textOf(noEvidence)).toMatch(/^INVALID_ARGUMENT: A finding needs evidence\./);
@@ -434,6 +441,30 @@ describe('the investigate_incident prompt', () => {
     await expect(
       mcp.client.getPrompt({ name: 'investigate_incident', arguments: { id: '9' } }),
     ).rejects.toThrow(/No incident 9/);
+  });
+
+  it('sends predictor_health to the target an alert names, and not to a service it does not watch', async () => {
+    await mcp.close();
+    mcp = await connect({ PREDICTOR_URL: 'http://127.0.0.1:8000' }, () => clock);
+    await fire({ alertname: 'Down', service: 'predictor', instance: '127.0.0.1:8000' });
+    await fire({ alertname: 'DiskFull', service: 'db', instance: 'db-1:9100' });
+    const step2 = async (id: string) => {
+      const prompt = await mcp.client.getPrompt({ name: 'investigate_incident', arguments: { id } });
+      const text = (prompt.messages[1]?.content as any).text as string;
+      return /^2\. (.*)$/m.exec(text)?.[1];
+    };
+    expect(await step2('1')).toBe('Check the affected service with predictor_health {"target": "default"}.');
+    expect(await step2('2')).toBe(
+      'predictor_health checks only its configured targets ("default"), and no alert here names one (by instance or target label): use it only if the incident turns out to concern one of them.',
+    );
+  });
+
+  it('says to skip predictor_health where no service is configured for it', async () => {
+    await fire({ alertname: 'Down', service: 'api' });
+    const prompt = await mcp.client.getPrompt({ name: 'investigate_incident', arguments: { id: '1' } });
+    expect((prompt.messages[1]?.content as any).text).toContain(
+      '2. Skip predictor_health: no service is configured for it here.',
+    );
   });
 });
 

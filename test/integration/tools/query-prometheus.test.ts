@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBackfill, type Backfill } from '../../support/backfill.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
@@ -120,6 +122,26 @@ describe('query_prometheus on a real Prometheus', () => {
     expect(out.series[0].values[0][0]).toBe(data.fleetStart);
   });
 
+  it('gives format "full" the points of as many series as fit, and says how many', async () => {
+    const result = await mcp.call('query_prometheus', {
+      query: 'fleet_load',
+      start: data.fleetStart,
+      end: data.fleetEnd,
+      step: '1s',
+      format: 'full',
+    });
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(32_768);
+    const out = structured(result);
+    expect(out).toMatchObject({ series_total: 40, truncated: true });
+    expect(out.series_shown).toBeGreaterThan(0);
+    // Every series shown has its points; the one that peaks highest comes first.
+    expect(out.series.every((s: any) => s.values?.length === 601)).toBe(true);
+    expect(out.series[0].labels.instance).toBe('host-39');
+    expect(out.note).toMatch(
+      new RegExp(`^Points of ${out.series_shown} of 40 series \\(highest max first\\)`),
+    );
+  });
+
   it('raises the step of a year-long query at 1s instead of failing or flooding', async () => {
     const result = await mcp.call('query_prometheus', {
       query: 'predictor_error_ratio',
@@ -183,6 +205,27 @@ describe('query_prometheus on a real Prometheus', () => {
     expect(peaks.note).not.toContain('max_over_time');
   });
 
+  it('says an empty result at a coarse step may be samples between the points, and how to find them', async () => {
+    // Thirty days at the automatic 3h step, ending 400 s after the last sample: one point just past the
+    // lookback, the one before an hour before the first sample. Nothing is seen, though the metric exists.
+    const end = data.errorsEnd + 400;
+    const window = { start: end - 30 * 86_400, end };
+    const out = structured(await mcp.call('query_prometheus', { query: 'predictor_error_ratio', ...window }));
+    expect(out).toMatchObject({ step: '3h', series_total: 0 });
+    expect(out.note).toMatch(/^No series at the points of the 3h step, but each sees only the last 5m/);
+    expect(out.note).toContain('max_over_time(predictor_error_ratio[3h]) at this step finds them');
+    // The query it gives does find them.
+    const found = structured(
+      await mcp.call('query_prometheus', { query: 'max_over_time(predictor_error_ratio[3h])', ...window }),
+    );
+    expect(found.series[0]).toMatchObject({ max: 0.9 });
+    // At a step within the lookback an empty result is a name or a time range to check, as before.
+    const fine = structured(
+      await mcp.call('query_prometheus', { query: 'predictor_error_ratio', start: end - 60, end }),
+    );
+    expect(fine.note).toMatch(/^No series matched. Check the metric name/);
+  });
+
   it('summarizes an instant range selector at the spacing of its samples', async () => {
     // Seven seconds after a scrape: the series has not stopped, it has not been scraped again yet.
     const out = structured(
@@ -235,6 +278,20 @@ describe('query_prometheus on a real Prometheus', () => {
       await mcp.call('query_prometheus', { query: 'up', start: 'now-2m', step: '1m' }),
     );
     expect(short.note ?? '').not.toContain('to fit the budget');
+  });
+
+  it("refuses the steps the README's Errors table says it refuses, and only those", async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const row = readme.split('\n').find(line => line.startsWith('| `INVALID_ARGUMENT` |')) ?? '';
+    expect(row).toContain('a step under a millisecond or over a year');
+    const tiny = await mcp.call('query_prometheus', { query: 'up', start: 'now-1h', step: '0.5ms' });
+    expect(textOf(tiny)).toMatch(/^INVALID_ARGUMENT: step "0.5ms" is shorter than a millisecond/);
+    const huge = await mcp.call('query_prometheus', { query: 'up', start: 'now-1h', step: '400d' });
+    expect(textOf(huge)).toMatch(/^INVALID_ARGUMENT: step "400d" is longer than a year/);
+    // A step longer than the range is taken (one point), so the table must not say it is refused.
+    const long = await mcp.call('query_prometheus', { query: 'up', start: 'now-30m', step: '1h' });
+    expect(long.isError).toBeFalsy();
+    expect(row).not.toContain('longer than the range');
   });
 });
 
@@ -385,6 +442,26 @@ describe('explore_prometheus on a real Prometheus', () => {
     );
     expect(out).toMatchObject({ shown: 5, total: 40, truncated: true });
     expect(out.note).toContain('35 more');
+  });
+
+  it('refuses a label with a list it would not filter, instead of echoing it as if it had', async () => {
+    for (const list of ['labels', 'metrics']) {
+      const result = await mcp.call('explore_prometheus', { list, label: 'symbol' });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(
+        new RegExp(`^INVALID_ARGUMENT: label only applies to list "values", not list "${list}"`),
+      );
+    }
+  });
+
+  it('points at `match` when a selector matched nothing', async () => {
+    const typo = structured(
+      await mcp.call('explore_prometheus', { list: 'values', label: 'symbol', match: 'market_prise' }),
+    );
+    expect(typo).toMatchObject({ values: [], total: 0 });
+    expect(typo.note).toMatch(/^Nothing matched in this window; check the selector in `match`/);
+    const unscoped = structured(await mcp.call('explore_prometheus', { search: 'no_such_metric_name' }));
+    expect(unscoped.note).toBe('Nothing matched in this window; try a broader search or an older window.');
   });
 
   it('asks for a label when listing values', async () => {

@@ -60,6 +60,52 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
     ).toBeLessThanOrEqual(8192);
   });
 
+  it("shows what varies between a group's lines, not the first line's addresses and numbers", async () => {
+    const now = BigInt(Math.floor(Date.now() / 1000) - 300) * 1_000_000_000n;
+    loki.push([
+      {
+        stream: { service: 'db-proxy', level: 'error' },
+        values: Array.from({ length: 20 }, (_, i): [string, string] => [
+          String(now + BigInt(i) * 5_000_000_000n),
+          `level=error msg="connect failed" upstream=10.0.${i < 18 ? 1 : 9}.${i % 3}:5432 latency_ms=${100 + i * 37} pool=3`,
+        ]),
+      },
+    ]);
+    const out = structured(await mcp.call('search_loki', { query: '{service="db-proxy"}' }));
+    expect(out.streams.flatMap((s: any) => s.groups)).toEqual([
+      expect.objectContaining({
+        text: 'level=error msg="connect failed" upstream=<ip> latency_ms=<100..803> pool=3',
+        count: 20,
+      }),
+    ]);
+  });
+
+  it('points at the pipeline stages when they, not the selector, may have dropped every line', async () => {
+    const now = BigInt(Math.floor(Date.now() / 1000) - 300) * 1_000_000_000n;
+    loki.push([
+      {
+        stream: { service: 'logfmt-only', level: 'error' },
+        values: [[String(now), 'level=error msg="upstream failed" status=502']],
+      },
+    ]);
+    // Lines in logfmt: | json finds no status to compare, so the label filter drops them all.
+    const parsed = structured(
+      await mcp.call('search_loki', { query: '{service="logfmt-only"} | json | status >= 500' }),
+    );
+    expect(parsed.lines).toBe(0);
+    expect(parsed.note).toMatch(/^No line matched\. The pipeline stages may drop every line/);
+    expect(parsed.note).toContain('run {service="logfmt-only"} alone to see the lines');
+    const counted = structured(
+      await mcp.call('search_loki', {
+        query: 'sum(count_over_time({service="logfmt-only"} |= "no such text" [5m]))',
+      }),
+    );
+    expect(counted.note).toMatch(/^No line matched\. The pipeline stages may drop every line/);
+    // Without stages, the selector is what to check.
+    const bare = structured(await mcp.call('search_loki', { query: '{service="no-such-service"}' }));
+    expect(bare.note).toBe('No line matched. Check the selector with explore_loki, or widen the range.');
+  });
+
   it('says when more lines matched than the limit, and where to read on', async () => {
     const out = structured(
       await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5 }),
@@ -349,5 +395,21 @@ describe('explore_loki', () => {
       }),
     );
     expect(levels.values).toEqual(['error', 'info', 'warn']);
+  });
+
+  it('says a label was not seen rather than listing no values for it without a word', async () => {
+    const out = structured(await mcp.call('explore_loki', { list: 'values', label: 'lvl' }));
+    expect(out).toMatchObject({ values: [], total: 0 });
+    expect(out.note).toBe(
+      'No stream in this window has the label lvl; list "labels" shows the labels there are, or try an older window.',
+    );
+    const known = structured(await mcp.call('explore_loki', { list: 'values', label: 'level' }));
+    expect(known.note).toBeUndefined();
+  });
+
+  it('refuses a label with the list of label names, which it would not filter', async () => {
+    const result = await mcp.call('explore_loki', { list: 'labels', label: 'level' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: label only applies to list "values"/);
   });
 });

@@ -7,7 +7,9 @@ describe('checkLogQL', () => {
       kind: 'logs',
       selectors: [{ selector: '{app="predictor", env!="dev"}', rangeSeconds: 0, offsetSeconds: 0 }],
       countsLines: false,
+      hasStages: true,
     });
+    expect(checkLogQL('{app="predictor"}').hasStages).toBe(false);
   });
 
   it('recognises metric queries and the range and offset of each selector', () => {
@@ -20,7 +22,9 @@ describe('checkLogQL', () => {
         { selector: '{app="a"}', rangeSeconds: 3600, offsetSeconds: 0 },
       ],
       countsLines: false,
+      hasStages: false,
     });
+    expect(checkLogQL('sum(count_over_time({app="a"} | json | status >= 500 [5m]))').hasStages).toBe(true);
     expect(checkLogQL('sum(count_over_time({app="big"} |= "x" [5m] offset 2d))').selectors).toEqual([
       { selector: '{app="big"}', rangeSeconds: 300, offsetSeconds: 172_800 },
     ]);

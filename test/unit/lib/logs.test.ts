@@ -55,13 +55,39 @@ describe('collapse', () => {
     ];
     expect(collapse(lines, 400)).toEqual([
       {
-        text: 'timeout after 30s talking to 10.0.0.1',
+        text: 'timeout after <29..31>s talking to <ip>',
         count: 3,
         first: '2025-11-24T16:00:00Z',
         last: '2025-11-24T16:00:05Z',
       },
       { text: 'model refreshed', count: 1, first: '2025-11-24T16:00:01Z' },
     ]);
+  });
+
+  it("writes what differs between a group's lines as placeholders and ranges, not as the first line's values", () => {
+    const lines = Array.from({ length: 20 }, (_, i) => ({
+      t: T0 + i * 5,
+      line: `level=error msg="connect failed" upstream=10.0.${i < 18 ? 1 : 9}.${i % 3}:5432 latency_ms=${100 + i * 37} pool=3 status=503`,
+    }));
+    expect(collapse(lines.toReversed(), 400)).toEqual([
+      {
+        text: 'level=error msg="connect failed" upstream=<ip> latency_ms=<100..803> pool=3 status=503',
+        count: 20,
+        first: '2025-11-24T16:00:00Z',
+        last: '2025-11-24T16:01:35Z',
+      },
+    ]);
+    // What every line shares stays as written, ids and times included.
+    const same = [0, 1].map(i => ({
+      t: T0 + i,
+      line: 'retry 3 of job 9f86d081884c7d65 at 2026-11-24T10:00:01Z',
+    }));
+    expect(collapse(same, 400)[0]?.text).toBe('retry 3 of job 9f86d081884c7d65 at 2026-11-24T10:00:01Z');
+    const mixed = [
+      { t: T0, line: 'job 9f86d081884c7d65 took 12ms' },
+      { t: T0 + 1, line: 'job 0a1b2c3d4e5f6789 took 12ms' },
+    ];
+    expect(collapse(mixed, 400)[0]?.text).toBe('job <hex> took 12ms');
   });
 
   it('never counts a 5xx line in a group that shows a 2xx one', () => {

@@ -48,6 +48,32 @@ describe('seriesStats', () => {
     expect(seriesStats(series(Array.from({ length: 100 }, () => 0.1 + 0.2)), 15)?.trend).toBe('flat');
   });
 
+  it('calls a series flat when a burst is over, wherever the burst falls in the window', () => {
+    // sum(rate(errors[1m])) at a 15 s step over an hour: a 0.1 baseline, a five-minute burst at 5 with
+    // one-minute ramps, moved through the window as a caller moves the range.
+    const rateBurst = (at: number) =>
+      Array.from({ length: 241 }, (_, i) => {
+        const into = i - at;
+        const ramp =
+          into < 0 ? 0 : into < 4 ? (into + 1) / 5 : into < 20 ? 1 : into < 24 ? (24 - into) / 5 : 0;
+        return 0.1 + 4.9 * ramp + 0.001 * Math.sin(i);
+      });
+    for (const at of [20, 60, 100, 150, 200]) {
+      const stats = seriesStats(series(rateBurst(at)), 15);
+      expect({ at, trend: stats?.trend }).toEqual({ at, trend: 'flat' });
+      expect(stats?.spikes).toHaveLength(1);
+    }
+    // count_over_time(...[10m]) at a 1m step over 40 minutes: the count rises, holds and falls back to 0.
+    const counted = [
+      0, 0, 0, 2.4, 4.8, 7.2, 9.6, 12, 14.4, 16.8, 19.2, 21.6, 24, 24, 24, 24, 24, 24, 24, 24, 21.6, 19.2,
+      16.8, 14.4, 12, 9.6, 7.2, 4.8, 2.4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    expect(seriesStats(series(counted, 60), 60)?.trend).toBe('flat');
+    expect(seriesStats(series([0, 18, 24, 24, 24, 24, 24, 6, 0, 0, 0, 0], 60), 60)?.trend).toBe('flat');
+    // A burst still going at the end is where the series stands: that is a rise.
+    expect(seriesStats(series(rateBurst(225)), 15)?.trend).toBe('rising');
+  });
+
   it('finds a burst in a flat series and reports it once, at its peak', () => {
     const values = Array.from({ length: 60 }, () => 1);
     values[30] = 40;

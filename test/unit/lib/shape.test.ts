@@ -194,12 +194,34 @@ describe('shapeRange', () => {
     expect(shaped.truncated).toBe(false);
   });
 
-  it('falls back to summaries when even format "full" cannot hold the points', () => {
+  it('gives format "full" the points of as many series as fit, highest peaks first, and says how many', () => {
     const shaped = shapeRange(makeSeries(40), ctx, { ...options, format: 'full', maxBytes: 32_768 });
     expect(size({ ...base, ...shaped })).toBeLessThanOrEqual(32_768);
-    expect(shaped.series[0]?.values).toBeUndefined();
+    const shown = shaped.series_shown;
+    expect(shown).toBeGreaterThan(0);
+    expect(shaped.series.every(s => s.values?.length === 601)).toBe(true);
+    expect(shaped.series[0]?.labels.instance).toBe('host-39:9100');
     expect(shaped.truncated).toBe(true);
-    expect(shaped.note).toContain('summaries shown instead');
+    expect(shaped.note).toMatch(
+      new RegExp(
+        `^Points of ${shown} of 40 series \\(highest max first\\); ${40 - shown} left out to fit 32 KiB\\.`,
+      ),
+    );
+  });
+
+  it('says format "full" shows summaries without points when not one series\' points fit', () => {
+    const year = { start: START, end: START + 1100, step: 1 };
+    const long = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        labels: { pod: `pod-${i}` },
+        samples: columnsOf(Array.from({ length: 1101 }, (_, k) => [START + k, String(i + k / 1e4)] as const)),
+      }));
+    const all = shapeRange(long(3), year, { ...options, format: 'full', maxBytes: 8192 });
+    expect(all.series.some(s => s.values)).toBe(false);
+    expect(all.note).toContain('summaries shown instead (no points)');
+    const some = shapeRange(long(300), year, { ...options, format: 'full', maxBytes: 8192 });
+    expect(some.series_shown).toBeLessThan(300);
+    expect(some.note).toMatch(/^Not one series' points fit: summaries \(no points\) of \d+ of 300 series/);
   });
 
   it('marks series that start late or stop early', () => {

@@ -1,0 +1,29 @@
+// Which configured predictor target an alert points at: an `instance` label that is a target's host:port, or a
+// `target` label naming one. The watcher probes those targets for an incident; the investigate prompt names them.
+
+import { DEFAULT_TARGET } from '../clients/predictor.ts';
+import type { Config } from '../config.ts';
+
+export interface TargetMatcher {
+  /** Every configured target, `default` first. */
+  names: string[];
+  /** The target an alert's labels point at, if any. */
+  of(labels: Readonly<Record<string, string>>): string | undefined;
+}
+
+export function targetMatcher(settings: Config['predictor']): TargetMatcher {
+  const byKey = new Map<string, string>();
+  if (settings) {
+    for (const [name, url] of [
+      [DEFAULT_TARGET, settings.url],
+      ...Object.entries(settings.targets),
+    ] as const) {
+      byKey.set(new URL(url).host, name);
+      byKey.set(name, name);
+    }
+  }
+  return {
+    names: [...new Set(byKey.values())],
+    of: labels => byKey.get(labels.instance ?? '') ?? byKey.get(labels.target ?? ''),
+  };
+}

@@ -147,7 +147,11 @@ export function createContext(config: Config, options: ContextOptions = {}): Con
     async close() {
       // Sandbox runs still under way end here: the process exits right after, and their containers must not outlive
       // it (the reaper of the next start is for a crash only).
-      await Promise.all([docker.close(), audit.flush()]);
+      await docker.close();
+      // The calls of those runs answer "cancelled" once their runs have ended: a turn of the event loop lets them
+      // record their audit rows before the last flush.
+      await new Promise(resolve => setImmediate(resolve));
+      await audit.flush();
       changes.close();
       opened?.close();
       await Promise.all([prometheus?.close(), loki?.close(), predictor?.close()]);

@@ -218,7 +218,8 @@ function printable(
     const piece = last[i];
     if (piece === undefined) break;
     const size = Buffer.byteLength(piece.text);
-    if (tailSize + size > tailLimit) break;
+    // What the head left unused is the tail's: a character on the split of an output that fits is not lost.
+    if (tailSize + size > headLimit + tailLimit - headSize) break;
     tailParts.push(piece.text);
     tailSize += size;
     shown += piece.bytes;

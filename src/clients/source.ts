@@ -353,7 +353,8 @@ async function readCommitTree(
   const blobs: Array<{ path: string; sha: string }> = [];
   const links: Array<{ path: string; sha: string }> = [];
   let bytes = 0;
-  const prefix = (await git(root, ['rev-parse', '--show-prefix'])).trim();
+  // Only the newline goes: a directory's name may begin or end with a space.
+  const prefix = (await git(root, ['rev-parse', '--show-prefix'])).replace(/\n$/, '');
   let listing: string;
   try {
     listing = await git(root, ['ls-tree', '-r', '-z', '-l', '--full-tree', `${sha}:${prefix}`]);

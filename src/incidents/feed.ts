@@ -3,7 +3,7 @@
 // another connection committed), run only while someone listens.
 
 import type { Logger } from '../lib/logger.ts';
-import type { Change, IncidentStatus } from '../store/incidents.ts';
+import { revisionOf, type Change, type IncidentStatus } from '../store/incidents.ts';
 import type { Store } from '../store/index.ts';
 
 export type ChangeListener = (changes: readonly Change[]) => void;
@@ -30,11 +30,13 @@ export function createChangeFeed(options: {
   let timer: NodeJS.Timeout | undefined;
   let dataVersion: number | undefined;
   let cursor: number | undefined;
+  /** The revision watching began at: a poll has told only what came after it. */
+  let watchedFrom = 0;
   /** The status each incident was last told with; one not here was resolved (or not there) when watching began. */
   const known = new Map<number, IncidentStatus>();
   /**
-   * While watching: the revision at which this process published each incident it changed. A poll reads this
-   * process's own commits back with everyone else's; a row still at that revision was told already.
+   * While watching: the revision this process's own last write gave each incident it changed. A poll reads this
+   * process's commits back with everyone else's; a row still at that revision was told already.
    */
   const published = new Map<number, number>();
 
@@ -56,9 +58,10 @@ export function createChangeFeed(options: {
     if (cursor === undefined || dataVersion === undefined) {
       dataVersion = version;
       cursor = store.incidents.revision();
+      watchedFrom = cursor;
       known.clear();
       published.clear();
-      for (const row of store.incidents.states('open')) known.set(row.id, row.status);
+      for (const row of store.incidents.openStates()) known.set(row.id, row.status);
       return;
     }
     if (version === dataVersion) return;
@@ -90,18 +93,17 @@ export function createChangeFeed(options: {
 
   return {
     publish(changes) {
+      const news: Change[] = [];
       for (const change of changes) {
+        // A poll that ran between the write and now has told it already (as another process's change).
+        const rev = revisionOf(change);
+        if (rev !== undefined && rev > watchedFrom && rev <= (cursor ?? 0)) continue;
         if (change.closed) known.set(change.id, 'resolved');
         else if (change.opened) known.set(change.id, 'open');
+        if (cursor !== undefined && rev !== undefined) published.set(change.id, rev);
+        news.push(change);
       }
-      const store = options.store();
-      if (cursor !== undefined && store?.db.isOpen && changes.length > 0) {
-        for (const row of store.incidents.states(changes.map(change => change.id))) {
-          published.set(row.id, row.rev);
-          known.set(row.id, row.status);
-        }
-      }
-      emit(changes);
+      emit(news);
     },
     subscribe(listener) {
       listeners.add(listener);

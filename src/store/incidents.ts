@@ -91,6 +91,11 @@ export interface Change {
   closed?: boolean;
 }
 
+// The store revision the write that made a change gave its incident, kept beside the change: the change feed tells
+// this process's own writes once, however a poll reads them back.
+const revisions = new WeakMap<Change, number>();
+export const revisionOf = (change: Change): number | undefined => revisions.get(change);
+
 export interface NewEvent {
   kind: EventKind;
   summary: string;
@@ -148,8 +153,8 @@ export interface IncidentStore {
   revision(): number;
   /** Incidents changed after revision `rev`, with their status. */
   changedSince(rev: number): Array<{ id: number; status: IncidentStatus; rev: number }>;
-  /** The status and revision of the incidents named, or of every one not resolved. */
-  states(which: readonly number[] | 'open'): Array<{ id: number; status: IncidentStatus; rev: number }>;
+  /** The status and revision of every incident not resolved. */
+  openStates(): Array<{ id: number; status: IncidentStatus; rev: number }>;
 }
 
 const OPEN = "status <> 'resolved'";
@@ -170,11 +175,18 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     (txRev ??= (
       sql("UPDATE meta SET value = value + 1 WHERE key = 'rev' RETURNING value").get() as { value: number }
     ).value);
+  // A function, so that the check reads what rev() took during the work, not what flow analysis last saw.
+  const takenRev = (): number | undefined => txRev;
   const write = <T>(work: () => T): T =>
     transaction(db, () => {
       txRev = undefined;
       try {
-        return work();
+        const out = work();
+        // The changes a write returns are known by its revision: the feed finds them when a poll reads them back.
+        const taken = takenRev();
+        if (Array.isArray(out) && taken !== undefined)
+          for (const change of out as Change[]) revisions.set(change, taken);
+        return out;
       } finally {
         txRev = undefined;
       }
@@ -606,10 +618,8 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
         status: IncidentStatus;
         rev: number;
       }>,
-    states: which =>
-      (which === 'open'
-        ? sql(`SELECT id, status, rev FROM incidents WHERE ${OPEN}`).all()
-        : which.flatMap(id => sql('SELECT id, status, rev FROM incidents WHERE id = ?').all(id))) as Array<{
+    openStates: () =>
+      sql(`SELECT id, status, rev FROM incidents WHERE ${OPEN}`).all() as Array<{
         id: number;
         status: IncidentStatus;
         rev: number;

@@ -67,11 +67,17 @@ export function auditArgs(args: unknown, redact: Redactor): string {
       return { sha256: createHash('sha256').update(json).digest('hex'), bytes: Buffer.byteLength(json) };
     }
     if (Array.isArray(value)) return value.map(item => walk(item, undefined, depth + 1));
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [cutLine(redact(k), MAX_KEY_CHARS), walk(v, k, depth + 1)]),
-    );
+    const kept: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      // Two names may read the same once cut or scrubbed: each parameter keeps a row of its own.
+      const name = cutLine(redact(k), MAX_KEY_CHARS);
+      let unique = name;
+      for (let n = 2; Object.hasOwn(kept, unique); n++) unique = `${name} #${n}`;
+      kept[unique] = walk(v, k, depth + 1);
+    }
+    return kept;
   };
-  const kept = JSON.stringify(walk(args, undefined, 0) ?? {});
+  const kept = JSON.stringify(args === undefined ? {} : walk(args, undefined, 0));
   if (kept.length <= MAX_ARGS_CHARS) return kept;
   const json = JSON.stringify(args);
   return JSON.stringify({

@@ -8,7 +8,6 @@ import {
   McpError,
   type CallToolResult,
   type JSONRPCMessage,
-  type RequestId,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -26,6 +25,12 @@ const SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
  * this many characters of each, marked where cut.
  */
 const MAX_NAME_CHARS = 128;
+
+/**
+ * The key under which the screen (registerTools) wraps arguments that are not an object: drawn per process, so that
+ * no client sends it by chance (one that did would only have its own arguments read from under it).
+ */
+const SCREENED = `devops-mcp:screened:${Math.random().toString(36).slice(2)}`;
 
 /**
  * JSON Schema for a zod schema, without what costs context and says nothing: zod's safe-integer bounds,
@@ -123,21 +128,18 @@ export function toMcpTool(tool: ToolDefinition): Tool {
 /** The tools, or a loader for them: loading on first use keeps their modules off the start-up path. */
 export type ToolSource = readonly ToolDefinition[] | (() => Promise<readonly ToolDefinition[]>);
 
-/** Requests held by the screen below at once; more means a client that never waits for its answers. */
-const MAX_SCREENED = 100;
-
 /**
  * Registers tools/list and tools/call. Returns the screen the server passes every incoming message through: the SDK
  * parses a request before any handler sees it, and a tools/call whose `arguments` is not an object (`"x"`, `[1]`,
- * `null`) would be answered -32603 with zod's report and leave no audit row. The screen sends such a call on with no
- * arguments and keeps what was sent, which the handler validates as it does any other bad argument.
+ * `null`) would be answered -32603 with zod's report and leave no audit row. The screen sends such a call on with
+ * what was sent wrapped in an object under SCREENED, which the handler unwraps and validates as it does any other
+ * bad argument. The value travels with its own request, whatever ids a client reuses or leaves unanswered.
  */
 export function registerTools(
   server: Server,
   source: ToolSource,
   ctx: Context,
 ): (message: JSONRPCMessage) => JSONRPCMessage {
-  const screened = new Map<RequestId, unknown>();
   let loaded: Promise<{ byName: Map<string, ToolDefinition>; listing: Tool[] }> | undefined;
   const load = () =>
     (loaded ??= Promise.resolve(typeof source === 'function' ? source() : source).then(tools => ({
@@ -148,11 +150,8 @@ export function registerTools(
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const { byName } = await load();
     const tool = byName.get(request.params.name);
-    let args: unknown = request.params.arguments ?? {};
-    if (screened.has(extra.requestId)) {
-      args = screened.get(extra.requestId);
-      screened.delete(extra.requestId);
-    }
+    const sent = request.params.arguments;
+    const args: unknown = sent === undefined ? {} : SCREENED in sent ? sent[SCREENED] : sent;
     const clientInfo = server.getClientVersion();
     const caller: Caller = {
       // Both names are the client's own text: a configured secret in them is scrubbed before they are cut.
@@ -196,9 +195,7 @@ export function registerTools(
     const given = params.arguments;
     if (given === undefined || (typeof given === 'object' && given !== null && !Array.isArray(given)))
       return message;
-    if (screened.size >= MAX_SCREENED) screened.delete(screened.keys().next().value as RequestId);
-    screened.set(message.id, given);
-    return { ...message, params: { ...params, arguments: {} } };
+    return { ...message, params: { ...params, arguments: { [SCREENED]: given } } };
   };
 }
 

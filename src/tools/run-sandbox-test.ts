@@ -31,6 +31,9 @@ const limitsInput = z
   })
   .describe('lower limits only');
 
+/** Control characters a command may not hold: C0 but tab and newline, DEL, C1. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const COMMAND_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 export const runSandboxTest = defineTool({
   name: 'run_sandbox_test',
   title: 'Sandbox test',
@@ -77,8 +80,9 @@ export const runSandboxTest = defineTool({
     }
     const command = named ?? input.command;
     // The command travels in an environment variable, which cannot hold a NUL; the other control characters would
-    // reach the shell unseen in any echo of the command (a receipt, the audit log).
-    if (Array.from(command).some(char => char < ' ' && char !== '\t' && char !== '\n')) {
+    // reach the shell unseen in any echo of the command (a receipt, the audit log), as would DEL and the C1 controls
+    // (U+009B is a terminal's CSI).
+    if (COMMAND_CONTROL.test(command)) {
       throw invalidArgument(
         'The command contains control characters (only tab and newline are allowed).',
         'Send the command as plain shell text.',

@@ -122,7 +122,7 @@ describe('the sandbox runner on a real Docker engine', () => {
 
   it('contains a fork bomb within the pids limit', async () => {
     // At the limit fork fails with EAGAIN (not ENOMEM, not an OOM kill), and the script goes on with its builtins.
-    const result = await run('bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', { timeoutMs: 15_000 });
+    const result = await run('bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', { timeoutMs: 60_000 });
     const output = `${result.output.head}${result.output.tail}`;
     expect(output).toMatch(/can't fork: Resource temporarily unavailable/);
     expect(output).toMatch(/^survived$/m);

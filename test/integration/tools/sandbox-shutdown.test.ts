@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, start, type Running } from '../../support/bin.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -48,9 +49,27 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** What the audit log of `serve`'s store file holds once it has exited. */
+function auditRows(): Array<{ tool: string; outcome: string; code: string | null }> {
+  const db = new DatabaseSync(join(dir, 'devops-mcp.db'), { readOnly: true });
+  try {
+    return db.prepare('SELECT tool, outcome, code FROM audit ORDER BY id').all() as Array<{
+      tool: string;
+      outcome: string;
+      code: string | null;
+    }>;
+  } finally {
+    db.close();
+  }
+}
+
 /** `serve` over stdio, with a sandbox run of the slow command under way. */
 async function serveWithRun(): Promise<Running> {
-  const server = start(['serve'], cleanEnv({ DEVOPS_MCP_CONFIG: configFile, LOG_LEVEL: 'warn' }));
+  rmSync(join(dir, 'devops-mcp.db'), { force: true });
+  const server = start(
+    ['serve'],
+    cleanEnv({ DEVOPS_MCP_CONFIG: configFile, LOG_LEVEL: 'warn', DEVOPS_MCP_DB: join(dir, 'devops-mcp.db') }),
+  );
   const send = (message: Record<string, unknown>) =>
     server.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
   send({
@@ -81,6 +100,8 @@ describe('serve stopping during a sandbox run', () => {
     const server = await serveWithRun();
     await server.kill('SIGTERM');
     expect(await containers(), server.stderr()).toEqual([]);
+    // The cancelled call is in the audit log, as every call is.
+    expect(auditRows()).toEqual([{ tool: 'run_sandbox_test', outcome: 'error', code: 'CANCELLED' }]);
   });
 
   it('removes the container when the client closes stdin', async () => {
@@ -88,5 +109,6 @@ describe('serve stopping during a sandbox run', () => {
     server.child.stdin.end();
     await server.exited;
     expect(await containers(), server.stderr()).toEqual([]);
+    expect(auditRows()).toEqual([{ tool: 'run_sandbox_test', outcome: 'error', code: 'CANCELLED' }]);
   });
 });

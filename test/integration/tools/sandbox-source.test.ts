@@ -138,7 +138,13 @@ describe('run_sandbox_test source trees', () => {
 
   it('refuses a command with control characters before any container', async () => {
     const since = Math.floor(Date.now() / 1000);
-    for (const command of ['echo a\u0000b', 'echo a\rb', 'echo \u001b[2J']) {
+    for (const command of [
+      'echo a\u0000b',
+      'echo a\rb',
+      'echo \u001b[2J',
+      'echo a\u007fb',
+      'echo \u009b2J',
+    ]) {
       const result = await mcp.call('run_sandbox_test', { repo: 'acme/refused', command, changes: note });
       expect(result.isError, JSON.stringify(command)).toBe(true);
       expect(textOf(result), JSON.stringify(command)).toMatch(

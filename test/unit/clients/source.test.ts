@@ -298,6 +298,20 @@ describe('readLocalSource of a git checkout', () => {
     }
   });
 
+  it('reads a ref of a subdirectory whose name begins and ends with a space', async () => {
+    const { root, git } = checkout();
+    try {
+      mkdirSync(join(root, ' svc '));
+      writeFileSync(join(root, ' svc ', 'c.mjs'), 'export const c = 3;\n');
+      git('add', '.');
+      git('commit', '-qm', 'svc');
+      const commit = await readLocalSource(join(root, ' svc '), big, 'HEAD');
+      expect([...commit.files.keys()]).toEqual(['c.mjs']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a checkout git cannot read rather than walk it as a plain directory, ignored files and all', async () => {
     const root = mkdtempSync(join(tmpdir(), 'devops-mcp-broken-'));
     try {

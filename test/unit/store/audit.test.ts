@@ -176,9 +176,25 @@ describe('arguments as the audit log keeps them', () => {
     });
   });
 
-  it('scrubs parameter names too, and cuts them', () => {
-    const kept = JSON.parse(auditArgs({ 's3cr3t-value': 1, ['k'.repeat(200_000)]: 2 }, redact));
-    expect(Object.keys(kept)).toEqual(['[REDACTED]', `${'k'.repeat(64)}… [+199936 chars]`]);
+  it('scrubs parameter names too, and cuts them, each parameter kept apart', () => {
+    const kept = JSON.parse(
+      auditArgs(
+        { 's3cr3t-value': 1, 'x-s3cr3t-value': 2, ['k'.repeat(200_000)]: 3, ['k'.repeat(70)]: 4 },
+        redact,
+      ),
+    );
+    const cut = `${'k'.repeat(64)}… [+199936 chars]`;
+    expect(kept).toEqual({
+      '[REDACTED]': 1,
+      'x-[REDACTED]': 2,
+      [cut]: 3,
+      [`${'k'.repeat(64)}… [+6 chars]`]: 4,
+    });
+    expect(JSON.parse(auditArgs({ 's3cr3t-value': 1, '[REDACTED]': 2 }, redact))).toEqual({
+      '[REDACTED]': 1,
+      '[REDACTED] #2': 2,
+    });
+    expect(auditArgs(null, redact)).toBe('null');
   });
 
   it('keeps a row small whatever was sent: past 4 KB of arguments, only their hash', () => {

@@ -10,6 +10,7 @@ import { createServer } from '../../../src/server.ts';
 import { defineTool, type ToolDefinition } from '../../../src/tools/define.ts';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
 import { logSink } from '../../support/logs.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const annotations = {
   readOnlyHint: true,
@@ -186,12 +187,47 @@ describe('tool calls', () => {
     expect(rows.map(row => [row.tool, row.code, row.args])).toEqual([
       ['echo_secret', 'INVALID_ARGUMENT', '"x"'],
       ['echo_secret', 'INVALID_ARGUMENT', '[1]'],
-      ['echo_secret', 'INVALID_ARGUMENT', '{}'],
+      ['echo_secret', 'INVALID_ARGUMENT', 'null'],
       ['echo_secret', 'INVALID_ARGUMENT', '5'],
       ['nope', 'UNKNOWN_TOOL', '"x"'],
       ['echo_secret', null, '{"mode":"ok"}'],
     ]);
     await client.close();
+    await server.close();
+    await ctx.close();
+  });
+
+  it('judges each call on its own arguments, whatever ids a client reuses or leaves unanswered', async () => {
+    const ctx = createContext(await loadConfig({ env: {} }), { logDestination: logSink().destination });
+    const server = createServer(ctx, { tools: [echo] });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    const answers = new Map<unknown, unknown[]>();
+    a.onmessage = message => {
+      if ('id' in message) answers.set(message.id, [...(answers.get(message.id) ?? []), message]);
+    };
+    await server.connect(b);
+    await a.start();
+    const send = (message: Record<string, unknown>) => a.send({ jsonrpc: '2.0', ...message } as never);
+    await send({
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    await send({ method: 'notifications/initialized' });
+    // No name: refused before any handler runs, with its arguments never read.
+    await send({ id: 5, method: 'tools/call', params: { arguments: 'stale' } });
+    await waitFor(() => answers.has(5));
+    // The same id again, well-formed this time.
+    await send({ id: 5, method: 'tools/call', params: { name: 'echo_secret', arguments: { mode: 'ok' } } });
+    // And many malformed calls at once, then a good one.
+    for (let id = 100; id < 250; id++)
+      await send({ id, method: 'tools/call', params: { name: 'echo_secret', arguments: 'x' } });
+    await send({ id: 250, method: 'tools/call', params: { name: 'echo_secret', arguments: { mode: 'ok' } } });
+    await waitFor(() => answers.has(250) && (answers.get(5)?.length ?? 0) === 2);
+    const text = (id: number, n = 0) => JSON.stringify(answers.get(id)?.[n]);
+    expect(text(5, 1)).toContain('the token is');
+    for (let id = 100; id < 250; id++) expect(text(id)).toContain('INVALID_ARGUMENT');
+    expect(text(250)).toContain('the token is');
     await server.close();
     await ctx.close();
   });

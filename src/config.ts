@@ -556,8 +556,15 @@ function yamlProblem(error: Error): string {
     code?: string;
     linePos?: Array<{ line: number; col: number }>;
   };
-  // These messages go on to quote what they found (a tag, an escape, a token, a block header's extra characters).
-  const quoting = ['UNEXPECTED_TOKEN', 'TAG_RESOLVE_FAILED', 'BAD_DQ_ESCAPE', 'BAD_SCALAR_START'];
+  // These messages go on to quote what they found (a tag, an escape, a token, a block header's extra characters, a
+  // directive's name or version).
+  const quoting = [
+    'UNEXPECTED_TOKEN',
+    'TAG_RESOLVE_FAILED',
+    'BAD_DQ_ESCAPE',
+    'BAD_SCALAR_START',
+    'BAD_DIRECTIVE',
+  ];
   const reason =
     code === undefined || quoting.includes(code)
       ? (code ?? 'unreadable').toLowerCase().replaceAll('_', ' ')
@@ -577,44 +584,63 @@ function jsonProblem(error: Error, text: string): string {
   return `${reason} at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
 }
 
+// Compiled once: a config that fails to parse may be megabytes of tokens.
+const JSON_SPACE = /[ \t\n\r]*/y;
+// A string's characters: any from the space up but " and \, or an escape.
+const JSON_STRING = /"(?:[ !#-[\]-\uffff]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const JSON_SCALAR = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+
 /** The offset of the first character at which `text` stops being JSON (its length when it ends too soon). */
 function jsonErrorAt(text: string): number {
   let at = 0;
-  const take = (pattern: RegExp): boolean => {
-    const sticky = new RegExp(pattern.source, 'y');
+  const take = (sticky: RegExp): boolean => {
     sticky.lastIndex = at;
     const match = sticky.exec(text);
     if (match) at += match[0].length;
     return match !== null;
   };
-  const space = () => take(/[ \t\n\r]*/);
-  // A string's characters: any from the space up but " and \, or an escape.
-  const string = () => take(/"(?:[ !#-[\]-\uffff]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/);
-  const pair = (): boolean => {
-    if (!string()) return false;
-    space();
-    return take(/:/) && value();
+  const char = (wanted: string): boolean => {
+    if (text[at] !== wanted) return false;
+    at += 1;
+    return true;
   };
-  const value = (): boolean => {
-    space();
-    if (take(/\{/)) return members(/\}/, pair);
-    if (take(/\[/)) return members(/\]/, value);
-    return string() || take(/-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/);
+  // An object's key and colon, after which its value is due.
+  const key = (): boolean => {
+    take(JSON_SPACE);
+    if (!take(JSON_STRING)) return false;
+    take(JSON_SPACE);
+    return char(':');
   };
-  // The items of an object or array, up to `close`: none, or one, then more after commas.
-  const members = (close: RegExp, item: () => boolean): boolean => {
-    space();
-    if (take(close)) return true;
+  // The closers of the objects and arrays still open, innermost last: a stack of its own rather than recursion,
+  // since a file nested some thousands deep would overflow the call stack.
+  const closers: string[] = [];
+  for (;;) {
+    // A value is due.
+    take(JSON_SPACE);
+    const open = text[at];
+    if (open === '{' || open === '[') {
+      at += 1;
+      const close = open === '{' ? '}' : ']';
+      take(JSON_SPACE);
+      if (!char(close)) {
+        closers.push(close);
+        if (close === '}' && !key()) return at;
+        continue;
+      }
+    } else if (!take(JSON_STRING) && !take(JSON_SCALAR)) return at;
+    // A value is complete: close what it completes, until a comma calls for the next value.
     for (;;) {
-      space();
-      if (!item()) return false;
-      space();
-      if (take(close)) return true;
-      if (!take(/,/)) return false;
+      take(JSON_SPACE);
+      const close = closers.at(-1);
+      if (close === undefined) return at;
+      if (char(close)) {
+        closers.pop();
+        continue;
+      }
+      if (!char(',') || (close === '}' && !key())) return at;
+      break;
     }
-  };
-  if (value()) space();
-  return at;
+  }
 }
 
 function splitList(value: string): string[] {
@@ -654,7 +680,7 @@ function describeIssue(
   const value = getPath(raw, path);
   let message = issue.message;
   if (value === undefined && missingFrom) message = `required (set ${missingFrom.env})`;
-  else if (issue.code === 'unrecognized_keys') message = `unknown setting(s): ${issue.keys.join(', ')}`;
+  else if (issue.code === 'unrecognized_keys') message = unknownKeys(issue.keys, secretValue(path));
   // zod words a bad record key as "Invalid key in record"; what is wrong with it is in the inner issues.
   else if (issue.code === 'invalid_key') message = issue.issues.map(inner => inner.message).join('; ');
   // Only a plain value at a non-secret path is echoed: an object (the enclosing section of an unknown key)
@@ -672,6 +698,21 @@ function describeIssue(
       ? ''
       : ` (got ${JSON.stringify(typeof value === 'string' ? withoutUserinfo(value) : value)})`;
   return `${where}: ${message}${shown}`;
+}
+
+/**
+ * Names the unknown keys of a section. Under a section holding secrets a "key" may be a secret itself, a YAML
+ * `token:ghp_…` without its space being one plain key: there only what is spelled like a setting's name is shown.
+ */
+function unknownKeys(keys: readonly string[], secret: boolean): string {
+  const shown = secret ? keys.filter(key => /^[A-Za-z][A-Za-z0-9_]{0,23}$/.test(key)) : keys;
+  const hidden = keys.length - shown.length;
+  const parts = shown.length > 0 ? [`unknown setting(s): ${shown.join(', ')}`] : [];
+  if (hidden > 0) {
+    const why = hidden === 1 ? 'setting (name not shown: it' : 'settings (names not shown: they';
+    parts.push(`${hidden} ${shown.length > 0 ? 'more ' : ''}unknown ${why} may hold a secret)`);
+  }
+  return parts.join('; ');
 }
 
 /**

@@ -51,6 +51,29 @@ describe('a config file that does not parse', () => {
       'DEVOPS_MCP_CONFIG: c.json is not valid JSON: unexpected end of input at line 1, column 23',
     );
   });
+
+  it('gives the position in a file nested thousands deep rather than overflowing the stack', async () => {
+    const arrays = await configError(fromFile('c.json', '['.repeat(10_000)));
+    expect(arrays).toBe(
+      'DEVOPS_MCP_CONFIG: c.json is not valid JSON: unexpected end of input at line 1, column 10001',
+    );
+    const objects = await configError(fromFile('c.json', '{"a":'.repeat(10_000)));
+    expect(objects).toBe(
+      'DEVOPS_MCP_CONFIG: c.json is not valid JSON: unexpected end of input at line 1, column 50001',
+    );
+    const wrong = await configError(fromFile('c.json', `${'[{"a":'.repeat(5_000)}SECRET`));
+    expect(wrong).toBe(
+      'DEVOPS_MCP_CONFIG: c.json is not valid JSON: unexpected token at line 1, column 30001',
+    );
+  });
+
+  it('does not quote a YAML directive it cannot use', async () => {
+    for (const text of ['%YAML SECRET\n---\na: 1\n', '%YAML 1.SECRET\n---\na: 1\n']) {
+      const message = await configError(fromFile('c.yaml', text));
+      expect(message).toMatch(/is not valid YAML: bad directive at line 1, column \d+$/);
+      expect(message).not.toContain('SECRET');
+    }
+  });
 });
 
 describe('a value of the wrong type', () => {
@@ -79,6 +102,29 @@ describe('a value of the wrong type', () => {
     expect(message).not.toContain('42');
     // A harmless scalar still is.
     expect(message).toContain('(got "loud")');
+  });
+});
+
+describe('an unknown key under a section holding secrets', () => {
+  it('is named only when it is spelled like a setting, since a YAML key may be a whole token: value', async () => {
+    const message = await configError(
+      fromFile(
+        'c.yaml',
+        [
+          'github: {apiUrl: "https://api.github.com", token:ghp_SECRET9zQabcdefghijklmnop}',
+          'openai: {apiKey=sk-SECRET9zQabcdefghijklmnop, modle: gpt}',
+          'http: {port: 8080, ghp_SECRET9zQabcdefghijklmnopqrstu, x y: 1}',
+          'agent: {tokne: 1}',
+        ].join('\n'),
+      ),
+    );
+    expect(message).toContain('github in c.yaml: 1 unknown setting (name not shown: it may hold a secret)');
+    expect(message).toContain(
+      'openai in c.yaml: unknown setting(s): modle; 1 more unknown setting (name not shown: it may hold a secret)',
+    );
+    expect(message).toContain('http in c.yaml: 2 unknown settings (names not shown: they may hold a secret)');
+    expect(message).toContain('agent in c.yaml: unknown setting(s): tokne');
+    expect(message).not.toContain('SECRET');
   });
 });
 

@@ -275,6 +275,21 @@ function pacer(spacingMs: number): Paced {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
+/**
+ * The path a symbolic link at `path` names, read as GitHub does: relative to the link's directory and inside the
+ * repository, or undefined.
+ */
+function linkTarget(path: string, target: string): string | undefined {
+  if (target.startsWith('/')) return undefined;
+  const parts = path.split('/').slice(0, -1);
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') parts.push(part);
+    else if (parts.pop() === undefined) return undefined;
+  }
+  return parts.length === 0 ? undefined : parts.join('/');
+}
+
 export function createGithubClient(options: GithubClientOptions): GithubClient {
   const now = options.now ?? (() => Date.now() / 1000);
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
@@ -378,7 +393,24 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
             throw error;
           const entry = await this.treeEntry(repo, path, ref);
           if (entry?.type !== 'blob') throw error;
-          return { type: 'file' as const, path, sha: entry.sha, size: entry.size ?? 0, content: undefined };
+          if (entry.mode !== '120000') {
+            return { type: 'file' as const, path, sha: entry.sha, size: entry.size ?? 0, content: undefined };
+          }
+          // A symbolic link whose target is over 1 MB: GitHub answers a link to a file with that file, so the link's
+          // own blob (its target's name) must not pass for the file's content.
+          const target = (await this.getBlob(repo, entry.sha)).toString('utf8');
+          const linked = linkTarget(path, target);
+          const file = linked === undefined ? undefined : await this.treeEntry(repo, linked, ref);
+          if (linked !== undefined && file?.type === 'blob' && file.mode !== '120000') {
+            return {
+              type: 'file' as const,
+              path: linked,
+              sha: file.sha,
+              size: file.size ?? 0,
+              content: undefined,
+            };
+          }
+          return { type: 'symlink' as const, path, sha: entry.sha, size: entry.size ?? 0, target };
         }
         if (Array.isArray(data)) {
           return {

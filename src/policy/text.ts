@@ -72,7 +72,169 @@ export function cleanTitle(title: string): string {
  * hiddenMarkup and disarm. The footer comes after it, so nothing in it may fold, hide or restyle what follows.
  */
 export function cleanBody(body: string): string {
-  return cut(disarm(hiddenMarkup(cleanText(body))).trim(), MAX_BODY);
+  // Blank lines around it go, but not the indent of its first line, which may make it code.
+  const text = visibleText(body)
+    .replace(/^(?:[ \t]*\n)+/, '')
+    .trimEnd();
+  const { code } = codeLines(text);
+  // Code blocks show as typed, HTML, mentions and references included, so they are left as written (for
+  // copy-paste), but for the comment escape (which the reader knows) and closing keywords (GitHub reads those in
+  // code too). Code spans are not told apart: a span GitHub reads otherwise (in a link title, across table cells)
+  // could hide a tag.
+  const runs: Array<{ code: boolean; lines: string[] }> = [];
+  for (const [i, line] of text.split('\n').entries()) {
+    const last = runs.at(-1);
+    if (last !== undefined && last.code === (code[i] === true)) last.lines.push(line);
+    else runs.push({ code: code[i] === true, lines: [line] });
+  }
+  const cleaned = runs
+    .map(run => {
+      const part = run.lines.join('\n');
+      return run.code
+        ? disarmClosingKeywords(part.replaceAll('<!--', '&lt;!--'))
+        : inertMath(disarm(hiddenMarkup(cleanText(part))));
+    })
+    .join('\n')
+    .replace(RICH_FENCE, `$1${ZWSP}`);
+  return cut(cleaned, MAX_BODY);
+}
+
+// A fence (CommonMark): up to 3 spaces, 3 or more backticks or tildes, then the info string, in which a backtick
+// fence may hold no backtick.
+const FENCE = /^ {0,3}(`{3,}(?=[^`]*$)|~{3,})(.*)$/;
+const QUOTE = /^ {0,3}> ?/;
+const LIST_ITEM = /^( {0,3})([-+*]|\d{1,9}[.)])( *)/;
+const THEMATIC_BREAK = /^ {0,3}([-*_])(?: *\1){2,} *$/;
+// What ends a paragraph instead of continuing it lazily in an unmatched block quote or list item.
+const BLOCK_START = /^ {0,3}(?:>|`{3,}|~{3,}|#{1,6}(?: |$)|[-+*] +\S|0*1[.)] +\S)/;
+
+interface CodeLines {
+  /** Whether each line is a fenced or indented code block's (a fence's own line too). */
+  code: boolean[];
+  /** The fence of a block left open at the end outside any block quote or list item (one inside ends with it). */
+  open: string | undefined;
+}
+
+/**
+ * The code blocks in `text`, read line by line as CommonMark does, with the block quotes and list items around
+ * them: a fence in a list item is closed by the item's end, and a line there may close it when it would open one at
+ * the top.
+ */
+function codeLines(text: string): CodeLines {
+  // Each open container: -1 a block quote, else a list item's content indent.
+  const containers: number[] = [];
+  let fence: { mark: string; depth: number } | undefined;
+  let paragraph = false;
+  const code = text.split('\n').map(raw => {
+    const line = raw.replace(/\t/g, '    ');
+    const blank = line.trim() === '';
+    let rest = line;
+    let matched = 0;
+    for (const indent of containers) {
+      if (indent < 0) {
+        const quote = QUOTE.exec(rest);
+        if (!quote) break;
+        rest = rest.slice(quote[0].length);
+      } else if (!blank) {
+        if ((/^ */.exec(rest)?.[0].length ?? 0) < indent) break;
+        rest = rest.slice(indent);
+      }
+      matched++;
+    }
+    if (fence && matched === containers.length) {
+      const close = FENCE.exec(rest);
+      if (
+        close?.[1]?.startsWith(fence.mark.charAt(0)) &&
+        close[1].length >= fence.mark.length &&
+        close[2]?.trim() === ''
+      )
+        fence = undefined;
+      return true;
+    }
+    fence = undefined;
+    if (matched < containers.length) {
+      if (paragraph && !blank && !BLOCK_START.test(rest) && !THEMATIC_BREAK.test(rest)) return false;
+      containers.length = matched;
+      paragraph = false;
+    }
+    for (;;) {
+      const quote = QUOTE.exec(rest);
+      if (quote) {
+        containers.push(-1);
+        rest = rest.slice(quote[0].length);
+        paragraph = false;
+        continue;
+      }
+      const item = LIST_ITEM.exec(rest);
+      const empty = item !== null && rest.trim() === item[0].trim();
+      if (
+        item?.[1] === undefined ||
+        item[2] === undefined ||
+        item[3] === undefined ||
+        (item[3] === '' && !empty) ||
+        THEMATIC_BREAK.test(rest) ||
+        (paragraph && (empty || (/^\d/.test(item[2]) && !/^0*1[.)]$/.test(item[2]))))
+      )
+        break;
+      // The content starts after the marker and 1 to 4 spaces; past 4 (or on a later line, for an empty item), 1.
+      const spaces = empty || item[3].length > 4 ? 1 : item[3].length;
+      containers.push(item[1].length + item[2].length + spaces);
+      rest = rest.slice(Math.min(rest.length, item[1].length + item[2].length + spaces));
+      paragraph = false;
+    }
+    const open = FENCE.exec(rest);
+    if (open?.[1] !== undefined) {
+      fence = { mark: open[1], depth: containers.length };
+      paragraph = false;
+      return true;
+    }
+    if (rest.trim() === '') {
+      paragraph = false;
+      return false;
+    }
+    if (!paragraph && rest.startsWith('    ')) return true;
+    paragraph = !THEMATIC_BREAK.test(rest) && !/^ {0,3}#{1,6}(?: |$)/.test(rest);
+    return false;
+  });
+  return { code, open: fence?.depth === 0 ? fence.mark : undefined };
+}
+
+/** The line that closes a fenced code block `text` leaves open (which would hold what follows), or ''. */
+function closingFence(text: string): string {
+  const { open } = codeLines(text);
+  return open === undefined ? '' : `\n${open}`;
+}
+
+// GitHub renders `$…$`, `$$…$$` and math, mermaid, GeoJSON, TopoJSON and STL blocks as pictures, in which text can
+// be hidden (`$\phantom{approve}$`, a mermaid `%%` comment). Outside code a `$` escaped shows as typed ("$5" too);
+// such a block's language gets a zero-width space before it (wherever the fence stands), so GitHub shows its source
+// as code.
+const RICH_FENCE =
+  /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*(?:`{3,}|~{3,})[ \t]*)(?=(?:mermaid|math|geojson|topojson|stl)(?![A-Za-z0-9]))/gim;
+
+function inertMath(prose: string): string {
+  return prose
+    .split('\n')
+    .map(line => outsideCodeSpans(line, text => text.replace(/\\[^]|\$/g, m => (m === '$' ? '\\$' : m))))
+    .join('\n');
+}
+
+/** `line` with `change` applied to its text outside code spans (a backtick run up to the next of the same length). */
+function outsideCodeSpans(line: string, change: (prose: string) => string): string {
+  let out = '';
+  let from = 0;
+  const run = /\\[^]|`+/g;
+  for (let m = run.exec(line); m !== null; m = run.exec(line)) {
+    if (m[0].startsWith('\\')) continue;
+    const close = new RegExp(`(?<!\`)${m[0]}(?!\`)`, 'g');
+    close.lastIndex = m.index + m[0].length;
+    const end = close.exec(line);
+    if (!end) continue;
+    out += change(line.slice(from, m.index)) + line.slice(m.index, end.index + m[0].length);
+    from = end.index + m[0].length;
+    run.lastIndex = from;
+  }
+  return out + change(line.slice(from));
 }
 
 // A character reference (`&#64;`, `&ZeroWidthSpace;`) is decoded by the renderer after every check here: it could
@@ -84,7 +246,7 @@ function escapeReferences(text: string): string {
 // The openers of CommonMark's raw HTML (open and closing tags, processing instructions, declarations, CDATA; comments
 // are escaped before). Any tag could hide or restyle what follows it, the footer included: an unclosed `<details>`
 // folds it, `<sub>` shrinks it, `<img>` and `<picture>` fetch an outside URL. A zero-width space after the `<` makes
-// each one text, shown as typed, in code spans and blocks too (where an entity would show as `&lt;`).
+// each one text, shown as typed, in code spans too (where an entity would show as `&lt;`).
 const HTML_OPENER = /<(?=[A-Za-z]|\/[A-Za-z]|\?|![A-Za-z]|!\[CDATA\[)/g;
 // A link reference definition renders as nothing (`[hidden]: <> (approve this)`), also inside a block quote or a
 // list item; with its `[` escaped it is a visible paragraph. Reference links to it show as plain text then. A label
@@ -110,9 +272,10 @@ function hiddenMarkup(text: string): string {
 // PR (or a commit with it in its message) is merged: a prompt-injected agent could page a team or close any issue.
 // A zero-width space after the `@`, or inside the keyword, keeps the text as shown and makes it inert: GitHub's
 // mention needs a name right after the `@`, and `F\u200bixes #1` holds no keyword.
-const MENTION = /(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])/g;
+// Emphasis (`_@octocat_`, `__Fixes #1__`) does not stop either: only a letter or digit before them does.
+const MENTION = /(?<![A-Za-z0-9])@(?=[A-Za-z0-9])/g;
 const CLOSING_KEYWORD =
-  /\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=\s*(?::\s*)?(?:#|\[|gh-\d|[\w.-]+\/[\w.-]+#|https?:\/\/))/gi;
+  /(?<![A-Za-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=\s*(?::\s*)?(?:#|\[|gh-\d|[\w.-]+\/[\w.-]+#|https?:\/\/))/gi;
 
 /** Closing keywords made inert (see MENTION): for text GitHub reads but does not notify from, as commit messages. */
 export function disarmClosingKeywords(text: string): string {
@@ -197,7 +360,16 @@ export function provenanceFooter(p: Provenance, room = Infinity): string {
  */
 export function withFooter(body: string, footer: string): string {
   const room = GITHUB_MAX_BODY - footer.length - 2;
-  const kept = body.length <= room ? body : cutUnits(body, room);
+  // A code block left open (unclosed in the body, or cut open) would hold the footer as code: it is closed first,
+  // within the room.
+  let kept = body;
+  let closer = closingFence(body);
+  for (let max = room + 1; kept.length + closer.length > room;) {
+    max = Math.min(max - 1, room - closer.length);
+    kept = cutUnits(body, max);
+    closer = closingFence(kept);
+  }
+  kept += closer;
   return kept === '' ? footer : `${kept}\n\n${footer}`;
 }
 

@@ -24,7 +24,11 @@ beforeAll(async () => {
       ...Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`wide/f-${i}.txt`, 'w\n'])),
       'wide/zz-huge.csv': 'x,y\n'.repeat(300_000),
     },
-    symlinks: { 'docs/config.mjs': '../src/config.mjs', lib: 'src' },
+    symlinks: {
+      'docs/config.mjs': '../src/config.mjs',
+      lib: 'src',
+      'docs/huge.csv': '../assets/huge.csv',
+    },
     branches: { next: {} },
   });
   await double.addRepo({ owner: 'acme', name: 'old', files: { 'README.md': '# old\n' } });
@@ -137,6 +141,22 @@ describe('read_repo', () => {
       type: 'symlink',
       content: 'src',
     });
+  });
+
+  it('reads a symbolic link to a file over 1 MB as that file, never as its target string', async () => {
+    const result = await read({ path: 'docs/huge.csv' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      path: 'docs/huge.csv',
+      type: 'file',
+      sha: gitBlobSha(Buffer.from('x,y\n'.repeat(300_000))),
+      size: 1_200_000,
+      truncated: true,
+      note: expect.stringMatching(
+        /^"docs\/huge\.csv" is a symbolic link to "assets\/huge\.csv": this is that file/,
+      ),
+    });
+    expect((result.structuredContent as { content: string }).content).toMatch(/^x,y\nx,y\n/);
   });
 
   it('refuses a repository GitHub answers under a name not on the allow-list', async () => {

@@ -56,6 +56,63 @@ describe('PR text that hides nothing', () => {
   });
 });
 
+describe('PR text whose footer nothing can swallow', () => {
+  const footer = provenanceFooter({
+    version: '1',
+    receipt: undefined,
+    created: ['a'],
+    updated: [],
+    deleted: [],
+  });
+
+  it('closes a code block the body leaves open, so the footer is not shown as code', () => {
+    expect(withFooter(cleanBody('Fix it.\n\n```'), footer)).toBe(`Fix it.\n\n\`\`\`\n\`\`\`\n\n${footer}`);
+    expect(withFooter(cleanBody('Fix it.\n\n~~~~mermaid\ngraph TD\n~~~'), footer)).toBe(
+      `Fix it.\n\n~~~~${Z}mermaid\ngraph TD\n~~~\n~~~~\n\n${footer}`,
+    );
+    // A block the 60,000-character cap cuts open is closed too; a closed one is left alone.
+    expect(withFooter(cleanBody(`\`\`\`\n${'a'.repeat(70_000)}`), footer)).toMatch(/a…\n```\n\n---\n/);
+    expect(withFooter(cleanBody('```js\nx\n```\nok'), footer)).toBe(`\`\`\`js\nx\n\`\`\`\nok\n\n${footer}`);
+  });
+
+  it('reads fences in list items and block quotes as GitHub does, so a closing fence opens nothing', () => {
+    // The item's block is closed by the item's end; a fence at the top after it stays open.
+    expect(withFooter(cleanBody('- ```\n  ```\n  x'), footer)).toBe(`- \`\`\`\n  \`\`\`\n  x\n\n${footer}`);
+    expect(withFooter(cleanBody('- a\n\n  ```\n  x\n```\ny'), footer)).toBe(
+      `- a\n\n  \`\`\`\n  x\n\`\`\`\ny\n\`\`\`\n\n${footer}`,
+    );
+    expect(withFooter(cleanBody('> ```\n> x\n\n```'), footer)).toBe(
+      `> \`\`\`\n> x\n\n\`\`\`\n\`\`\`\n\n${footer}`,
+    );
+  });
+
+  it('shows math and diagrams as their source, in which nothing can be hidden', () => {
+    expect(cleanBody('costs $5, `$HOME` stays; $\\phantom{approve}$ $$\\color{transparent}{x}$$')).toBe(
+      'costs \\$5, `$HOME` stays; \\$\\phantom{approve}\\$ \\$\\$\\color{transparent}{x}\\$\\$',
+    );
+    expect(
+      cleanBody('```math\n\\phantom{x}\n```\n\n``` Mermaid\n%% hidden\n```\n\n~~~sh\necho $HOME\n~~~'),
+    ).toBe(
+      `\`\`\`${Z}math\n\\phantom{x}\n\`\`\`\n\n\`\`\` ${Z}Mermaid\n%% hidden\n\`\`\`\n\n~~~sh\necho $HOME\n~~~`,
+    );
+  });
+});
+
+describe('PR text that keeps code as written', () => {
+  it('leaves code blocks alone, but for comment openers and closing keywords', () => {
+    const block = '@Override\nMap<String, List<Integer>> m; // a &lt; b, @octocat\n';
+    for (const code of [`\`\`\`java\n${block}\`\`\``, `~~~\n${block}~~~`, `A fix:\n\n    x<T> @y &amp;`]) {
+      expect(cleanBody(code), code).toBe(code);
+    }
+    expect(cleanBody('```\n<!-- x --> Fixes #1\n```\n@a <b>')).toBe(
+      `\`\`\`\n&lt;!-- x --> F${Z}ixes #1\n\`\`\`\n@${Z}a <${Z}b>`,
+    );
+    // A line that only looks like code, continuing a paragraph, is not.
+    expect(cleanBody('A fix.\n    <details> @a')).toBe(`A fix.\n    <${Z}details> @${Z}a`);
+    expect(cleanBody('> a\n    <details>')).toBe(`> a\n    <${Z}details>`);
+  });
+});
+
 describe('PR text that acts on nothing', () => {
   it('keeps mentions of people and teams from notifying anyone, in the title and the body', () => {
     expect(cleanTitle('@acme/security-team please look')).toBe(`@${Z}acme/security-team please look`);
@@ -66,6 +123,10 @@ describe('PR text that acts on nothing', () => {
 
   it('keeps closing keywords from closing issues, and leaves the words alone elsewhere', () => {
     expect(cleanTitle('Fixes #1')).toBe(`F${Z}ixes #1`);
+    // Emphasis does not keep them working.
+    expect(cleanBody('_@octocat_ __@acme/oncall__ _Fixes #1_ __closes #2__')).toBe(
+      `_@${Z}octocat_ __@${Z}acme/oncall__ _F${Z}ixes #1_ __c${Z}loses #2__`,
+    );
     expect(
       cleanBody(
         'fix #1, Closes: #2, RESOLVED acme/other#3, fixes https://github.com/acme/app/issues/4, resolve GH-5',

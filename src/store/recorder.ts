@@ -67,7 +67,8 @@ export function auditArgs(args: unknown, redact: Redactor): string {
       return { sha256: createHash('sha256').update(json).digest('hex'), bytes: Buffer.byteLength(json) };
     }
     if (Array.isArray(value)) return value.map(item => walk(item, undefined, depth + 1));
-    const kept: Record<string, unknown> = {};
+    // No prototype: a parameter named __proto__ is kept as one, not taken for the object's prototype.
+    const kept = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(value)) {
       // Two names may read the same once cut or scrubbed: each parameter keeps a row of its own.
       const name = cutLine(redact(k), MAX_KEY_CHARS);

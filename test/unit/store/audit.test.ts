@@ -195,6 +195,9 @@ describe('arguments as the audit log keeps them', () => {
       '[REDACTED] #2': 2,
     });
     expect(auditArgs(null, redact)).toBe('null');
+    // A name JSON allows and JavaScript objects treat specially is kept like any other.
+    const sent: unknown = JSON.parse('{"query":"up","labels":{"__proto__":{"a":"b"},"b":1}}');
+    expect(auditArgs(sent, redact)).toBe('{"query":"up","labels":{"__proto__":{"a":"b"},"b":1}}');
   });
 
   it('keeps a row small whatever was sent: past 4 KB of arguments, only their hash', () => {

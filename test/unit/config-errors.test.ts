@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, secretsOf } from '../../src/config.ts';
+import { loadConfig, secretsOf } from '../../src/config.ts';
 import { createPredictorClient } from '../../src/clients/predictor.ts';
-
-async function configError(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError } from '../support/config.ts';
 
 const fromFile = (path: string, text: string) =>
   loadConfig({ env: { DEVOPS_MCP_CONFIG: path }, readFile: () => text });

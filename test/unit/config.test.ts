@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, secretsOf } from '../../src/config.ts';
+import { loadConfig, secretsOf } from '../../src/config.ts';
+import { configError } from '../support/config.ts';
 
 const files = (contents: Record<string, string>) => (path: string) => {
   const text = contents[path];
   if (text === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
   return text;
 };
-
-async function configError(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('loadConfig', () => {
   it('gives working defaults with an empty environment', async () => {

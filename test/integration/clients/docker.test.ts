@@ -12,6 +12,7 @@ import {
   type SandboxLimits,
 } from '../../../src/clients/docker.ts';
 import { waitFor } from '../../support/wait.ts';
+import { createdSince } from '../../support/containers.ts';
 
 const IMAGE = 'devops-mcp-sandbox:node24';
 const OWNER = `docker-test:${process.pid}`;
@@ -47,19 +48,6 @@ async function sandboxContainers(label?: string): Promise<number> {
 /** Control characters a terminal would act on: all but tab and newline. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
-
-/** Containers Docker created with `label` between `since` (s) and now: its event log, so removed ones count too. */
-async function createdSince(since: number, label: string): Promise<number> {
-  const { default: Docker } = await import('dockerode');
-  const stream = await new Docker().getEvents({
-    since,
-    until: Math.ceil(Date.now() / 1000),
-    filters: { type: ['container'], event: ['create'], label: [label] },
-  });
-  let text = '';
-  for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString();
-  return text.split('\n').filter(line => line.trim() !== '').length;
-}
 
 beforeAll(async () => {
   expect(await docker.ping()).toMatch(/^Docker /);

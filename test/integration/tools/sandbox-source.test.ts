@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
+import { createdSince } from '../../support/containers.ts';
 
 let mcp: Connected;
 let dir: string;
@@ -21,19 +22,6 @@ function commit(root: string): string {
   git('add', '.');
   git('commit', '-qm', 'init');
   return git('rev-parse', 'HEAD');
-}
-
-/** Containers Docker created with `label` since `since` (s): its event log, so removed ones count too. */
-async function createdSince(since: number, label: string): Promise<number> {
-  const { default: Docker } = await import('dockerode');
-  const stream = await new Docker().getEvents({
-    since,
-    until: Math.ceil(Date.now() / 1000),
-    filters: { type: ['container'], event: ['create'], label: [label] },
-  });
-  let text = '';
-  for await (const chunk of stream as AsyncIterable<Buffer>) text += chunk.toString();
-  return text.split('\n').filter(line => line.trim() !== '').length;
 }
 
 beforeAll(async () => {

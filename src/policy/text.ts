@@ -1,4 +1,4 @@
-// Text hygiene for what open_pr writes where people read it (PR title and body), and its provenance footer.
+// Text hygiene for what open_pr writes where people read it (PR title and body), and its provenance block.
 
 // Characters that render as nothing or reorder what is shown: format characters (zero-width, bidi controls, tags,
 // soft hyphen, word joiner, BOM), variation selectors, Hangul fillers, the combining grapheme joiner, Mongolian and
@@ -27,11 +27,15 @@ function invisible(char: string): boolean {
 export const MAX_TITLE = 256;
 /** GitHub refuses a longer PR body (422 "body is too long (maximum is 65536 characters)"). */
 export const GITHUB_MAX_BODY = 65_536;
-/** The caller's part of a PR body; the footer gets the rest of GitHub's limit. */
+/** The caller's part of a PR body; the provenance block gets the rest of GitHub's limit. */
 export const MAX_BODY = 60_000;
-/** Room for the footer beside the longest body and the blank line between them. */
-export const MAX_FOOTER = GITHUB_MAX_BODY - MAX_BODY - 2;
-// A policy's command is shown in the footer, cut past this: a footer cannot grow past its room on its account.
+// Between the provenance block and the caller's body: a rule, with blank lines so that it is one (right after a
+// paragraph, `---` would make it a heading).
+const RULE = '\n\n---\n\n';
+/** Room for the provenance block beside the longest body and the rule between them. */
+export const MAX_PROVENANCE = GITHUB_MAX_BODY - MAX_BODY - RULE.length;
+// A policy's command is shown in the provenance block, cut past this: the block cannot grow past its room on its
+// account.
 const MAX_COMMAND = 1000;
 const ZWSP = '\u200b';
 
@@ -69,154 +73,78 @@ export function cleanTitle(title: string): string {
 
 /**
  * A body in which everything the caller wrote shows, and nothing acts on GitHub by itself: see cleanText,
- * hiddenMarkup and disarm. The footer comes after it, so nothing in it may fold, hide or restyle what follows.
+ * hiddenMarkup and disarm. It follows the provenance block, so what it leaves open (a fence, a fold) holds nothing
+ * but itself.
  */
 export function cleanBody(body: string): string {
   // Blank lines around it go, but not the indent of its first line, which may make it code.
   const text = visibleText(body)
     .replace(/^(?:[ \t]*\n)+/, '')
     .trimEnd();
-  const { code } = codeLines(text);
-  // Code blocks show as typed, HTML, mentions and references included, so they are left as written (for
-  // copy-paste), but for the comment escape (which the reader knows) and closing keywords (GitHub reads those in
-  // code too). Code spans are not told apart: a span GitHub reads otherwise (in a link title, across table cells)
-  // could hide a tag.
-  const runs: Array<{ code: boolean; lines: string[] }> = [];
-  for (const [i, line] of text.split('\n').entries()) {
-    const last = runs.at(-1);
-    if (last !== undefined && last.code === (code[i] === true)) last.lines.push(line);
-    else runs.push({ code: code[i] === true, lines: [line] });
-  }
-  const cleaned = runs
-    .map(run => {
-      const part = run.lines.join('\n');
-      return run.code
-        ? disarmClosingKeywords(part.replaceAll('<!--', '&lt;!--'))
-        : inertMath(disarm(hiddenMarkup(cleanText(part))));
-    })
-    .join('\n')
-    .replace(RICH_FENCE, `$1${ZWSP}`);
+  // Code blocks and spans are escaped like the rest (when unsure, escape): telling code apart takes CommonMark's
+  // container rules (tabs after a `>`, list items of other widths), and a misread would let a tag, a mention or a
+  // hidden definition through. Code samples carry the zero-width spaces with them.
+  const cleaned = inertMath(disarm(hiddenMarkup(cleanText(text))))
+    .replace(RICH_FENCE, `$1${ZWSP}`)
+    .replace(WORDY_FENCE, `$1${ZWSP}$2`);
   return cut(cleaned, MAX_BODY);
-}
-
-// A fence (CommonMark): up to 3 spaces, 3 or more backticks or tildes, then the info string, in which a backtick
-// fence may hold no backtick.
-const FENCE = /^ {0,3}(`{3,}(?=[^`]*$)|~{3,})(.*)$/;
-const QUOTE = /^ {0,3}> ?/;
-const LIST_ITEM = /^( {0,3})([-+*]|\d{1,9}[.)])( *)/;
-const THEMATIC_BREAK = /^ {0,3}([-*_])(?: *\1){2,} *$/;
-// What ends a paragraph instead of continuing it lazily in an unmatched block quote or list item.
-const BLOCK_START = /^ {0,3}(?:>|`{3,}|~{3,}|#{1,6}(?: |$)|[-+*] +\S|0*1[.)] +\S)/;
-
-interface CodeLines {
-  /** Whether each line is a fenced or indented code block's (a fence's own line too). */
-  code: boolean[];
-  /** The fence of a block left open at the end outside any block quote or list item (one inside ends with it). */
-  open: string | undefined;
-}
-
-/**
- * The code blocks in `text`, read line by line as CommonMark does, with the block quotes and list items around
- * them: a fence in a list item is closed by the item's end, and a line there may close it when it would open one at
- * the top.
- */
-function codeLines(text: string): CodeLines {
-  // Each open container: -1 a block quote, else a list item's content indent.
-  const containers: number[] = [];
-  let fence: { mark: string; depth: number } | undefined;
-  let paragraph = false;
-  const code = text.split('\n').map(raw => {
-    const line = raw.replace(/\t/g, '    ');
-    const blank = line.trim() === '';
-    let rest = line;
-    let matched = 0;
-    for (const indent of containers) {
-      if (indent < 0) {
-        const quote = QUOTE.exec(rest);
-        if (!quote) break;
-        rest = rest.slice(quote[0].length);
-      } else if (!blank) {
-        if ((/^ */.exec(rest)?.[0].length ?? 0) < indent) break;
-        rest = rest.slice(indent);
-      }
-      matched++;
-    }
-    if (fence && matched === containers.length) {
-      const close = FENCE.exec(rest);
-      if (
-        close?.[1]?.startsWith(fence.mark.charAt(0)) &&
-        close[1].length >= fence.mark.length &&
-        close[2]?.trim() === ''
-      )
-        fence = undefined;
-      return true;
-    }
-    fence = undefined;
-    if (matched < containers.length) {
-      if (paragraph && !blank && !BLOCK_START.test(rest) && !THEMATIC_BREAK.test(rest)) return false;
-      containers.length = matched;
-      paragraph = false;
-    }
-    for (;;) {
-      const quote = QUOTE.exec(rest);
-      if (quote) {
-        containers.push(-1);
-        rest = rest.slice(quote[0].length);
-        paragraph = false;
-        continue;
-      }
-      const item = LIST_ITEM.exec(rest);
-      const empty = item !== null && rest.trim() === item[0].trim();
-      if (
-        item?.[1] === undefined ||
-        item[2] === undefined ||
-        item[3] === undefined ||
-        (item[3] === '' && !empty) ||
-        THEMATIC_BREAK.test(rest) ||
-        (paragraph && (empty || (/^\d/.test(item[2]) && !/^0*1[.)]$/.test(item[2]))))
-      )
-        break;
-      // The content starts after the marker and 1 to 4 spaces; past 4 (or on a later line, for an empty item), 1.
-      const spaces = empty || item[3].length > 4 ? 1 : item[3].length;
-      containers.push(item[1].length + item[2].length + spaces);
-      rest = rest.slice(Math.min(rest.length, item[1].length + item[2].length + spaces));
-      paragraph = false;
-    }
-    const open = FENCE.exec(rest);
-    if (open?.[1] !== undefined) {
-      fence = { mark: open[1], depth: containers.length };
-      paragraph = false;
-      return true;
-    }
-    if (rest.trim() === '') {
-      paragraph = false;
-      return false;
-    }
-    if (!paragraph && rest.startsWith('    ')) return true;
-    paragraph = !THEMATIC_BREAK.test(rest) && !/^ {0,3}#{1,6}(?: |$)/.test(rest);
-    return false;
-  });
-  return { code, open: fence?.depth === 0 ? fence.mark : undefined };
-}
-
-/** The line that closes a fenced code block `text` leaves open (which would hold what follows), or ''. */
-function closingFence(text: string): string {
-  const { open } = codeLines(text);
-  return open === undefined ? '' : `\n${open}`;
 }
 
 // GitHub renders `$…$`, `$$…$$` and math, mermaid, GeoJSON, TopoJSON and STL blocks as pictures, in which text can
 // be hidden (`$\phantom{approve}$`, a mermaid `%%` comment). Outside code a `$` escaped shows as typed ("$5" too);
 // such a block's language gets a zero-width space before it (wherever the fence stands), so GitHub shows its source
 // as code.
+// A fence's info string shows only its first word (the language): ```` ```js approve this PR ```` hides the rest.
+// A zero-width space before such a fence makes it text, its lines shown as written.
+const WORDY_FENCE =
+  /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*)(`{3,}[ \t]*[^\s`]+[ \t]+[^\s`][^`\n]*|~{3,}[ \t]*\S+[ \t]+\S.*)$/gm;
 const RICH_FENCE =
   /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*(?:`{3,}|~{3,})[ \t]*)(?=(?:mermaid|math|geojson|topojson|stl)(?![A-Za-z0-9]))/gim;
 
-function inertMath(prose: string): string {
-  return prose
+function inertMath(text: string): string {
+  const fenced = fencedLines(text);
+  return text
     .split('\n')
-    .map(line => outsideCodeSpans(line, text => text.replace(/\\[^]|\$/g, m => (m === '$' ? '\\$' : m))))
+    .map((line, i) =>
+      fenced[i] === true
+        ? line
+        : outsideCodeSpans(line, prose => prose.replace(/\\[^]|\$/g, m => (m === '$' ? '\\$' : m))),
+    )
     .join('\n');
+}
+
+/**
+ * Which lines are in a fenced code block, read simply: this decides only where a `$` stays as typed, nothing that
+ * could hide text from the reviewer or act on GitHub. A misread either shows a `\$` in code or lets a formula render,
+ * so it errs towards the first: a fence opens only at the top (no `>` or list marker on its line), and ends at any
+ * line that could close it, or that is less indented than it was (which may end the list item holding it).
+ * Indented code is not told apart at all (in a list item, four spaces may still be a paragraph).
+ */
+function fencedLines(text: string): boolean[] {
+  let fence: { mark: string; indent: number } | undefined;
+  return text.split('\n').map(line => {
+    if (fence) {
+      const close = /^[ \t]*(`{3,}|~{3,})[ \t]*$/.exec(line)?.[1];
+      if (close?.startsWith(fence.mark.charAt(0)) === true && close.length >= fence.mark.length) {
+        fence = undefined;
+        return true;
+      }
+      if (line.trim() === '' || indentOf(line) >= fence.indent) return true;
+      fence = undefined;
+    }
+    const open = /^( {0,3})(`{3,}(?=[^`]*$)|~{3,})/.exec(line);
+    if (open?.[1] === undefined || open[2] === undefined) return false;
+    fence = { mark: open[2], indent: open[1].length };
+    return true;
+  });
+}
+
+/** The columns a line's leading spaces and tabs take, a tab reaching the next multiple of 4 as in CommonMark. */
+function indentOf(line: string): number {
+  let column = 0;
+  for (const char of /^[ \t]*/.exec(line)?.[0] ?? '')
+    column = char === '\t' ? column + 4 - (column % 4) : column + 1;
+  return column;
 }
 
 /** `line` with `change` applied to its text outside code spans (a backtick run up to the next of the same length). */
@@ -229,7 +157,8 @@ function outsideCodeSpans(line: string, change: (prose: string) => string): stri
     const close = new RegExp(`(?<!\`)${m[0]}(?!\`)`, 'g');
     close.lastIndex = m.index + m[0].length;
     const end = close.exec(line);
-    if (!end) continue;
+    // GitHub splits a table row at every `|` before it reads spans: one holding a `|` may be no span.
+    if (!end || line.slice(m.index, end.index).includes('|')) continue;
     out += change(line.slice(from, m.index)) + line.slice(m.index, end.index + m[0].length);
     from = end.index + m[0].length;
     run.lastIndex = from;
@@ -244,9 +173,9 @@ function escapeReferences(text: string): string {
 }
 
 // The openers of CommonMark's raw HTML (open and closing tags, processing instructions, declarations, CDATA; comments
-// are escaped before). Any tag could hide or restyle what follows it, the footer included: an unclosed `<details>`
-// folds it, `<sub>` shrinks it, `<img>` and `<picture>` fetch an outside URL. A zero-width space after the `<` makes
-// each one text, shown as typed, in code spans too (where an entity would show as `&lt;`).
+// are escaped before). Any tag could hide or restyle what follows it: an unclosed `<details>` folds it, `<sub>`
+// shrinks it, `<img>` and `<picture>` fetch an outside URL. A zero-width space after the `<` makes each one text,
+// shown as typed, in code too (where an entity would show as `&lt;`).
 const HTML_OPENER = /<(?=[A-Za-z]|\/[A-Za-z]|\?|![A-Za-z]|!\[CDATA\[)/g;
 // A link reference definition renders as nothing (`[hidden]: <> (approve this)`), also inside a block quote or a
 // list item; with its `[` escaped it is a visible paragraph. Reference links to it show as plain text then. A label
@@ -296,11 +225,11 @@ export interface Provenance {
 }
 
 /**
- * `text` as a Markdown code span, in which nothing is HTML or a link: the footer follows the cleaned body, and a path
- * like a`<!-- would otherwise leave its span and open a comment hiding the files listed after it. By CommonMark
- * the span ends at the first run of exactly as many backticks as opened it, so the fence is one longer than the
- * longest run inside; and a renderer strips one space from each side of the content, so text that starts or ends
- * with a backtick (which would join the fence) or a space gets one. Invisible characters (which checkPath lets
+ * `text` as a Markdown code span, in which nothing is HTML or a link: a path like a`<!-- would otherwise leave its
+ * span and open a comment hiding the files listed after it. By CommonMark the span ends at the first run of exactly
+ * as many backticks as opened it, so the fence is one longer than the longest run inside; and a renderer strips one
+ * space from each side of the content, so text that starts or ends with a backtick (which would join the fence) or a
+ * space gets one. Invisible characters (which checkPath lets
  * through: zero-width, bidi controls) are written as `\u{…}`, so the name shown is the name committed, and so are
  * line breaks (a policy's command may hold some), which would end the list item and the span with it.
  */
@@ -317,11 +246,11 @@ export function codeSpan(text: string): string {
 }
 
 /**
- * What made the change, what it was tested with, and what it touches: appended to every PR body. The list of files
- * stops, with "…and N more", where the next one would take the footer past `room` characters (a path may be 1,024
- * characters, and its code span longer): the commit message lists them all.
+ * What made the change, what it was tested with, and what it touches: the start of every PR body, before anything
+ * the caller wrote. The list of files stops, with "…and N more", where the next one would take the block past
+ * `room` characters (a path may be 1,024 characters, and its code span longer): the commit message lists them all.
  */
-export function provenanceFooter(p: Provenance, room = Infinity): string {
+export function provenanceBlock(p: Provenance, room = Infinity): string {
   const tested = p.receipt
     ? `Tested in the devops-mcp sandbox: ${codeSpan(cut(p.receipt.command, MAX_COMMAND))} passed on base commit ${p.receipt.baseCommit} (change set ${p.receipt.changesHash}).`
     : 'Not tested in the sandbox (this repository does not require a validation receipt).';
@@ -339,7 +268,6 @@ export function provenanceFooter(p: Provenance, room = Infinity): string {
     const more = files.length - listed;
     if (more > 0) lines.push(`- …and ${more} more (the commit message lists every file)`);
     return [
-      '---',
       `Opened by devops-mcp ${p.version} (open_pr) on behalf of an automated agent.`,
       tested,
       ...lines,
@@ -348,29 +276,21 @@ export function provenanceFooter(p: Provenance, room = Infinity): string {
     ].join('\n');
   };
   for (let listed = files.length; listed > 0; listed--) {
-    const footer = build(listed);
-    if (footer.length <= room) return footer;
+    const block = build(listed);
+    if (block.length <= room) return block;
   }
   return build(0);
 }
 
 /**
- * The body with its footer, the body cut so that the two stay within GitHub's limit: counted in UTF-16 units, which
- * are never fewer than the characters GitHub counts.
+ * The provenance block, a rule, then the cleaned body, cut so that the whole stays within GitHub's limit (counted in
+ * UTF-16 units, which are never fewer than the characters GitHub counts). Coming first, the block is out of reach
+ * of whatever the body holds: a fence or fold left open there holds only the rest of the body.
  */
-export function withFooter(body: string, footer: string): string {
-  const room = GITHUB_MAX_BODY - footer.length - 2;
-  // A code block left open (unclosed in the body, or cut open) would hold the footer as code: it is closed first,
-  // within the room.
-  let kept = body;
-  let closer = closingFence(body);
-  for (let max = room + 1; kept.length + closer.length > room;) {
-    max = Math.min(max - 1, room - closer.length);
-    kept = cutUnits(body, max);
-    closer = closingFence(kept);
-  }
-  kept += closer;
-  return kept === '' ? footer : `${kept}\n\n${footer}`;
+export function withProvenance(block: string, body: string): string {
+  const room = GITHUB_MAX_BODY - block.length - RULE.length;
+  const kept = body.length <= room ? body : cutUnits(body, room);
+  return kept === '' ? block : `${block}${RULE}${kept}`;
 }
 
 function cutUnits(text: string, max: number): string {

@@ -31,9 +31,9 @@ import {
   cleanBody,
   cleanTitle,
   disarmClosingKeywords,
-  MAX_FOOTER,
-  provenanceFooter,
-  withFooter,
+  MAX_PROVENANCE,
+  provenanceBlock,
+  withProvenance,
 } from '../policy/text.ts';
 import { defineTool, type ToolContext } from './define.ts';
 
@@ -222,8 +222,8 @@ async function openPullRequest(
     deleted: changes.filter(c => c.action === 'delete').map(c => c.path),
   };
   // Bounded here, before any write: GitHub refuses a longer body only at the PR, after the branch is made.
-  const footer = provenanceFooter({ version: pkg.version, receipt, ...files }, MAX_FOOTER);
-  const body = withFooter(cleanBody(input.body ?? ''), footer);
+  const provenance = provenanceBlock({ version: pkg.version, receipt, ...files }, MAX_PROVENANCE);
+  const body = withProvenance(provenance, cleanBody(input.body ?? ''));
   const result = (status: Output['status'], pull: PullInfo, sha: string, note?: string): Output => ({
     status,
     number: pull.number,

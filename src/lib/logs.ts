@@ -68,6 +68,8 @@ interface Slot {
   at: number;
   placeholder: string;
   value: string;
+  /** The character before the match in the text the pass read ('' at the start). */
+  before: string;
 }
 
 /**
@@ -91,7 +93,7 @@ function maskPass(
       const slot = slots[next];
       if (slot) out.push({ ...slot, at: slot.at + shift });
     }
-    out.push({ at: offset + shift, placeholder, value: match });
+    out.push({ at: offset + shift, placeholder, value: match, before: whole[offset - 1] ?? '' });
     shift += placeholder.length - match.length;
     return placeholder;
   });
@@ -140,9 +142,22 @@ export function cutIndex(text: string, max: number): number {
 interface SlotSeen {
   first: string;
   varies: boolean;
-  /** For a number, the least and greatest seen, as written. */
+  /** For a number, the least and greatest seen, as written (without a hyphen that joins it to a word). */
   low?: string;
   high?: string;
+  /** The first line's joining hyphen (see numberParts), '' without one. */
+  lead: string;
+}
+
+/**
+ * A masked number split into a hyphen that joins it to what comes before (`2024-01-05`, `web-17`, `retry-3`) and
+ * the number itself: a hyphen after a word character or a point is no minus sign. The grouping key masks both as
+ * one; only the range shown tells them apart.
+ */
+function numberParts(slot: Slot): { lead: string; number: string } {
+  return slot.value.startsWith('-') && /[\w.]/.test(slot.before)
+    ? { lead: '-', number: slot.value.slice(1) }
+    : { lead: '', number: slot.value };
 }
 
 /**
@@ -159,11 +174,15 @@ export function collapse(lines: readonly LogLine[], maxChars: number): LineGroup
     const { key, slots } = maskParts(line);
     const group = groups.get(key);
     if (!group) {
-      const seen = slots.map(s => ({
-        first: s.value,
-        varies: false,
-        ...(s.placeholder === '<n>' ? { low: s.value, high: s.value } : {}),
-      }));
+      const seen = slots.map(s => {
+        const { lead, number } = numberParts(s);
+        return {
+          first: s.value,
+          varies: false,
+          lead,
+          ...(s.placeholder === '<n>' ? { low: number, high: number } : {}),
+        };
+      });
       groups.set(key, { first: line, slots: seen, count: 1, min: t, max: t });
       continue;
     }
@@ -175,8 +194,14 @@ export function collapse(lines: readonly LogLine[], maxChars: number): LineGroup
       const seen = group.slots[i];
       if (!seen || slot.value === seen.first) return;
       seen.varies = true;
-      if (seen.low !== undefined && Number(slot.value) < Number(seen.low)) seen.low = slot.value;
-      if (seen.high !== undefined && Number(slot.value) > Number(seen.high)) seen.high = slot.value;
+      const { lead, number } = numberParts(slot);
+      // A hyphen that joins in one line and not in another (`a.-5`, `a.5`): no one range describes both.
+      if (lead !== seen.lead) {
+        delete seen.low;
+        delete seen.high;
+      }
+      if (seen.low !== undefined && Number(number) < Number(seen.low)) seen.low = number;
+      if (seen.high !== undefined && Number(number) > Number(seen.high)) seen.high = number;
     });
   }
   return [...groups.entries()].map(([key, g]) => ({
@@ -194,10 +219,11 @@ function template(key: string, first: string, seen: readonly SlotSeen[]): string
   let from = 0;
   slots.forEach((slot, i) => {
     const s = seen[i];
+    // Numbers that differ only as written (`007` and `7`) have no range to show: the placeholder says they differ.
     const shown = !s?.varies
       ? slot.value
-      : s.low !== undefined && s.high !== undefined
-        ? `<${s.low}..${s.high}>`
+      : s.low !== undefined && s.high !== undefined && s.low !== s.high
+        ? `${s.lead}<${s.low}..${s.high}>`
         : slot.placeholder;
     text += key.slice(from, slot.at) + shown;
     from = slot.at + slot.placeholder.length;

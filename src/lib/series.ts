@@ -82,6 +82,8 @@ const TREND_SHARE = 0.05;
 // of the noise, where a few noisy points that merely end higher do not.
 const TREND_NOISE = 2;
 const TREND_T = 4;
+// Standard errors by which the level at the end must differ from the level at the start.
+const TREND_LEVEL_Z = 2;
 // Below this share of the level a change is rounding, not a trend.
 const TREND_EPSILON = 1e-9;
 // Modified z-score beyond which a residual counts as a spike (Iglewicz and Hoaglin suggest 3.5; we want only stark ones).
@@ -150,7 +152,7 @@ function trendOf(samples: Columns, fit: ReturnType<typeof linearFit>): SeriesSta
   const { t, v } = samples;
   const n = t.length;
   if (n < 2) return 'flat';
-  const { slope, scatter, slopeError } = fit;
+  const { slope, scatter, slopeError, inflation } = fit;
   let lowest = Number.POSITIVE_INFINITY;
   let highest = Number.NEGATIVE_INFINITY;
   let mean = 0;
@@ -166,7 +168,11 @@ function trendOf(samples: Columns, fit: ReturnType<typeof linearFit>): SeriesSta
   if (change <= TREND_EPSILON * level || (change < TREND_SHARE * level && !outOfNoise)) return 'flat';
   const fifth = Math.max(1, Math.floor(n / 5));
   const moved = meanOf(v, n - fifth, n) - meanOf(v, 0, fifth);
-  if (Math.sign(moved) !== Math.sign(slope) || Math.abs(moved) <= scatter) return 'flat';
+  // The two levels are means of `fifth` points each: their difference wavers by the standard error
+  // scatter * sqrt(2 / fifth), widened as the slope's is when the points follow each other. A climb smaller than
+  // one point's scatter stands out of that over a long window; a few points are held to the scatter itself.
+  const wavers = TREND_LEVEL_Z * scatter * inflation * Math.sqrt(2 / fifth);
+  if (Math.sign(moved) !== Math.sign(slope) || Math.abs(moved) <= Math.min(scatter, wavers)) return 'flat';
   return slope > 0 ? 'rising' : 'falling';
 }
 
@@ -255,6 +261,8 @@ function linearFit({ t, v }: Columns): {
   intercept: number;
   scatter: number;
   slopeError: number;
+  /** How much wider the residuals' lag-1 autocorrelation makes a standard error. */
+  inflation: number;
 } {
   const n = t.length;
   const origin = t[0] ?? 0;
@@ -296,6 +304,7 @@ function linearFit({ t, v }: Columns): {
     intercept,
     scatter: Math.sqrt(squares / n),
     slopeError: n > 2 && xx > 0 ? inflation * Math.sqrt(squares / (n - 2) / xx) : Number.POSITIVE_INFINITY,
+    inflation,
   };
 }
 

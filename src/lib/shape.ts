@@ -250,7 +250,9 @@ export function shapeRange(
     if (level === 'values' && rendered.reduce((sum, r) => sum + r.size, 0) > budget) {
       // Not every series' points fit: the points of as many as fit, highest peaks first, are what "full"
       // was asked for, more than summaries of all of them. Summaries only when not one series' points fit.
-      const kept = fitRanked(rendered, budget);
+      // A series whose points alone overrun the budget is passed over, not the end of the list: the smaller ones
+      // after it still fit.
+      const kept = fitRanked(rendered, budget, true);
       if (kept.length > 0) return finish(kept, all.length, common, level, ctx, options, hints, true);
       continue;
     }
@@ -271,15 +273,22 @@ export function shapeRange(
   return finish(fitRanked(rendered, budget), all.length, common, level, ctx, options, hints, true);
 }
 
-/** The entries of the series that peak highest, as many as fit `budget`. */
+/**
+ * The entries of the series that peak highest, as many as fit `budget`; with `skip`, one that does not fit is
+ * passed over and the next tried, else the list ends there.
+ */
 function fitRanked(
   rendered: ReadonlyArray<{ entry: RangeSeries; max: number; size: number }>,
   budget: number,
+  skip = false,
 ): RangeSeries[] {
   const kept: RangeSeries[] = [];
   let used = 0;
   for (const r of rendered.toSorted((a, b) => b.max - a.max)) {
-    if (used + r.size > budget) break;
+    if (used + r.size > budget) {
+      if (skip) continue;
+      break;
+    }
     kept.push(r.entry);
     used += r.size;
   }

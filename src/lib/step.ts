@@ -127,12 +127,19 @@ export function longestRange(promql: string): number {
 // --query.lookback-delta).
 const LOOKBACK = 300;
 
-/** The query evaluated over each whole step, `f(x[step])` or `f((expr)[step:])`, echoed short. */
+/**
+ * The query evaluated over each whole step, `f(x[step])` or `f((expr)[step:])`, echoed short. A range must be a
+ * PromQL duration: a step of a fraction of a second (450.5) is written in whole milliseconds (450500ms), as
+ * Prometheus resolves it, since `7m30.5s` is refused. A `#` comment runs to the end of its line, so the closing
+ * parenthesis goes on the next one.
+ */
 function overStep(query: string, fn: string, step: number): string {
-  const every = formatDuration(step);
+  const millis = Math.round(step * 1000);
+  const every = millis % 1000 === 0 ? formatDuration(millis / 1000) : `${millis}ms`;
   const text = query.trim();
   const echo = text.length > MAX_ECHO ? '<query>' : text;
-  return SELECTOR_RE.test(text) ? `${fn}(${echo}[${every}])` : `${fn}((${echo})[${every}:])`;
+  if (SELECTOR_RE.test(text)) return `${fn}(${echo}[${every}])`;
+  return `${fn}((${echo}${echo.includes('#') ? '\n' : ''})[${every}:])`;
 }
 
 /**

@@ -267,7 +267,8 @@ function withQuietSteps(
  * logfmt): reading the selector alone tells which.
  */
 function noMatch(parsed: LogQLQuery): string {
-  const selector = parsed.selectors[0]?.selector;
+  // A binary query may have stages after one of its selectors only: that is the one to read alone.
+  const selector = parsed.selectors.find(s => s.hasStages)?.selector;
   if (!parsed.hasStages || selector === undefined) return NO_MATCH;
   return `No line matched. The pipeline stages may drop every line (e.g. a label filter after a parser that does not fit them: | json on logfmt): run ${cutLine(selector, MAX_ECHO)} alone to see the lines; else check the selector with explore_loki, or widen the range.`;
 }

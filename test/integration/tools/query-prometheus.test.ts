@@ -226,6 +226,27 @@ describe('query_prometheus on a real Prometheus', () => {
     expect(fine.note).toMatch(/^No series matched. Check the metric name/);
   });
 
+  it('gives a query Prometheus accepts at any step, for a query ending in a comment too', async () => {
+    const end = data.errorsEnd;
+    for (const [query, step] of [
+      ['no_such_metric', 450.5],
+      ['rate(no_such_metric[5m])', 3600.25],
+      ['no_such_metric # a comment', 900],
+      ['sum(rate(no_such_metric[5m])) # per job', 450.5],
+    ] as const) {
+      const window = { start: end - 10 * step, end, step };
+      const out = structured(await mcp.call('query_prometheus', { query, ...window }));
+      const suggested = /missed\. (.*) at this step finds them/s.exec(String(out.note))?.[1];
+      expect({ query, suggested }).toEqual({ query, suggested: expect.stringContaining('max_over_time(') });
+      const result = await mcp.call('query_prometheus', { query: suggested, ...window });
+      expect({ query, suggested, error: result.isError ? textOf(result) : undefined }).toEqual({
+        query,
+        suggested,
+        error: undefined,
+      });
+    }
+  });
+
   it('summarizes an instant range selector at the spacing of its samples', async () => {
     // Seven seconds after a scrape: the series has not stopped, it has not been scraped again yet.
     const out = structured(

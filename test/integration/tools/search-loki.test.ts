@@ -106,6 +106,33 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
     expect(bare.note).toBe('No line matched. Check the selector with explore_loki, or widen the range.');
   });
 
+  it('names the selector with the stages when a binary query matched nothing', async () => {
+    // The double reads no binary operation; in front of it, a gateway answers one as Loki does when neither side
+    // has a line: an empty matrix. Index statistics go through to the double.
+    const gateway = createServer((req, res) => {
+      if (req.url?.includes('/query_range')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }));
+        return;
+      }
+      void fetch(`${loki.url}${req.url ?? ''}`).then(async answer => {
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      });
+    });
+    await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve));
+    const behind = await connect({ LOKI_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` });
+    const result = await behind.call('search_loki', {
+      query:
+        'sum(count_over_time({service="all-lines"}[5m])) / sum(count_over_time({service="logfmt-only"} |= "no such text" [5m]))',
+    });
+    await behind.close();
+    gateway.close();
+    const out = structured(result);
+    expect(out.note).toMatch(/^No line matched\. The pipeline stages may drop every line/);
+    expect(out.note).toContain('run {service="logfmt-only"} alone to see the lines');
+  });
+
   it('says when more lines matched than the limit, and where to read on', async () => {
     const out = structured(
       await mcp.call('search_loki', { query: '{service="market-predictor"}', limit: 5 }),

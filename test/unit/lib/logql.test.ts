@@ -5,7 +5,9 @@ describe('checkLogQL', () => {
   it('accepts log queries with filters and parsers and returns their selectors', () => {
     expect(checkLogQL('{app="predictor", env!="dev"} |= "error" | json | status >= 500')).toEqual({
       kind: 'logs',
-      selectors: [{ selector: '{app="predictor", env!="dev"}', rangeSeconds: 0, offsetSeconds: 0 }],
+      selectors: [
+        { selector: '{app="predictor", env!="dev"}', rangeSeconds: 0, offsetSeconds: 0, hasStages: true },
+      ],
       countsLines: false,
       hasStages: true,
     });
@@ -18,20 +20,33 @@ describe('checkLogQL', () => {
     ).toEqual({
       kind: 'metric',
       selectors: [
-        { selector: '{app="a"}', rangeSeconds: 300, offsetSeconds: 0 },
-        { selector: '{app="a"}', rangeSeconds: 3600, offsetSeconds: 0 },
+        { selector: '{app="a"}', rangeSeconds: 300, offsetSeconds: 0, hasStages: false },
+        { selector: '{app="a"}', rangeSeconds: 3600, offsetSeconds: 0, hasStages: false },
       ],
       countsLines: false,
       hasStages: false,
     });
     expect(checkLogQL('sum(count_over_time({app="a"} | json | status >= 500 [5m]))').hasStages).toBe(true);
     expect(checkLogQL('sum(count_over_time({app="big"} |= "x" [5m] offset 2d))').selectors).toEqual([
-      { selector: '{app="big"}', rangeSeconds: 300, offsetSeconds: 172_800 },
+      { selector: '{app="big"}', rangeSeconds: 300, offsetSeconds: 172_800, hasStages: true },
     ]);
     // The same read twice is asked about once.
     expect(
       checkLogQL('rate({app="a"}[1m]) / rate({app="a"}[1m] offset 1h) + rate({app="a"}[1m])').selectors,
     ).toHaveLength(2);
+  });
+
+  it('says which selectors of a binary query have stages after them', () => {
+    const read = (query: string) => checkLogQL(query).selectors.map(s => [s.selector, s.hasStages]);
+    expect(read('count_over_time({a="b"}[5m]) / count_over_time({c="d"} |= "x" [5m])')).toEqual([
+      ['{a="b"}', false],
+      ['{c="d"}', true],
+    ]);
+    expect(read('count_over_time(({a="b"} | json)[5m])')).toEqual([['{a="b"}', true]]);
+    // One read of a selector with stages and one without are one read, with stages.
+    expect(read('count_over_time({a="b"}[5m]) / count_over_time({a="b"} |= "x" [5m])')).toEqual([
+      ['{a="b"}', true],
+    ]);
   });
 
   it('knows which queries count lines, so that a step without a sample is 0', () => {

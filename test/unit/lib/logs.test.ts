@@ -90,6 +90,26 @@ describe('collapse', () => {
     expect(collapse(mixed, 400)[0]?.text).toBe('job <hex> took 12ms');
   });
 
+  it('reads a hyphen after a word as a separator, not a minus sign, and never shows a range of one value', () => {
+    const text = (...lines: string[]) =>
+      collapse(
+        lines.map((line, i) => ({ t: T0 + i, line })),
+        400,
+      )[0]?.text;
+    expect(text('job ran on 2024-01-05 ok', 'job ran on 2024-01-06 ok')).toBe(
+      'job ran on 2024-01-<05..06> ok',
+    );
+    expect(text('pod web-17 restarted', 'pod web-18 restarted')).toBe('pod web-<17..18> restarted');
+    expect(text('retry-3 failed', 'retry-4 failed')).toBe('retry-<3..4> failed');
+    // A minus sign stays one.
+    expect(text('temp -5 C', 'temp 3 C', 'temp -12 C')).toBe('temp <-12..3> C');
+    // 007 and 7 are one number written two ways: the lines differ, and a range would hide it.
+    expect(text('id 007 x', 'id 7 x')).toBe('id <n> x');
+    expect(text('v a.-5', 'v a.6')).toBe('v a.<n>');
+    // Only the text shown changes: the lines group as before.
+    expect(maskLine('job ran on 2024-01-05 ok')).toBe('job ran on <n><n><n> ok');
+  });
+
   it('never counts a 5xx line in a group that shows a 2xx one', () => {
     const lines = Array.from({ length: 40 }, (_, i) => {
       const status = i % 20 === 7 ? 502 : 200;

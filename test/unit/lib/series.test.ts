@@ -48,6 +48,21 @@ describe('seriesStats', () => {
     expect(seriesStats(series(Array.from({ length: 100 }, () => 0.1 + 0.2)), 15)?.trend).toBe('flat');
   });
 
+  it('calls a long climb rising when each point wanders by more than the whole climb', () => {
+    // 240 points alternating 10 above and below a line that climbs 8 to 12: the levels at the start and end
+    // are means of 48 points each, and differ far beyond what their noise allows.
+    for (const climb of [8, 10, 12]) {
+      const zigzag = Array.from({ length: 240 }, (_, i) => 100 + (climb * i) / 239 + (i % 2 ? 10 : -10));
+      expect({ climb, trend: seriesStats(series(zigzag, 60), 60)?.trend }).toEqual({
+        climb,
+        trend: 'rising',
+      });
+      expect(seriesStats(series(zigzag.toReversed(), 60), 60)?.trend).toBe('falling');
+    }
+    const level = Array.from({ length: 240 }, (_, i) => 100 + (i % 2 ? 10 : -10));
+    expect(seriesStats(series(level, 60), 60)?.trend).toBe('flat');
+  });
+
   it('calls a series flat when a burst is over, wherever the burst falls in the window', () => {
     // sum(rate(errors[1m])) at a 15 s step over an hour: a 0.1 baseline, a five-minute burst at 5 with
     // one-minute ramps, moved through the window as a caller moves the range.

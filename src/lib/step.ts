@@ -142,13 +142,58 @@ function overStep(query: string, fn: string, step: number): string {
   return `${fn}((${echo}${echo.includes('#') ? '\n' : ''})[${every}:])`;
 }
 
+// Words of PromQL that are not metric names.
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'and',
+  'or',
+  'unless',
+  'inf',
+  'nan',
+]);
+
+/**
+ * Whether a query is a scalar expression (`time()`, `scalar(…)`, `1 + 1`): it reads no series, and a subquery of
+ * it (the hints' max_over_time) is refused by Prometheus. Read by its words: no selector, or a scalar() around it all.
+ */
+function isScalar(query: string): boolean {
+  const text = query
+    .replace(/#[^\n]*/g, '')
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/\[[^\]]*\]/g, '')
+    .trim();
+  if (/^scalar\s*\(/.test(text) && closesAtEnd(text)) return true;
+  if (text.includes('{')) return false;
+  for (const match of text.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:])(\s*\()?/g)) {
+    if (match[1] === undefined && !KEYWORDS.has(match[0].toLowerCase())) return false;
+  }
+  return true;
+}
+
+/** Whether the first `(` of `text` is closed by its last character: the whole expression is one call. */
+function closesAtEnd(text: string): boolean {
+  let depth = 0;
+  for (let i = text.indexOf('('); i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')' && --depth === 0) return i === text.length - 1;
+  }
+  return false;
+}
+
 /**
  * A hint for a range query that matched no series at a step longer than the lookback and every `[range]` of the
  * query: its samples may all lie between the points, where no evaluation sees them, rather than not exist.
  * Undefined when every sample would have been seen.
  */
 export function emptyRangeHint(query: string, step: number): string | undefined {
-  if (step <= Math.max(LOOKBACK, longestRange(query))) return undefined;
+  if (step <= Math.max(LOOKBACK, longestRange(query)) || isScalar(query)) return undefined;
   const every = formatDuration(step);
   return `No series at the points of the ${every} step, but each sees only the last ${formatDuration(LOOKBACK)} (Prometheus's default lookback): samples between points are missed. ${overStep(query, 'max_over_time', step)} at this step finds them (or count_over_time). If that is empty too, check the metric name and label values with explore_prometheus.`;
 }
@@ -160,6 +205,6 @@ export function emptyRangeHint(query: string, step: number): string | undefined 
  * at that step sees every sample; undefined when nothing can hide.
  */
 export function peakHint(query: string, step: number): string | undefined {
-  if (step <= Math.max(SCRAPE_INTERVAL, longestRange(query))) return undefined;
+  if (step <= Math.max(SCRAPE_INTERVAL, longestRange(query)) || isScalar(query)) return undefined;
   return `At a ${formatDuration(step)} step a burst between two points is not seen: ${overStep(query, 'max_over_time', step)} (or min_over_time) at this step shows the peaks.`;
 }

@@ -204,7 +204,7 @@ describe('shapeRange', () => {
     expect(shaped.truncated).toBe(true);
     expect(shaped.note).toMatch(
       new RegExp(
-        `^Points of ${shown} of 40 series \\(highest max first\\); ${40 - shown} left out to fit 32 KiB\\.`,
+        `^Points of ${shown} of 40 series \\(highest max first, passing over any too big to fit: one left out may peak higher\\); ${40 - shown} left out to fit 32 KiB\\.`,
       ),
     );
   });
@@ -231,7 +231,7 @@ describe('shapeRange', () => {
     ]);
     expect(shaped.series.every(s => s.values?.length === 5)).toBe(true);
     expect(shaped.note).toMatch(
-      /^Points of 5 of 6 series \(highest max first\); 1 left out to fit 8\.0 KiB\./,
+      /^Points of 5 of 6 series \(highest max first, passing over any too big to fit: one left out may peak higher\); 1 left out to fit 8\.0 KiB\./,
     );
   });
 

@@ -131,7 +131,8 @@ export function seriesStats(samples: Columns, step: number): SeriesStats | undef
   const inliers = withoutBursts(finite, events);
   // A burst or a drop still under way at the last point is where the series stands now: it rose or fell into it.
   // (The level test in trendOf could not tell it from noise: the run makes the residuals follow each other.)
-  const ending = events.find(e => e.from > 0 && e.to === n - 1);
+  // Two points at least: one last point off the line is as often a quiet counter's one tick as a change.
+  const ending = events.find(e => e.from > 0 && e.to === n - 1 && e.to > e.from);
   return {
     samples: samples.t.length,
     nonFinite: samples.t.length - n,

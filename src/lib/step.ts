@@ -161,30 +161,38 @@ const KEYWORDS = new Set([
 
 /**
  * Whether a query is a scalar expression (`time()`, `scalar(…)`, `1 + 1`): it reads no series, and a subquery of
- * it (the hints' max_over_time) is refused by Prometheus. Read by its words: no selector, or a scalar() around it all.
+ * it (the hints' max_over_time) is refused by Prometheus. Read by its words: no selector outside scalar().
  */
 function isScalar(query: string): boolean {
-  const text = query
-    .replace(/#[^\n]*/g, '')
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
-    .replace(/\[[^\]]*\]/g, '')
-    .trim();
-  if (/^scalar\s*\(/.test(text) && closesAtEnd(text)) return true;
+  // Strings and comments in one pass, left to right: a `#` inside a string starts no comment.
+  let text = query.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|#[^\n]*/g, m =>
+    m.startsWith('#') ? '' : '""',
+  );
+  text = text.replace(/\[[^\]]*\]/g, '');
+  // scalar(…) is a scalar whatever it reads: each is taken for a number.
+  for (let at = text.search(/\bscalar\s*\(/); at >= 0; at = text.search(/\bscalar\s*\(/)) {
+    const end = closingParen(text, text.indexOf('(', at));
+    if (end < 0) break;
+    text = `${text.slice(0, at)}0${text.slice(end + 1)}`;
+  }
   if (text.includes('{')) return false;
-  for (const match of text.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:])(\s*\()?/g)) {
+  // Words that are not function names, keywords or the letters of a number (1e3, 0x10) are metric names.
+  for (const match of text.matchAll(
+    /(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:])(\s*\()?/g,
+  )) {
     if (match[1] === undefined && !KEYWORDS.has(match[0].toLowerCase())) return false;
   }
   return true;
 }
 
-/** Whether the first `(` of `text` is closed by its last character: the whole expression is one call. */
-function closesAtEnd(text: string): boolean {
+/** The index of the `)` that closes the `(` at `open`, or -1. */
+function closingParen(text: string, open: number): number {
   let depth = 0;
-  for (let i = text.indexOf('('); i < text.length; i++) {
+  for (let i = open; i < text.length; i++) {
     if (text[i] === '(') depth++;
-    else if (text[i] === ')' && --depth === 0) return i === text.length - 1;
+    else if (text[i] === ')' && --depth === 0) return i;
   }
-  return false;
+  return -1;
 }
 
 /**

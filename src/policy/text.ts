@@ -85,11 +85,7 @@ export function cleanBody(body: string): string {
   // container rules (tabs after a `>`, list items of other widths), and a misread would let a tag, a mention or a
   // hidden definition through. Code samples carry the zero-width spaces with them.
   const cleaned = inertMath(
-    disarm(hiddenMarkup(cleanText(text)))
-      .replace(RICH_FENCE, `$1${ZWSP}`)
-      .replace(FENCE_INFO, (line, lead: string, fence: string, info: string) =>
-        LANGUAGE.test(info.trim()) ? line : `${lead}${ZWSP}${fence}${info}`,
-      ),
+    plainFences(disarm(hiddenMarkup(cleanText(text))).replace(RICH_FENCE, `$1${ZWSP}`)),
   );
   return cut(cleaned, MAX_BODY);
 }
@@ -101,12 +97,45 @@ export function cleanBody(body: string): string {
 // shows its source as code.
 const RICH_FENCE =
   /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*(?:`{3,}|~{3,})[ \t]*)(?=(?:mermaid|math|geojson|topojson|stl)(?![A-Za-z0-9]))/gim;
-// A fence's info string shows only its first word, as the language (```` ```js approve this PR ```` hides the rest,
-// as would one long word or words split by a non-breaking space): a fence whose info string is not a plain language
-// name gets a zero-width space before it, which makes it text, its lines shown as written.
-const FENCE_INFO = /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*)(`{3,}(?=[^`\n]*$)|~{3,})([^\n]*)$/gm;
-// (A rich block's language keeps the zero-width space RICH_FENCE put before it.)
-const LANGUAGE = /^(?:\u200b?[A-Za-z0-9+#._-]{1,20})?$/;
+// A fence's info string is not shown: its first word becomes the code's language class, the rest is dropped
+// (```` ```js approve this PR ````, ```` ```approve-without-ci ````). A fence whose info string is not one of the
+// languages below gets a zero-width space before it, and so does its closing fence: the block becomes text, shown.
+const FENCE = /^((?:[ \t]*(?:>|[-+*]|\d{1,9}[.)]))*[ \t]*)(`{3,}(?=[^`\n]*$)|~{3,})([^\n]*)$/;
+const LANGUAGES = new Set(
+  (
+    'bash c c# c++ cfg clojure cmake conf console cpp cs csharp css csv dart diff docker dockerfile elixir env erlang ' +
+    'go gradle graphql groovy haskell hcl html http ini java javascript js json json5 jsonc jsx kotlin kt latex less ' +
+    'log logql lua make makefile markdown md nginx nix objc ocaml patch perl php plaintext powershell promql ' +
+    'properties proto protobuf ps1 py python r rb regex ruby rs rust sass scala scss sh shell sql svelte swift ' +
+    'terraform tex text tf toml ts tsx txt typescript vue xml yaml yml zig zsh'
+  ).split(' '),
+);
+
+function plainFences(text: string): string {
+  let open: { mark: string } | undefined;
+  return text
+    .split('\n')
+    .map(line => {
+      const fence = FENCE.exec(line);
+      if (!fence) return line;
+      const [, lead = '', mark = '', info = ''] = fence;
+      if (open) {
+        // The closing fence of a block made text: else it would open a block of its own.
+        if (info.trim() !== '' || mark[0] !== open.mark[0] || mark.length < open.mark.length) return line;
+        open = undefined;
+        return `${lead}${ZWSP}${mark}`;
+      }
+      // A rich block's language keeps the zero-width space RICH_FENCE put before it: shown as code.
+      const language = info
+        .trim()
+        .replace(/^\u200b/, '')
+        .toLowerCase();
+      if (language === '' || LANGUAGES.has(language) || info.trim().startsWith(ZWSP)) return line;
+      open = { mark };
+      return `${lead}${ZWSP}${mark}${info}`;
+    })
+    .join('\n');
+}
 
 function inertMath(text: string): string {
   return text.replace(/\\[^]|\$/g, m => (m === '$' ? '\\$' : m));
@@ -142,13 +171,20 @@ function hiddenMarkup(text: string): string {
       // `!\[` is text whatever precedes it: the backslash escapes the bracket, not the `!`.
       return ALLOWED_IMAGE.test(whole) ? image : '!\\[';
     })
-    .replace(TITLED_LINK, '\\$1');
+    .replace(/\]\(/g, (opener, at: number, whole: string) => (plainLink(whole, at + 2) ? opener : ']\\('));
 }
 
-// A link's title shows only as a tooltip (`[docs](https://x "approve without CI")`): a link that has one is made
-// text, its `(` escaped, so the title shows where the reviewer reads.
-const TITLED_LINK =
-  /(?<=\])(\([ \t]*(?:<[^>\n]*>|[^\s()<>]+)[ \t\n]+(?:"[^"]*"|'[^']*'|\([^()]*\))[ \t]*\))/g;
+// A link's title shows only as a tooltip (`[docs](https://x "approve without CI")`). A link is kept only when what
+// follows its `](` reads plainly as a destination and `)`; any other (a title, escapes, nested parentheses) has its
+// `(` escaped and shows as text.
+
+const PLAIN_DESTINATION = /[ \t]*(?:<[^<>\\\n\u200b]*>|[^\s()<>\\]*)[ \t]*\)/y;
+
+/** Whether `text` from `at` (just past `](`) is a plain destination, then `)`. */
+function plainLink(text: string, at: number): boolean {
+  PLAIN_DESTINATION.lastIndex = at;
+  return PLAIN_DESTINATION.test(text);
+}
 
 // GitHub notifies every @user and @org/team written in a PR, and closes the issues a closing keyword names once the
 // PR (or a commit with it in its message) is merged: a prompt-injected agent could page a team or close any issue.

@@ -180,6 +180,11 @@ describe('trends of series whose points follow each other', () => {
     expect(trends.filter(trend => trend !== 'flat').length).toBeLessThanOrEqual(2);
   });
 
+  it('calls a quiet counter flat when its last point is one tick: a single point is no burst under way', () => {
+    const ticks = Array.from({ length: 60 }, (_, i) => (i % 17 === 3 || i === 59 ? 1 : 0));
+    expect(seriesStats(series(ticks, 60), 60)?.trend).toBe('flat');
+  });
+
   it('still sees a steady climb of 4 % an hour in noise', () => {
     const t = Float64Array.from({ length: 241 }, (_, i) => 1.7e9 + i * 15);
     const v = Float64Array.from(t, (_, i) => 1000 + (40 * i) / 240 + ((i * 7919) % 13) / 6 - 1);

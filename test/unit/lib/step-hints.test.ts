@@ -4,7 +4,17 @@ import { expect, it } from 'vitest';
 import { emptyRangeHint, peakHint } from '../../../src/lib/step.ts';
 
 it('gives no max_over_time hint for a scalar expression, and one for any query that reads series', () => {
-  for (const query of ['time()', 'scalar(sum(up))', '1 + 1', '2 * pi()']) {
+  for (const query of [
+    'time()',
+    'scalar(sum(up))',
+    '1 + 1',
+    '2 * pi()',
+    'scalar(sum(up)) * 2',
+    '-scalar(sum(up))',
+    'scalar(a) + scalar(b)',
+    '1e3',
+    '0x10 + 1',
+  ]) {
     expect(peakHint(query, 3600), query).toBeUndefined();
     expect(emptyRangeHint(query, 3600), query).toBeUndefined();
   }
@@ -16,6 +26,8 @@ it('gives no max_over_time hint for a scalar expression, and one for any query t
     'up offset 5m',
     'sum(up) / scalar(count(up))',
     'time() - process_start_time_seconds',
+    'label_replace(vector(1), "a", "#", "", "") + up',
+    'count_values("#", up)',
   ]) {
     expect(peakHint(query, 3600), query).toMatch(/max_over_time/);
     expect(emptyRangeHint(query, 3600), query).toMatch(/max_over_time/);

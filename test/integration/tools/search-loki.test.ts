@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,23 @@ const structured = (result: Awaited<ReturnType<Connected['call']>>) => {
   expect(result.isError, textOf(result)).toBeFalsy();
   return result.structuredContent as any;
 };
+
+/**
+ * A server connected to a gateway in front of the double: `answer` answers the requests it takes (returning true),
+ * the rest go through to the double.
+ */
+async function gatewayTo(answer: (req: IncomingMessage, res: ServerResponse) => boolean) {
+  const gateway = createServer((req, res) => {
+    if (answer(req, res)) return;
+    void fetch(`${loki.url}${req.url ?? ''}`).then(async reply => {
+      res.writeHead(reply.status, { 'content-type': reply.headers.get('content-type') ?? 'text/plain' });
+      res.end(Buffer.from(await reply.arrayBuffer()));
+    });
+  });
+  await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve));
+  const behind = await connect({ LOKI_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` });
+  return { behind, gateway };
+}
 
 describe('search_loki against the Loki double fed by the real predictor', () => {
   it('collapses repeated error lines into one group with a count and first/last time', async () => {
@@ -109,19 +126,12 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
   it('names the selector with the stages when a binary query matched nothing', async () => {
     // The double reads no binary operation; in front of it, a gateway answers one as Loki does when neither side
     // has a line: an empty matrix. Index statistics go through to the double.
-    const gateway = createServer((req, res) => {
-      if (req.url?.includes('/query_range')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }));
-        return;
-      }
-      void fetch(`${loki.url}${req.url ?? ''}`).then(async answer => {
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
-        res.end(Buffer.from(await answer.arrayBuffer()));
-      });
+    const { behind, gateway } = await gatewayTo((req, res) => {
+      if (!req.url?.includes('/query_range')) return false;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }));
+      return true;
     });
-    await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve));
-    const behind = await connect({ LOKI_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` });
     const result = await behind.call('search_loki', {
       query:
         'sum(count_over_time({service="all-lines"}[5m])) / sum(count_over_time({service="logfmt-only"} |= "no such text" [5m]))',
@@ -270,18 +280,11 @@ describe('search_loki against the Loki double fed by the real predictor', () => 
 
   it('queries as is a Loki without index/stats (an older one, or a gateway that does not pass it on)', async () => {
     // A gateway in front of the double that answers 404 for index/stats alone.
-    const gateway = createServer((req, res) => {
-      if (req.url?.includes('/index/stats')) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
-        return;
-      }
-      void fetch(`${loki.url}${req.url ?? ''}`).then(async answer => {
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
-        res.end(Buffer.from(await answer.arrayBuffer()));
-      });
+    const { behind, gateway } = await gatewayTo((req, res) => {
+      if (!req.url?.includes('/index/stats')) return false;
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
+      return true;
     });
-    await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve));
-    const behind = await connect({ LOKI_URL: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` });
     const result = await behind.call('search_loki', { query: '{service="market-predictor"}' });
     await behind.close();
     gateway.close();

@@ -5,7 +5,7 @@ import { createPrometheusClient } from './clients/prometheus.ts';
 import type { Config } from './config.ts';
 import type { Context } from './context.ts';
 import { ToolError } from './lib/errors.ts';
-import { assess } from './lib/health.ts';
+import { assess, healthFields } from './lib/health.ts';
 import { createHttpBackend, type HttpBackend } from './lib/http.ts';
 
 export interface CheckResult {
@@ -155,7 +155,7 @@ function predictorProbes(settings: NonNullable<Config['predictor']>, now: () => 
         const where = predictor.describe(target);
         const why = reasons.join('; ');
         if (status === 'down') throw new ToolError('BACKEND_ERROR', `down at ${where}: ${why}`);
-        if (!jsonObject(probe.health.body))
+        if (!healthFields(probe.health.body).fields)
           throw new ToolError('BACKEND_ERROR', `no readable /health at ${where}: ${why}`);
         return status === 'healthy' ? `healthy at ${where}` : { degraded: `at ${where}: ${why}` };
       } finally {
@@ -163,15 +163,6 @@ function predictorProbes(settings: NonNullable<Config['predictor']>, now: () => 
       }
     },
   }));
-}
-
-function jsonObject(text: string | undefined): boolean {
-  try {
-    const parsed: unknown = JSON.parse(text ?? '');
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
-  } catch {
-    return false;
-  }
 }
 
 function githubProbe(config: Config): Probe {

@@ -163,6 +163,20 @@ function sincePrevious(
   return { counted: increase(now, before), since: `last ${Math.round(elapsed)} s` };
 }
 
+/** The fields of a /health body; none when it is not a JSON object (`json`: whether it is JSON at all). */
+export function healthFields(text: string | undefined): { fields?: Record<string, unknown>; json: boolean } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '');
+  } catch {
+    return { json: false };
+  }
+  // null, an array or a bare value is valid JSON but has no fields to read.
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? { fields: parsed as Record<string, unknown>, json: true }
+    : { json: true };
+}
+
 export function assess(
   probe: Probe,
   previous: Counters | undefined,
@@ -179,18 +193,14 @@ export function assess(
     reasons.push(`/health did not answer: ${health.error ?? 'no response'}`);
     assessment.status = 'down';
   } else {
-    let body: Record<string, unknown> = {};
-    try {
-      const parsed: unknown = JSON.parse(health.body ?? '');
-      // null, an array or a bare value is valid JSON but has no fields to read.
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-        body = parsed as Record<string, unknown>;
-      } else {
-        reasons.push('/health body is not a JSON object');
-      }
-    } catch {
-      reasons.push(`/health answered HTTP ${health.status} with a body that is not JSON`);
-    }
+    const read = healthFields(health.body);
+    const body = read.fields ?? {};
+    if (read.fields === undefined)
+      reasons.push(
+        read.json
+          ? '/health body is not a JSON object'
+          : `/health answered HTTP ${health.status} with a body that is not JSON`,
+      );
     const reported = typeof body.status === 'string' ? body.status : undefined;
     if (reported !== undefined) assessment.health.reported_status = reported;
     if (typeof body.version === 'string') assessment.health.version = body.version;

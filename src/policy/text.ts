@@ -1,5 +1,7 @@
 // Text hygiene for what open_pr writes where people read it (PR title and body), and its provenance block.
 
+import { cutIndex } from '../lib/logs.ts';
+
 // Characters that render as nothing or reorder what is shown: format characters (zero-width, bidi controls, tags,
 // soft hyphen, word joiner, BOM), variation selectors, Hangul fillers, the combining grapheme joiner, Mongolian and
 // Khmer invisibles, and the C0/C1 controls other than tab and newline.
@@ -278,13 +280,7 @@ export function provenanceBlock(p: Provenance, room = Infinity): string {
  */
 export function withProvenance(block: string, body: string): string {
   const room = GITHUB_MAX_BODY - block.length - RULE.length;
-  const kept = body.length <= room ? body : cutUnits(body, room);
+  // One unit is the ellipsis'; the cut never splits a surrogate pair.
+  const kept = body.length <= room ? body : room < 1 ? '' : `${body.slice(0, cutIndex(body, room - 1))}…`;
   return kept === '' ? block : `${block}${RULE}${kept}`;
-}
-
-function cutUnits(text: string, max: number): string {
-  if (max < 1) return '';
-  // Not between the two halves of a surrogate pair.
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 2)) ? max - 2 : max - 1;
-  return `${text.slice(0, end)}…`;
 }

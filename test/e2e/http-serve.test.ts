@@ -260,9 +260,9 @@ describe('idle sessions', () => {
 
 describe('refused initialize requests', () => {
   it('leave no server behind: nothing keeps listening to the incident feed, whatever the number', async () => {
-    const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: ':memory:' } }), {
-      logDestination: logSink().destination,
-    });
+    const here = await serveHere();
+    const { ctx, served } = here;
+    // Each session's server subscribes when it is made: counting from here on counts them all.
     let listening = 0;
     const subscribe = ctx.changes.subscribe.bind(ctx.changes);
     ctx.changes.subscribe = listener => {
@@ -273,15 +273,6 @@ describe('refused initialize requests', () => {
         stop();
       };
     };
-    const served = await startHttpServer(ctx, {
-      host: '127.0.0.1',
-      port: 0,
-      token: undefined,
-      allowedHosts: [],
-      allowedOrigins: [],
-      maxSessions: 4,
-      sessionIdleMs: 60_000,
-    });
     try {
       for (let i = 0; i < 20; i++) {
         // No Accept header: the transport answers 406 and opens no session.
@@ -299,8 +290,7 @@ describe('refused initialize requests', () => {
       expect(opened.status).toBe(200);
       expect(listening).toBe(1);
     } finally {
-      await served.close();
-      await ctx.close();
+      await here.close();
     }
   });
 });
@@ -336,6 +326,7 @@ async function serveHere(options: Partial<HttpOptions> = {}, env: Record<string,
     return session;
   };
   return {
+    ctx,
     served,
     logs,
     headers,

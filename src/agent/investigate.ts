@@ -54,6 +54,11 @@ export interface Session {
   run(): Promise<void>;
   /** Gives the model a result to act on (a failing sandbox run) and runs it again to a revised diagnosis. */
   revise(feedback: string): Promise<void>;
+  /**
+   * The ending due now, when the loop was told to stop or the wall clock ran out; else undefined. The act step asks
+   * before each step it starts: the cut that ends a run does not reach a sandbox run or a PR under way.
+   */
+  halted(): Ending | undefined;
 }
 
 const systemPrompt = (mode: Mode, offeredTools: string[]) =>
@@ -148,6 +153,7 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
   const names = tools.map(t => t.name);
   const log = ctx.logger.child({ component: 'agent', incident: incidentId });
   const deadline = AbortSignal.timeout(config.maxSeconds * 1000);
+  const openedAt = ctx.now();
   // Told to stop, or out of time, the run ends now, a model call in flight abandoned: waiting for it (up to
   // agent.llmTimeoutMs) would outlast a service manager's stop timeout, which then kills the process mid-write. A
   // write tool's call under way is waited for (the cut comes when it ends): abandoned, the PR would be made all the
@@ -281,6 +287,13 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
       const next = await run();
       session.diagnosis = next.diagnosis;
       session.ending = next.ending;
+    },
+    halted() {
+      if (deps.stop.aborted) return { kind: 'deferred', reason: 'stopped' };
+      // The context's clock counts as well as the timer: it is the clock the loop's slots and cooldowns go by.
+      if (deadline.aborted || ctx.now() - openedAt >= config.maxSeconds)
+        return { kind: 'budget', budget: 'wall_clock' };
+      return undefined;
     },
   };
   return session;

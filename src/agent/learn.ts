@@ -3,7 +3,7 @@
 // carry into later investigations.
 
 import type { Context } from '../context.ts';
-import type { Outcome } from '../store/agent.ts';
+import type { Outcome, OutcomeRecord } from '../store/agent.ts';
 import { findRepoPolicy } from '../policy/repos.ts';
 
 export interface OutcomeChange {
@@ -42,7 +42,7 @@ export async function checkOutcomes(ctx: Context): Promise<OutcomeChange[]> {
       const due = settled !== undefined || now - (pr.checkedAt ?? 0) >= GITHUB_EVERY_SECONDS;
       let closed = false;
       if (due) {
-        closed = await prClosedUnmerged(ctx, incident.id, pr.repo, pr.prNumber);
+        closed = await prClosedUnmerged(ctx, incident.id, pr);
         store.agent.markOutcomeChecked(incident.id, pr.repo, pr.prNumber, now);
       }
       const outcome = closed ? 'pr_closed_unmerged' : settled;
@@ -61,20 +61,19 @@ export async function checkOutcomes(ctx: Context): Promise<OutcomeChange[]> {
   return changed;
 }
 
-/** Whether a person closed the PR without merging it (GitHub read; unknown counts as no). */
-async function prClosedUnmerged(
-  ctx: Context,
-  incidentId: number,
-  fullName: string,
-  number: number,
-): Promise<boolean> {
+/**
+ * Whether a person closed the PR without merging it (GitHub read; unknown counts as no). GitHub lists a repository's
+ * PRs by head branch: the one recorded with the outcome, else (rows from before it was) the loop's own.
+ */
+async function prClosedUnmerged(ctx: Context, incidentId: number, pr: OutcomeRecord): Promise<boolean> {
   if (!ctx.github) return false;
+  const { repo: fullName, prNumber: number } = pr;
   const [owner = '', repo = ''] = fullName.split('/');
   const prefix = findRepoPolicy(ctx.config.repos, fullName)?.policy.pr.branchPrefix ?? 'devops-mcp/';
   try {
     const pulls = await ctx.github.listPulls(
       { owner, repo },
-      `${owner}:${prefix}incident-${incidentId}`,
+      `${owner}:${pr.branch ?? `${prefix}incident-${incidentId}`}`,
       'all',
     );
     const pull = pulls.find(p => p.number === number);

@@ -1,6 +1,7 @@
 // Text hygiene for what open_pr writes where people read it (PR title and body), and its provenance block.
 
 import { cutIndex } from '../lib/logs.ts';
+import type { Redactor } from '../lib/redact.ts';
 
 // Characters that render as nothing or reorder what is shown: format characters (zero-width, bidi controls, tags,
 // soft hyphen, word joiner, BOM), variation selectors, Hangul fillers, the combining grapheme joiner, Mongolian and
@@ -69,8 +70,10 @@ function cut(text: string, max: number): string {
 
 // A title is plain text on GitHub (and the commit message): nothing there renders HTML, so nothing is escaped; but
 // GitHub reads mentions and closing keywords in it.
-export function cleanTitle(title: string): string {
-  return cut(disarm(visibleText(title).replace(/\s+/g, ' ').trim()), MAX_TITLE);
+// `redact` scrubs the configured secrets once the invisible characters are gone (they could split one, which would
+// show whole on GitHub), and before the escapes, which could split one themselves.
+export function cleanTitle(title: string, redact: Redactor = text => text): string {
+  return cut(disarm(redact(visibleText(title)).replace(/\s+/g, ' ').trim()), MAX_TITLE);
 }
 
 /**
@@ -78,9 +81,10 @@ export function cleanTitle(title: string): string {
  * hiddenMarkup and disarm. It follows the provenance block, so what it leaves open (a fence, a fold) holds nothing
  * but itself.
  */
-export function cleanBody(body: string): string {
-  // Blank lines around it go, but not the indent of its first line, which may make it code.
-  const text = visibleText(body)
+export function cleanBody(body: string, redact: Redactor = text => text): string {
+  // Blank lines around it go, but not the indent of its first line, which may make it code. Secrets are scrubbed
+  // here, as in cleanTitle.
+  const text = redact(visibleText(body))
     .replace(/^(?:[ \t]*\n)+/, '')
     .trimEnd();
   // Code blocks and spans are escaped like the rest (when unsure, escape): telling code apart takes CommonMark's

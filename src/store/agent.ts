@@ -69,6 +69,8 @@ export interface OutcomeRecord {
   at: number;
   /** When GitHub was last asked about it (pending PRs). */
   checkedAt?: number;
+  /** The PR's head branch (absent on rows recorded before it was kept). */
+  branch?: string;
 }
 
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
@@ -79,7 +81,7 @@ export interface AgentStore {
   setPaused(paused: boolean, by: string, now: number, reason?: string): void;
   /**
    * Past incidents like `incidentId` (same alert names / group labels / words of their findings and diagnoses), best
-   * first, with the outcome of what was done. Excludes the incident itself.
+   * first, with the outcome of what was done, their titles and summaries redacted. Excludes the incident itself.
    */
   similar(incidentId: number, limit: number): SimilarIncident[];
   startInvestigation(incidentId: number, mode: Mode, now: number, owner?: string): number;
@@ -108,7 +110,10 @@ export interface AgentStore {
   latestDiagnosis(incidentId: number): Investigation | undefined;
   /** The full transcript of one investigation (messages, tool calls, tokens, durations), kept apart from the incident view. */
   transcript(investigationId: number): unknown;
-  /** Records (or updates) the outcome of a PR; a change of outcome is written on the incident's timeline. */
+  /**
+   * Records (or updates) the outcome of a PR; a change of outcome is written on the incident's timeline. The head
+   * branch is kept once given.
+   */
   recordOutcome(o: {
     incidentId: number;
     repo: string;
@@ -116,6 +121,7 @@ export interface AgentStore {
     prUrl: string;
     outcome: Outcome;
     now: number;
+    branch?: string | undefined;
   }): void;
   outcomes(incidentId: number): OutcomeRecord[];
   /** When the learn step last asked GitHub about a pending PR. */
@@ -319,9 +325,10 @@ export function createAgentStore(
          ) s JOIN incidents i ON i.id = s.id ORDER BY s.score DESC`,
       ).all(match, incidentId, limit) as Array<{ id: number; score: number; title: string; status: string }>;
       return rows.map(row => {
+        // Titles (group label values) and findings are stored as they came: what goes to the model is scrubbed.
         const out: SimilarIncident = {
           id: row.id,
-          title: row.title,
+          title: redact(row.title),
           status: row.status,
           // bm25 is tiny in a small store (few documents, flat term weights): three significant digits, not decimals.
           score: Number(row.score.toPrecision(3)),
@@ -333,7 +340,7 @@ export function createAgentStore(
           "SELECT summary FROM events WHERE incident_id = ? AND kind = 'finding' ORDER BY id DESC LIMIT 1",
         ).get(row.id) as { summary: string } | undefined;
         const summary = typeof diagnosed?.summary === 'string' ? diagnosed.summary : found?.summary;
-        if (summary !== undefined) out.summary = summary;
+        if (summary !== undefined) out.summary = redact(summary);
         const outcome = sql(
           'SELECT outcome FROM outcomes WHERE incident_id = ? ORDER BY at DESC, rowid DESC LIMIT 1',
         ).get(row.id) as { outcome: Outcome } | undefined;
@@ -443,10 +450,10 @@ export function createAgentStore(
           'SELECT outcome FROM outcomes WHERE incident_id = ? AND repo = ? AND pr_number = ?',
         ).get(o.incidentId, o.repo, o.prNumber) as { outcome: Outcome } | undefined;
         sql(
-          `INSERT INTO outcomes (incident_id, repo, pr_number, pr_url, outcome, at) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO outcomes (incident_id, repo, pr_number, pr_url, outcome, at, branch) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (incident_id, repo, pr_number) DO UPDATE SET pr_url = excluded.pr_url, outcome = excluded.outcome,
-             at = excluded.at`,
-        ).run(o.incidentId, o.repo, o.prNumber, o.prUrl, o.outcome, o.now);
+             at = excluded.at, branch = coalesce(excluded.branch, branch)`,
+        ).run(o.incidentId, o.repo, o.prNumber, o.prUrl, o.outcome, o.now, o.branch ?? null);
         if (before?.outcome === o.outcome) return [];
         return incidents.addEvent(
           o.incidentId,
@@ -463,7 +470,7 @@ export function createAgentStore(
     outcomes: incidentId =>
       (
         sql(
-          'SELECT repo, pr_number, pr_url, outcome, at, checked_at FROM outcomes WHERE incident_id = ? ORDER BY at, rowid',
+          'SELECT repo, pr_number, pr_url, outcome, at, checked_at, branch FROM outcomes WHERE incident_id = ? ORDER BY at, rowid',
         ).all(incidentId) as Array<{
           repo: string;
           pr_number: number;
@@ -471,6 +478,7 @@ export function createAgentStore(
           outcome: Outcome;
           at: number;
           checked_at: number | null;
+          branch: string | null;
         }>
       ).map(r => ({
         repo: r.repo,
@@ -479,6 +487,7 @@ export function createAgentStore(
         outcome: r.outcome,
         at: r.at,
         ...(r.checked_at === null ? {} : { checkedAt: r.checked_at }),
+        ...(r.branch === null ? {} : { branch: r.branch }),
       })),
     markOutcomeChecked(incidentId, repo, prNumber, now) {
       sql('UPDATE outcomes SET checked_at = ? WHERE incident_id = ? AND repo = ? AND pr_number = ?').run(

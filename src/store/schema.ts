@@ -167,6 +167,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE investigations ADD COLUMN owner TEXT;
   ALTER TABLE outcomes ADD COLUMN checked_at REAL;
   `,
+
+  // 4: a PR's head branch, by which the learn step asks GitHub whether a person closed it: a PR the model opened
+  // itself has a branch of its own choosing. Rows from before it have none (the loop's own incident-<id> branch).
+  `
+  ALTER TABLE outcomes ADD COLUMN branch TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,8 +12,9 @@ import {
   type RepoRef,
 } from '../clients/github.ts';
 import type { PrPolicy, RepoPolicy } from '../config.ts';
-import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
+import { invalidArgument, notConfigured, quoted, ToolError } from '../lib/errors.ts';
 import { resolveLink, treeSha, type Leaf } from '../lib/git-tree.ts';
+import type { Redactor } from '../lib/redact.ts';
 import { headBranch } from '../policy/branches.ts';
 import { refuseWhilePaused } from '../policy/pause.ts';
 import {
@@ -113,8 +114,9 @@ async function openPullRequest(
   if (!github) throw notConfigured('GitHub', 'GITHUB_TOKEN');
   const changes = input.changes;
   checkLocally(input, pr);
+  refuseSecrets(input, ctx.redact);
   const head = headBranch(input.branch, pr.branchPrefix);
-  const title = cleanTitle(input.title);
+  const title = cleanTitle(input.title, ctx.redact);
   if (title === '') throw invalidArgument('title is empty once invisible characters are removed.');
   const draft = input.draft ?? true;
   if (pr.requireReceipt && input.receipt === undefined) {
@@ -223,7 +225,7 @@ async function openPullRequest(
   };
   // Bounded here, before any write: GitHub refuses a longer body only at the PR, after the branch is made.
   const provenance = provenanceBlock({ version: pkg.version, receipt, ...files }, MAX_PROVENANCE);
-  const body = withProvenance(provenance, cleanBody(input.body ?? ''));
+  const body = withProvenance(provenance, cleanBody(input.body ?? '', ctx.redact));
   const result = (status: Output['status'], pull: PullInfo, sha: string, note?: string): Output => ({
     status,
     number: pull.number,
@@ -430,6 +432,32 @@ function checkLocally(input: Input, pr: PrPolicy): void {
       'This repository takes only draft PRs from devops-mcp; draft: false is not allowed.',
       'Leave draft out; a person marks the PR ready for review.',
     );
+  }
+}
+
+/**
+ * A configured secret (a token, a key) in what would be committed, and so published: refused before any call,
+ * naming the file but never the value. Title and body are scrubbed instead (cleanTitle, cleanBody); a file cannot
+ * be, or it would no longer be the change its receipt says was tested.
+ */
+function refuseSecrets(input: Input, redact: Redactor): void {
+  const holds = (text: string) => redact(text) !== text;
+  if (holds(input.branch)) {
+    throw invalidArgument(
+      'The branch slug holds a configured secret (a token or key); nothing was written.',
+      'Use a plain slug.',
+    );
+  }
+  for (const change of input.changes) {
+    // Base64 content is looked at decoded too: that is what the file would hold.
+    const content =
+      change.action === 'delete' ? [] : [change.content ?? '', contentOf(change).toString('utf8')];
+    if ([change.path, ...content].some(holds)) {
+      throw invalidArgument(
+        `The change to ${quoted(redact(change.path))} holds a configured secret (a token or key); nothing was written.`,
+        'Leave the secret out of the file (read it from the environment or a secret store), or leave the file out.',
+      );
+    }
   }
 }
 

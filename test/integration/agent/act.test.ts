@@ -5,10 +5,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkOutcomes } from '../../../src/agent/learn.ts';
 import type { Mode } from '../../../src/agent/modes.ts';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
 import type { Conversation, Scenario } from '../../doubles/openai/index.ts';
-import { loopsClosedAfterEach, openIncident, timeline } from '../../support/agent.ts';
+import { loopsClosedAfterEach, openIncident, timeline, type Loop } from '../../support/agent.ts';
 import {
   CONFIG_FILE,
   PREDICTOR,
@@ -425,6 +426,23 @@ describe('act: what the model does itself', () => {
     );
   });
 
+  it('learns that a person closed a PR the model opened on a branch of its own choosing', async () => {
+    const { agent, env, id, model } = await start(
+      [{ name: 'a PR', toolCalls: [pr('notes-o', 'docs/o.md')] }, conclude],
+      'autonomous',
+      modelPrsFile,
+    );
+    await agent.runOnce();
+    model.assertDone();
+    const store = await env.ctx.store();
+    const [opened] = store.agent.outcomes(id);
+    expect(opened).toMatchObject({ repo: REPO, outcome: 'pending', branch: 'devops-mcp/notes-o' });
+    github.closePull(REPO, opened!.prNumber);
+    expect(await checkOutcomes(env.ctx)).toEqual([
+      { incidentId: id, repo: REPO, prNumber: opened!.prNumber, outcome: 'pr_closed_unmerged' },
+    ]);
+  });
+
   it('lets a PR the model started finish when the loop is told to stop, and records it', async () => {
     const stop = new AbortController();
     const { agent, env, id } = await loops.start(
@@ -485,4 +503,93 @@ describe('act: what the model does itself', () => {
     const note = (await timeline(env.ctx, other)).find(e => e.summary.startsWith('Refused attempts'));
     expect(note?.summary).toMatch(/BUDGET: error: the loop's budget of 1 PR\(s\) per hour is spent/);
   });
+});
+
+describe('act: told to stop, or out of time', () => {
+  /** Calls `then` once the sandbox run has begun: it fetches the repository's source from GitHub first. */
+  const onceSandboxRuns = (then: () => void): (() => void) => {
+    const watch = setInterval(() => {
+      if (github.requests.some(r => r.path.includes('/tarball'))) {
+        clearInterval(watch);
+        then();
+      }
+    }, 2);
+    return () => {
+      clearInterval(watch);
+    };
+  };
+  const script: Scenario = [readConfig, { name: 'diagnose', json: diagnosis(20) }];
+  const env = () => ({
+    DEVOPS_MCP_CONFIG: configFile,
+    GITHUB_TOKEN: github.token,
+    GITHUB_API_URL: github.url,
+  });
+  const cooldownFree = async (ctx: Loop['env']['ctx'], id: number) => {
+    const store = await ctx.store();
+    const group = store.incidents.get(id)!.group_key;
+    return store.agent.take(`agent_cooldown:${group}`, 1, 3600, ctx.now()).ok;
+  };
+
+  it('lets a sandbox run under way finish when told to stop, then opens no PR and leaves the incident for the next run', async () => {
+    const stop = new AbortController();
+    const {
+      agent,
+      env: context,
+      id,
+    } = await loops.start(script, {
+      mode: 'autonomous',
+      stop: stop.signal,
+      env: env(),
+    });
+    const unwatch = onceSandboxRuns(() => {
+      stop.abort();
+    });
+    const [report] = await agent.runOnce();
+    unwatch();
+    expect(stop.signal.aborted).toBe(true);
+    expect(report).toMatchObject({
+      budgetHit: 'stopped',
+      deferred: true,
+      acted: { tested: true, passed: true, runs: 1, stopped: 'the loop was told to stop' },
+    });
+    expect(github.writes()).toEqual([]);
+    // The run that was under way is recorded; the PR that was not begun is said not to be.
+    const events = await timeline(context.ctx, id);
+    expect(events.filter(e => e.kind === 'action').map(e => e.summary)).toEqual([
+      `sandbox run of "test" on ${REPO} passed`,
+    ]);
+    expect(events.map(e => e.summary)).toContain(
+      `Tested change for ${REPO} not opened as a PR: the loop was told to stop.`,
+    );
+    // Nothing was published: the group's cooldown went back, so the next run may act on the incident.
+    expect(await cooldownFree(context.ctx, id)).toBe(true);
+  }, 180_000);
+
+  it('opens no PR once the wall clock budget is spent, and ends the investigation on it', async () => {
+    let ahead = 0;
+    const {
+      agent,
+      env: context,
+      id,
+    } = await loops.start(script, {
+      mode: 'autonomous',
+      env: env(),
+      now: () => Date.now() / 1000 + ahead,
+    });
+    // The sandbox run takes longer than agent.maxSeconds (300 s by default) allows.
+    const unwatch = onceSandboxRuns(() => (ahead = 301));
+    const [report] = await agent.runOnce();
+    unwatch();
+    expect(report).toMatchObject({
+      budgetHit: 'wall_clock',
+      acted: { tested: true, passed: true, runs: 1, stopped: 'wall clock budget of 300 s reached' },
+    });
+    expect(github.writes()).toEqual([]);
+    expect((await timeline(context.ctx, id)).map(e => e.summary)).toContain(
+      `Tested change for ${REPO} not opened as a PR: wall clock budget of 300 s reached.`,
+    );
+    expect((await context.ctx.store()).agent.investigations(id)[0]).toMatchObject({
+      budgetHit: 'wall_clock',
+    });
+  }, 180_000);
 });

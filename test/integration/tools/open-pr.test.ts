@@ -276,6 +276,25 @@ describe('open_pr', () => {
     expect(double.writes()).toEqual([]);
   });
 
+  it('scrubs a configured secret from the title and the body it writes', async () => {
+    const changes = [{ path: 'docs/scrubbed.md', action: 'create', content: 'x\n' }];
+    // A zero-width space inside the secret would be removed before GitHub shows it, whole.
+    const split = `${double.token.slice(0, 6)}\u200b${double.token.slice(6)}`;
+    const result = await openPr({
+      branch: slug(),
+      title: `Window ${double.token}`,
+      body: `The token ${split} leaked.`,
+      changes,
+      receipt: receiptFor(changes, await tip(REPO)),
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const writes = JSON.stringify(double.writes().map(w => w.body));
+    expect(writes).not.toContain(double.token);
+    const pull = double.writes().find(w => w.method === 'POST' && w.path.endsWith('/pulls'));
+    expect(pull?.body).toMatchObject({ title: 'Window [REDACTED]' });
+    expect((pull?.body as { body: string }).body).toContain('The token [REDACTED] leaked.');
+  });
+
   it('leaves a branch alone that someone else pushed to', async () => {
     const base = await tip(REPO);
     const branch = slug();
@@ -344,6 +363,33 @@ describe('open_pr', () => {
       await refused(
         { changes: [{ path: '.husky/pre-commit', action: 'create', content: 'x' }] },
         /^PROTECTED_PATH/,
+      );
+    });
+
+    it('a change that would commit a configured secret, naming the file but not the secret', async () => {
+      const leaks = [
+        { path: 'docs/leak.md', action: 'create', content: `token: ${double.token}\n` },
+        {
+          path: 'docs/leak.bin',
+          action: 'create',
+          encoding: 'base64',
+          content: Buffer.from(`x${double.token}`).toString('base64'),
+        },
+        { path: `docs/${double.token}.md`, action: 'create', content: 'x\n' },
+      ];
+      for (const leak of leaks) {
+        const result = await refused(
+          { changes: [leak] },
+          /^INVALID_ARGUMENT: The change to "docs\/.*" holds a configured secret/,
+        );
+        expect(textOf(result)).not.toContain(double.token);
+      }
+      expect(textOf(await refused({ changes: leaks.slice(0, 1) }, /docs\/leak\.md/))).not.toContain(
+        double.token,
+      );
+      await refused(
+        { branch: `fix-${double.token}` },
+        /^INVALID_ARGUMENT: The branch slug holds a configured secret/,
       );
     });
 

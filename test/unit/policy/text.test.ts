@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRedactor } from '../../../src/lib/redact.ts';
 import { cleanBody, cleanTitle, codeSpan, MAX_TITLE, provenanceBlock } from '../../../src/policy/text.ts';
 
 /**
@@ -62,6 +63,15 @@ describe('title and body hygiene', () => {
     expect(cleanTitle('Replace the <!-- TODO --> marker\u200b')).toBe('Replace the <!-- TODO --> marker');
     // Text that only looks like part of a comment stays as it is.
     expect(cleanBody('a <!- b -> c --> d')).toBe('a <!- b -> c --> d');
+  });
+
+  it('scrubs a configured secret, even one that invisible characters or escapes would split', () => {
+    const redact = createRedactor(['s3cret$token@x']);
+    // Split by a zero-width joiner, the secret shows whole once the joiner goes; whole, the `$` and `@` escapes
+    // would split it in the text sent, and GitHub would still show it whole.
+    expect(cleanBody('a s3cret\u200d$token@x b', redact)).toBe('a [REDACTED] b');
+    expect(cleanBody('a s3cret$token@x b', redact)).toBe('a [REDACTED] b');
+    expect(cleanTitle('t s3cret$tok\u2066en@x', redact)).toBe('t [REDACTED]');
   });
 
   it('collapses whitespace in titles and caps their length', () => {

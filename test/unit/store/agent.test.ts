@@ -133,6 +133,24 @@ describe('similar incidents', () => {
     ]);
   });
 
+  it('scrubs configured secrets from the titles and findings it hands on (they go to the model)', () => {
+    const store = open(':memory:', { redact: createRedactor([SECRET]) });
+    // An exporter that leaks a token into a label value: the incident's title carries it.
+    const past = incident(
+      store,
+      { alertname: 'AuthFailures', service: `svc-${SECRET}` },
+      1000,
+      `rejected token ${SECRET}`,
+    );
+    const now = incident(store, { alertname: 'AuthFailures', service: 'svc' }, 2000);
+    const [found] = store.agent.similar(now, 5);
+    expect(found).toMatchObject({
+      id: past,
+      title: 'AuthFailures on service=svc-[REDACTED]',
+      summary: 'rejected token [REDACTED]',
+    });
+  });
+
   it('finds nothing for an incident that does not exist', () => {
     expect(open().agent.similar(42, 5)).toEqual([]);
   });

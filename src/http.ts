@@ -7,7 +7,10 @@ import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/se
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from './context.ts';
+import { minuteLimit, type Logger } from './lib/logger.ts';
+import { cutLine } from './lib/logs.ts';
 import { isWildcardHost } from './lib/net.ts';
+import type { Redactor } from './lib/redact.ts';
 import { createServer, VERSION } from './server.ts';
 
 export interface HttpOptions {
@@ -36,6 +39,10 @@ const RECENTLY_SEEN_MS = 30_000;
 // JSON-RPC error codes: the implementation-defined server error the SDK answers with too, and a body not JSON.
 const SERVER_ERROR = -32000;
 const PARSE_ERROR = -32700;
+/** Characters of a refusal kept in the log: it may quote a header the client sent, up to Node's 16 KB of them. */
+const MAX_REFUSAL_CHARS = 1000;
+/** Refusals logged a minute before any session exists: anyone who can reach the port can send them. */
+const REFUSALS_PER_MINUTE = 10;
 
 /** The host name of a Host header or host[:port] entry, lower-case and without brackets. */
 function hostnameOf(value: string): string | undefined {
@@ -44,6 +51,22 @@ function hostnameOf(value: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Logs refusals, the first REFUSALS_PER_MINUTE of each minute, each scrubbed of secrets and then cut (a secret across
+ * the cut would not match). Those past the limit are counted, in one line when the minute ends.
+ */
+function refusalLog(
+  log: Logger,
+  redact: Redactor,
+): (problem: string, fields?: Record<string, unknown>) => void {
+  const allowed = minuteLimit(REFUSALS_PER_MINUTE, unlogged => {
+    log.warn({ unlogged }, 'refused requests: %d more this minute, not logged', unlogged);
+  });
+  return (problem, fields = {}) => {
+    if (allowed()) log.warn(fields, 'refused request: %s', cutLine(redact(problem), MAX_REFUSAL_CHARS));
+  };
 }
 
 interface Session {
@@ -83,6 +106,9 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     );
   const origins = new Set(options.allowedOrigins.map(o => o.toLowerCase().replace(/\/+$/, '')));
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
+  // One for the whole server: refusals before a session exists come from anyone who can reach the port. Those on a
+  // session go to its server's problem log, ten a minute for each session like what its transport drops.
+  const refused = refusalLog(log, ctx.redact);
 
   function refuse(
     res: ServerResponse,
@@ -121,19 +147,25 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
   }
 
   /**
-   * Makes room for a session by closing the least recently seen one that has no response open and was not seen in
-   * the last RECENTLY_SEEN_MS: most clients never send DELETE (the SDK's Client.close() does not), and their
-   * sessions would hold every place until the idle limit. False when no session may go.
+   * The session a new one may take the place of: the least recently seen one that has no response open and was not
+   * seen in the last RECENTLY_SEEN_MS. Most clients never send DELETE (the SDK's Client.close() does not), and their
+   * sessions would hold every place until the idle limit.
    */
-  async function evictIdlest(): Promise<boolean> {
+  function idlest(): [string, Session] | undefined {
     const cutoff = Date.now() - RECENTLY_SEEN_MS;
-    let idlest: [string, Session] | undefined;
+    let found: [string, Session] | undefined;
     for (const [id, session] of sessions) {
       if (session.open > 0 || session.lastSeen > cutoff) continue;
-      if (idlest === undefined || session.lastSeen < idlest[1].lastSeen) idlest = [id, session];
+      if (found === undefined || session.lastSeen < found[1].lastSeen) found = [id, session];
     }
-    if (idlest === undefined) return false;
-    const [id, session] = idlest;
+    return found;
+  }
+
+  /** Closes the idlest session to make room; false when none may go. */
+  async function evictIdlest(): Promise<boolean> {
+    const found = idlest();
+    if (found === undefined) return false;
+    const [id, session] = found;
     log.info(
       { session: id, idleSeconds: Math.round((Date.now() - session.lastSeen) / 1000) },
       'closing the least recently seen session: http.maxSessions reached',
@@ -143,7 +175,7 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
   }
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    if (sessions.size >= options.maxSessions && !(await evictIdlest())) {
+    if (sessions.size >= options.maxSessions && idlest() === undefined) {
       refuse(res, 503, SERVER_ERROR, 'Too many sessions, each in use or seen in the last 30 s; retry later', {
         'retry-after': String(RECENTLY_SEEN_MS / 1000),
       });
@@ -152,7 +184,11 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     const server = createServer(ctx);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: id => {
+      // Room is made only here, once the transport has accepted the initialize: one it refuses (no Accept header, not
+      // JSON-RPC) must not close a session in use. Should the place found above have gone to another initialize
+      // meanwhile, this one is let in all the same, a session over the limit until one closes.
+      onsessioninitialized: async id => {
+        if (sessions.size >= options.maxSessions) await evictIdlest();
         sessions.set(id, session);
         log.debug({ session: id }, 'session opened');
       },
@@ -237,8 +273,13 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     let body: unknown;
     if (req.method === 'POST') {
       const read = await readJson(req);
+      if ('gone' in read) {
+        log.debug({ session: sessionId }, 'the client went away before its request body ended');
+        return;
+      }
       if (!read.ok) {
-        log.warn({ session: sessionId, status: read.status }, 'refused request: %s', read.message);
+        if (session) session.server.onerror?.(new Error(`refused request (${read.status}): ${read.message}`));
+        else refused(read.message, { status: read.status });
         refuse(res, read.status, read.code, read.message, read.headers);
         return;
       }
@@ -272,6 +313,10 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     }
     const limit = ctx.config.incidents.webhookMaxBytes;
     const read = await readBody(req, limit);
+    if ('gone' in read) {
+      log.debug('the client went away before its webhook body ended');
+      return;
+    }
     if (read.body === undefined) {
       answer(
         400,
@@ -302,7 +347,8 @@ export async function startHttpServer(ctx: Context, options: HttpOptions): Promi
     const path = (req.url ?? '/').split('?')[0];
     const hostProblem = checkHost(req);
     if (hostProblem !== undefined) {
-      log.warn({ host: req.headers.host, origin: req.headers.origin }, 'refused request: %s', hostProblem);
+      // The problem names the header; it is cut, as a Host or Origin may be as long as Node lets headers be.
+      refused(hostProblem, { status: 403 });
       refuse(res, 403, SERVER_ERROR, `Forbidden: ${hostProblem}`);
       return;
     }
@@ -428,16 +474,17 @@ const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 /** The headers of a refusal sent before the body was read to its end: the connection serves no other request. */
 const CLOSE = { connection: 'close' };
 
-type Body = { body: Buffer } | { body: undefined; drained: boolean };
+type Body = { body: Buffer } | { body: undefined; drained: boolean } | { gone: true };
 
 /**
  * The body, or none when it exceeds `limit`. The rest of a body too large is read and dropped, so that the refusal
  * arrives: a connection closed on a client still sending resets, and the client sees that instead. Past
  * MAX_DRAIN_BYTES reading stops (`drained` false): the refusal then says Connection: close, and Node ends the
- * connection once it is sent.
+ * connection once it is sent. `gone` when the client closed the connection before the body ended: nothing can be
+ * answered, and nothing went wrong here.
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Body> {
-  return new Promise((resolve, reject) => {
+  return new Promise(resolve => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -454,7 +501,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
     req.once('end', () => {
       resolve(size > limit ? { body: undefined, drained: true } : { body: Buffer.concat(chunks) });
     });
-    req.once('error', reject);
+    // Node reports a client gone mid-body as an error ("aborted", ECONNRESET), and then closes the request.
+    const gone = () => {
+      resolve({ gone: true });
+    };
+    req.once('error', gone);
+    req.once('close', () => {
+      if (!req.complete) gone();
+    });
   });
 }
 
@@ -462,8 +516,9 @@ type BodyResult =
   | { ok: true; value: unknown }
   | { ok: false; status: number; code: number; message: string; headers: Record<string, string> };
 
-async function readJson(req: IncomingMessage): Promise<BodyResult> {
+async function readJson(req: IncomingMessage): Promise<BodyResult | { gone: true }> {
   const read = await readBody(req, MAX_BODY_BYTES);
+  if ('gone' in read) return read;
   if (read.body === undefined) {
     const headers = read.drained ? {} : CLOSE;
     return { ok: false, status: 413, code: SERVER_ERROR, message: 'Request body too large', headers };

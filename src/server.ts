@@ -9,7 +9,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import pkg from '../package.json' with { type: 'json' };
 import type { Context } from './context.ts';
-import type { Logger } from './lib/logger.ts';
+import { minuteLimit, type Logger } from './lib/logger.ts';
 import { cutLine } from './lib/logs.ts';
 import type { Redactor } from './lib/redact.ts';
 import { registerPrompts } from './prompts/investigate-incident.ts';
@@ -35,7 +35,6 @@ const noValidator: jsonSchemaValidator = {
 const MAX_PROBLEM_CHARS = 1000;
 /** Protocol errors logged a minute by one server: a client can make the SDK report one for each line it sends. */
 const PROBLEMS_PER_MINUTE = 10;
-const MINUTE_MS = 60_000;
 
 /**
  * What JSON.parse says of an empty or blank line: the SDK's stdio transport parses every line it reads, a blank one
@@ -50,34 +49,11 @@ const isBlankLine = (error: Error): boolean =>
  * secret across the cut would not match). Those past the limit are counted, in one line when the minute ends.
  */
 function problemLog(log: Logger, redact: Redactor): (error: Error) => void {
-  let minuteEnds = 0;
-  let logged = 0;
-  let unlogged = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const count = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    if (unlogged > 0)
-      log.warn({ unlogged }, 'MCP messages dropped or failed: %d more this minute, not logged', unlogged);
-    unlogged = 0;
-  };
+  const allowed = minuteLimit(PROBLEMS_PER_MINUTE, unlogged => {
+    log.warn({ unlogged }, 'MCP messages dropped or failed: %d more this minute, not logged', unlogged);
+  });
   return error => {
-    if (isBlankLine(error)) return;
-    const now = Date.now();
-    if (now >= minuteEnds) {
-      count();
-      minuteEnds = now + MINUTE_MS;
-      logged = 0;
-    }
-    if (logged >= PROBLEMS_PER_MINUTE) {
-      unlogged++;
-      if (timer === undefined) {
-        timer = setTimeout(count, minuteEnds - now);
-        timer.unref();
-      }
-      return;
-    }
-    logged++;
+    if (isBlankLine(error) || !allowed()) return;
     const problem = redact(String(error).replace(/\s+/g, ' '));
     log.warn({ problem: cutLine(problem, MAX_PROBLEM_CHARS) }, 'MCP message dropped or failed');
   };

@@ -609,7 +609,7 @@ export interface TranscriptView {
   note?: string;
 }
 
-/** One investigation's full transcript, cut to `maxBytes` (the middle of its longest list goes first). */
+/** One investigation's full transcript, cut to `maxBytes`: its parts share the room, long lists losing their middle. */
 export function transcriptView(
   agent: Pick<AgentStore, 'investigation' | 'transcript'>,
   incidentId: number,
@@ -638,11 +638,14 @@ export function transcriptView(
   const room = maxBytes - RESERVE - bytes({ ...view, transcript: null });
   if (whole <= room) return view;
   view.transcript = shrink(view.transcript, Math.max(0, room));
-  view.note = `Cut to fit ${maxBytes} bytes: the transcript has ${whole} bytes; the middle of its longest list (marked left_out) and long texts were left out.`;
+  view.note = `Cut to fit ${maxBytes} bytes: the transcript has ${whole} bytes; the middle of each long list (marked left_out) and long texts were left out.`;
   return view;
 }
 
-/** `value` cut to about `room` bytes of JSON: a list keeps its first and last items, an object shrinks its largest part. */
+/**
+ * `value` cut to about `room` bytes of JSON: a list keeps its first and last items, an object shares the room among
+ * its parts.
+ */
 function shrink(value: unknown, room: number): unknown {
   if (bytes(value) <= room) return value;
   if (typeof value === 'string') return clip(value, Math.max(16, Math.floor(room / 2)));
@@ -665,13 +668,16 @@ function shrink(value: unknown, room: number): unknown {
   }
   if (value === null || typeof value !== 'object') return value;
   const out = { ...(value as Record<string, unknown>) };
-  const sizes = Object.entries(out)
-    .map(([key, v]) => ({ key, size: bytes(v) }))
-    .sort((a, b) => b.size - a.size);
-  for (const { key, size } of sizes) {
-    const over = bytes(out) - room;
-    if (over <= 0) break;
-    out[key] = shrink(out[key], Math.max(16, size - over));
+  // The names and punctuation stay whatever the values become: the values share what is left. The smallest part
+  // goes first and keeps all of itself if it fits in an even share; what it leaves goes to the larger ones. Taken
+  // largest first instead, the largest part would be cut to nothing whenever the others alone overflow.
+  const keys = Object.keys(out);
+  let left = room - bytes(Object.fromEntries(keys.map(key => [key, 0]))) + keys.length;
+  const sizes = keys.map(key => ({ key, size: bytes(out[key]) })).sort((a, b) => a.size - b.size);
+  for (const [i, { key, size }] of sizes.entries()) {
+    const share = Math.floor(left / (sizes.length - i));
+    if (size > share) out[key] = shrink(out[key], Math.max(16, share));
+    left -= bytes(out[key]);
   }
   return out;
 }

@@ -43,3 +43,39 @@ export function createLogger(options: LoggerOptions): Logger {
     destination,
   );
 }
+
+/**
+ * A gate for lines anyone can cause (a client's malformed messages, requests refused at the door): true for the
+ * first `perMinute` of each minute; those past it are counted, and `counted` is told how many when the minute ends.
+ */
+export function minuteLimit(perMinute: number, counted: (unlogged: number) => void): () => boolean {
+  const MINUTE_MS = 60_000;
+  let minuteEnds = 0;
+  let logged = 0;
+  let unlogged = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const count = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (unlogged > 0) counted(unlogged);
+    unlogged = 0;
+  };
+  return () => {
+    const now = Date.now();
+    if (now >= minuteEnds) {
+      count();
+      minuteEnds = now + MINUTE_MS;
+      logged = 0;
+    }
+    if (logged < perMinute) {
+      logged++;
+      return true;
+    }
+    unlogged++;
+    if (timer === undefined) {
+      timer = setTimeout(count, minuteEnds - now);
+      timer.unref();
+    }
+    return false;
+  };
+}

@@ -48,6 +48,68 @@ const REPORT_SECONDS = 60;
 export const SECRET_KEY = /(token|secret|password|passwd|api[-_]?key|authorization|credential|cookie)/i;
 
 /**
+ * Nesting past which a value is written out by jsonText rather than JSON.stringify: JSON.stringify recurses, and a
+ * client can nest thousands of levels in a few kilobytes (`[[[[…]]]]`), which overflows the stack.
+ */
+const MAX_NATIVE_DEPTH = 500;
+
+/** Whether `value` nests deeper than `limit` levels, found without recursion. */
+function deeperThan(value: unknown, limit: number): boolean {
+  const todo: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    if (next.depth >= limit) return true;
+    const items = Array.isArray(next.value) ? (next.value as unknown[]) : Object.values(next.value as object);
+    for (const item of items)
+      if (item !== null && typeof item === 'object') todo.push({ value: item, depth: next.depth + 1 });
+  }
+  return false;
+}
+
+const hasJson = (value: unknown): boolean =>
+  value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
+
+/**
+ * JSON.stringify's text of a value read from JSON, whatever its depth: JSON.stringify's own while the value is
+ * shallow (it is ten times faster), else written out here with a stack of its own.
+ */
+function jsonText(value: unknown): string {
+  if (value === null || typeof value !== 'object' || !deeperThan(value, MAX_NATIVE_DEPTH))
+    return JSON.stringify(value);
+  const parts: string[] = [];
+  // What is left to write, last first: a string is JSON text as it stands, an object a value to write out.
+  const todo: Array<string | { value: unknown }> = [{ value }];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    if (typeof next === 'string') {
+      parts.push(next);
+      continue;
+    }
+    const item = next.value;
+    if (item === null || typeof item !== 'object') {
+      // As JSON.stringify does: a value with no JSON is null in a list, and left out of an object.
+      parts.push(hasJson(item) ? JSON.stringify(item) : 'null');
+    } else if (Array.isArray(item)) {
+      parts.push('[');
+      todo.push(']');
+      for (let i = item.length - 1; i >= 0; i--) todo.push({ value: item[i] as unknown }, i > 0 ? ',' : '');
+    } else {
+      parts.push('{');
+      todo.push('}');
+      const members = Object.entries(item).filter(([, v]) => hasJson(v));
+      for (let i = members.length - 1; i >= 0; i--) {
+        const [key, v] = members[i] as [string, unknown];
+        todo.push({ value: v }, `${i > 0 ? ',' : ''}${JSON.stringify(key)}:`);
+      }
+    }
+  }
+  return parts.join('');
+}
+
+const hashOf = (json: string) => ({
+  sha256: createHash('sha256').update(json).digest('hex'),
+  bytes: Buffer.byteLength(json),
+});
+
+/**
  * Arguments as the audit log keeps them: secrets redacted (in names as much as in values), long values replaced by
  * their sha256, and the whole replaced by its sha256 when what is left is still larger than MAX_ARGS_CHARS.
  */
@@ -61,10 +123,10 @@ export function auditArgs(args: unknown, redact: Redactor): string {
       return { sha256: createHash('sha256').update(value).digest('hex'), chars: value.length };
     }
     if (value === null || typeof value !== 'object') return value;
-    const json = JSON.stringify(value);
     // Nested values too large to keep are hashed whole; the top level is always walked, so each argument shows.
-    if (depth > 0 && (depth >= 4 || json.length > 4 * MAX_VALUE_CHARS)) {
-      return { sha256: createHash('sha256').update(json).digest('hex'), bytes: Buffer.byteLength(json) };
+    if (depth > 0) {
+      const json = jsonText(value);
+      if (depth >= 4 || json.length > 4 * MAX_VALUE_CHARS) return hashOf(json);
     }
     if (Array.isArray(value)) return value.map(item => walk(item, undefined, depth + 1));
     // No prototype: a parameter named __proto__ is kept as one, not taken for the object's prototype.
@@ -80,11 +142,7 @@ export function auditArgs(args: unknown, redact: Redactor): string {
   };
   const kept = JSON.stringify(args === undefined ? {} : walk(args, undefined, 0));
   if (kept.length <= MAX_ARGS_CHARS) return kept;
-  const json = JSON.stringify(args);
-  return JSON.stringify({
-    sha256: createHash('sha256').update(json).digest('hex'),
-    bytes: Buffer.byteLength(json),
-  });
+  return JSON.stringify(hashOf(jsonText(args)));
 }
 
 export function createAuditRecorder(options: {
@@ -110,6 +168,20 @@ export function createAuditRecorder(options: {
     scheduled.unref();
   }
 
+  /**
+   * The row's arguments, or a placeholder saying why there are none: this runs in a timer, where a throw would end the
+   * process and lose every row queued beside this one, and the call happened whether or not its arguments show.
+   */
+  function recordedArgs(call: ToolCallRecord): string {
+    try {
+      return auditArgs(call.args, options.redact);
+    } catch (error) {
+      const problem = cutLine(options.redact(String(error)), MAX_VALUE_CHARS);
+      options.logger.error({ tool: call.tool, problem }, 'could not render the arguments of an audit row');
+      return JSON.stringify({ unrecorded: problem });
+    }
+  }
+
   // One write at a time: a batch that failed goes back ahead of the rows recorded after it, so order holds.
   let writing: Promise<void> = Promise.resolve();
   function flush(): Promise<void> {
@@ -121,7 +193,7 @@ export function createAuditRecorder(options: {
         tool: call.tool,
         client: call.client,
         session: call.session,
-        args: auditArgs(call.args, options.redact),
+        args: recordedArgs(call),
         outcome: call.outcome,
         code: call.code,
         ms: call.ms,

@@ -1,7 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { once } from 'node:events';
 import { request } from 'node:http';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -528,6 +529,31 @@ describe('sessions at http.maxSessions', () => {
     }
   });
 
+  it('keep a session that an initialize the transport refuses would have taken the place of', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    const here = await serveHere({ maxSessions: 1 });
+    try {
+      const session = await here.open();
+      later(31_000);
+      // No Accept header: the transport answers 406 and opens no session, so none has to make room for it.
+      const refused = await fetch(here.served.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(INIT),
+      });
+      expect(refused.status).toBe(406);
+      await refused.text();
+      expect(await ping(here, session)).toBe(200);
+      later(31_000);
+      // One it takes still does.
+      const next = await here.open();
+      expect(await ping(here, next)).toBe(200);
+      expect(await ping(here, session)).toBe(404);
+    } finally {
+      await here.close();
+    }
+  });
+
   it('refuse clients that connect at once rather than evict one that is still connecting', async () => {
     const here = await serveHere({ maxSessions: 2 });
     const clients: Client[] = [];
@@ -604,6 +630,74 @@ describe('request bodies', () => {
       const warnings = here.logs.filter(l => l.includes('"level":40')).join('');
       expect(warnings).toContain('Parse error: the body is not JSON');
       expect(warnings).toContain('MCP message dropped or failed');
+    } finally {
+      await here.close();
+    }
+  });
+});
+
+describe('refused requests in the log', () => {
+  it('are cut, and at most ten a minute before a session exists, or for each session', async () => {
+    const here = await serveHere();
+    try {
+      const refusals = () => here.logs.filter(line => line.includes('refused request'));
+      // An Origin of 15 KB: Node takes headers up to 16 KB.
+      const origin = `http://${'a'.repeat(15_000)}.com`;
+      for (let i = 0; i < 15; i++) {
+        const answer = await raw('GET', '/healthz', { origin }, undefined, here.served.port);
+        expect(answer.status).toBe(403);
+      }
+      for (let i = 0; i < 5; i++) {
+        const answer = await fetch(here.served.url, { method: 'POST', headers: json, body: `not json ${i}` });
+        expect(answer.status).toBe(400);
+        await answer.text();
+      }
+      expect(refusals()).toHaveLength(10);
+      for (const line of refusals()) expect(line.length).toBeLessThan(1500);
+      expect(refusals()[0]).toContain('"status":403');
+      // On a session, its own limit: ten of these, whatever the refusals before it.
+      const session = await here.open();
+      for (let i = 0; i < 30; i++) {
+        const answer = await fetch(here.served.url, {
+          method: 'POST',
+          headers: here.headers(session),
+          body: `not json ${i}`,
+        });
+        expect(answer.status).toBe(400);
+        await answer.text();
+      }
+      expect(here.logs.filter(line => line.includes('the body is not JSON'))).toHaveLength(10);
+    } finally {
+      await here.close();
+    }
+  });
+});
+
+describe('a client that goes away mid-body', () => {
+  it('is a debug line, not an error with a stack', async () => {
+    const here = await serveHere({}, { LOG_LEVEL: 'debug' });
+    try {
+      for (const path of ['/mcp', '/alerts']) {
+        const socket = connect(here.served.port, '127.0.0.1');
+        // With Expect: 100-continue the server says "continue" as it hands the request on: once that is heard, the
+        // body is being read. The connection then closes 995 bytes short of the body it announced.
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: ${ACCEPT}\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n`,
+        );
+        await once(socket, 'data');
+        socket.write('{"a":');
+        socket.destroy();
+        await waitFor(() =>
+          here.logs.some(
+            line =>
+              line.includes('went away') &&
+              line.includes(`"level":20`) &&
+              line.includes(path === '/mcp' ? 'request body' : 'webhook body'),
+          ),
+        );
+      }
+      expect(here.logs.filter(line => /"level":(50|60)/.test(line))).toEqual([]);
+      expect(here.logs.join('')).not.toContain('request failed');
     } finally {
       await here.close();
     }

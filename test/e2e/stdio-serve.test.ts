@@ -1,11 +1,12 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createHash } from 'node:crypto';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, start } from '../support/bin.ts';
+import { BIN, cleanEnv, run, start } from '../support/bin.ts';
 import { startMetricsTarget, type MetricsTarget } from '../support/metrics-target.ts';
 import { freePort, silentServer, type SilentServer } from '../support/ports.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
@@ -196,6 +197,41 @@ describe('devops-mcp serve over stdio', () => {
       .find(m => m.id === 2);
     expect(answer?.result?.content?.[0]?.text).toMatch(
       /^BACKEND_TIMEOUT: Prometheus did not answer within 800 ms/,
+    );
+  });
+
+  it('keeps serving, and records the call, when its arguments nest thousands of levels deep', async () => {
+    const env = cleanEnv({ DEVOPS_MCP_DB: join(dir, 'deep.sqlite') });
+    const server = start(['serve'], env);
+    let stdout = '';
+    server.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'pipe', version: '1' } },
+    };
+    // 10 KB of brackets: past what JSON.stringify can write without overflowing the stack.
+    const nested = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    server.child.stdin.write(
+      [
+        JSON.stringify(init),
+        JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+        `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_incidents","arguments":{"status":${nested}}}}`,
+      ]
+        .map(line => `${line}\n`)
+        .join(''),
+    );
+    await waitFor(() => stdout.includes('"id":2'));
+    server.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' })}\n`);
+    await waitFor(() => stdout.includes('"id":3'));
+    server.child.stdin.end();
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).not.toContain('RangeError');
+    const rows = (await run(['audit', 'tail'], env)).stdout;
+    const sent = createHash('sha256').update(nested).digest('hex');
+    expect(rows).toMatch(
+      new RegExp(`list_incidents error INVALID_ARGUMENT .*"sha256":"${sent}","bytes":10000`),
     );
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprintOf } from '../../../src/incidents/alerts.ts';
-import { incidentView, listView } from '../../../src/incidents/view.ts';
+import { incidentView, listView, transcriptView } from '../../../src/incidents/view.ts';
 import { createRedactor } from '../../../src/lib/redact.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 
@@ -160,5 +160,54 @@ describe('incident views', () => {
     expect(view.truncated).toBe(true);
     expect(view.incidents[0]?.id).toBe(100);
     expect(view.note).toMatch(new RegExp(`^Showing ${view.shown} of 100 active incidents to fit 4096 bytes`));
+  });
+});
+
+describe('the transcript view, cut to fit', () => {
+  it('keeps the start and end of the conversation when the tool list and tool calls alone would fill the room', () => {
+    fire({ alertname: 'HighErrorRate', service: 'checkout' }, 1000);
+    // The agent's transcript: 40 messages of 3 KB, the 11 tools it was offered (10 KB), 20 tool calls (20 KB).
+    const transcript = {
+      mode: 'observe',
+      offered: Array.from({ length: 11 }, (_, i) => ({ name: `tool${i}`, description: 'd'.repeat(900) })),
+      messages: Array.from({ length: 40 }, (_, i) => ({
+        role: i % 2 ? 'ai' : 'tool',
+        content: `message ${i}: ${'x'.repeat(3000)}`,
+      })),
+      toolCalls: Array.from({ length: 20 }, (_, i) => ({
+        tool: 'query_prometheus',
+        args: { query: 'up' },
+        ok: true,
+        i,
+        summary: 's'.repeat(1500),
+      })),
+      modelTurns: 20,
+    };
+    const run = store.agent.startInvestigation(1, 'observe', 1100);
+    store.agent.finishInvestigation(run, {
+      diagnosis: { summary: 's' },
+      flags: [],
+      transcript,
+      tokens: 10,
+      modelCalls: 20,
+      toolCalls: 20,
+      now: 1200,
+    });
+    const view = transcriptView(store.agent, 1, run, 32_768);
+    expect(Buffer.byteLength(JSON.stringify(view))).toBeLessThanOrEqual(32_768);
+    const kept = view?.transcript as {
+      messages: Array<{ content?: string; left_out?: number }>;
+      toolCalls: unknown[];
+      modelTurns: number;
+    };
+    const messages = kept.messages;
+    expect(messages[0]?.content).toMatch(/^message 0: x/);
+    expect(messages.at(-1)?.content).toMatch(/^message 39: x/);
+    expect(messages.find(m => m.left_out !== undefined)?.left_out).toBe(40 - (messages.length - 1));
+    // The conversation holds a fair part of the room, as much as the tool calls beside it.
+    expect(Buffer.byteLength(JSON.stringify(messages))).toBeGreaterThan(6000);
+    expect(kept.toolCalls.length).toBeGreaterThan(2);
+    expect(kept.modelTurns).toBe(20);
+    expect(view?.note).toMatch(/^Cut to fit 32768 bytes/);
   });
 });

@@ -225,6 +225,48 @@ describe('arguments as the audit log keeps them', () => {
   });
 });
 
+describe('arguments nested past what JSON.stringify can write', () => {
+  const levels = 20_000;
+  let deep: unknown = [];
+  for (let i = 0; i < levels; i++) deep = [deep];
+  // What the client sent for `query`, written out by hand: JSON.stringify itself overflows the stack on it.
+  const sent = `${'['.repeat(levels + 1)}${']'.repeat(levels + 1)}`;
+
+  it('are recorded by the hash of the JSON sent', () => {
+    expect(JSON.parse(auditArgs({ query: deep, step: '1m' }, t => t))).toEqual({
+      query: { sha256: createHash('sha256').update(sent).digest('hex'), bytes: sent.length },
+      step: '1m',
+    });
+    const members = JSON.parse('{"a":{"b":[1,"x\\"y",null,{}],"c":true}}') as { a: { d?: unknown } };
+    members.a.d = deep;
+    const hashed = JSON.parse(auditArgs({ nested: [members] }, t => t)) as { nested: { sha256: string } };
+    const json = `[{"a":{"b":[1,"x\\"y",null,{}],"c":true,"d":${sent}}}]`;
+    expect(hashed.nested.sha256).toBe(createHash('sha256').update(json).digest('hex'));
+  });
+
+  it('keep the recorder writing: the row is kept, and so are the rows queued beside it', async () => {
+    const errors: string[] = [];
+    const recorder = createAuditRecorder({
+      store: () => Promise.resolve(store),
+      redact: t => t,
+      now: () => 2000,
+      logger: { error: (_fields: unknown, msg: string) => errors.push(msg) } as unknown as Logger,
+    });
+    recorder.record({ tool: 'query_prometheus', args: { query: deep }, outcome: 'error', ms: 1 });
+    // Arguments no JSON can hold (none comes from a client): the call is still on record.
+    recorder.record({ tool: 'list_incidents', args: { since: 10n }, outcome: 'ok', ms: 1 });
+    recorder.record({ tool: 'get_incident', args: { id: 1 }, outcome: 'ok', ms: 1 });
+    await recorder.flush();
+    const rows = store.audit.tail(3);
+    expect(rows.map(r => r.tool)).toEqual(['query_prometheus', 'list_incidents', 'get_incident']);
+    expect(JSON.parse(rows[0]!.args)).toMatchObject({ query: { bytes: sent.length } });
+    expect(JSON.parse(rows[1]!.args)).toEqual({ unrecorded: expect.stringContaining('BigInt') });
+    expect(JSON.parse(rows[2]!.args)).toEqual({ id: 1 });
+    expect(errors).toEqual(['could not render the arguments of an audit row']);
+    expect(store.audit.verify()).toMatchObject({ ok: true });
+  });
+});
+
 describe('the audit recorder, while the file stays locked', () => {
   let dir: string;
   let file: Store;

@@ -10,6 +10,8 @@ export interface EndpointResult {
   body?: string;
   /** Why there was no answer: refused, timed out, … */
   error?: string;
+  /** Set when the service answered with a body longer than this read cap (bytes): the body was not read. */
+  bodyOverBytes?: number;
 }
 
 export interface Probe {
@@ -50,6 +52,7 @@ export type CounterSeries =
   { value: number; kind: 'requests'; error: boolean } | { value: number; kind: 'bucket'; bound: number };
 
 export const DEFAULT_TARGET = 'default';
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export function createPredictorClient(options: {
   url: string;
@@ -67,7 +70,7 @@ export function createPredictorClient(options: {
         envVar: 'PREDICTOR_URL',
         baseUrl: urls.get(target) ?? options.url,
         timeoutMs: options.timeoutMs,
-        maxResponseBytes: 4 * 1024 * 1024,
+        maxResponseBytes: MAX_BODY_BYTES,
       });
       backends.set(target, http);
     }
@@ -89,8 +92,12 @@ export function createPredictorClient(options: {
       };
     } catch (error) {
       if (error instanceof ToolError && error.code === 'CANCELLED') throw error;
+      const ms = Math.round(performance.now() - started);
+      // An answer, just too long to read: not "did not answer", which would call the service down.
+      if (error instanceof ToolError && error.code === 'RESULT_TOO_LARGE')
+        return { ms, bodyOverBytes: MAX_BODY_BYTES };
       const reason = error instanceof ToolError ? error.message : String(error);
-      return { ms: Math.round(performance.now() - started), error: reason };
+      return { ms, error: reason };
     }
   }
 

@@ -196,6 +196,10 @@ export interface PrometheusClient {
 
 // Past this, a GET URL risks proxies' and Prometheus's own line limits; POST carries the same form.
 const MAX_GET_QUERY_LENGTH = 2048;
+// The endpoints that take that form by POST too (web/api/v1/api.go); /label/<name>/values and the rest are GET only
+// (405 to a POST), so their parameters always go in the URL: a 2000-character selector, percent-encoded, stays
+// under the 8 KB request line that proxies commonly allow.
+const POST_PATHS = new Set(['/api/v1/query', '/api/v1/query_range', '/api/v1/labels']);
 
 export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {
   const http = createHttpBackend({
@@ -219,17 +223,16 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
     signal: AbortSignal | undefined,
     fast?: (body: Buffer) => ApiResult<T> | undefined,
   ): Promise<ApiResult<T>> {
-    const encodedLength = JSON.stringify(params).length;
+    const method =
+      POST_PATHS.has(path) && JSON.stringify(params).length > MAX_GET_QUERY_LENGTH ? 'POST' : 'GET';
     const response = await http.request(
-      encodedLength > MAX_GET_QUERY_LENGTH
-        ? { method: 'POST', path, form: params, signal }
-        : { method: 'GET', path, query: params, signal },
+      method === 'POST' ? { method, path, form: params, signal } : { method, path, query: params, signal },
     );
     if (fast && response.status === 200) {
       const answer = fast(response.body);
       if (answer) return answer;
     }
-    return parseResponse(http, response.status, response.body, read, response.retryAfter);
+    return parseResponse(http, { method, path }, response, read);
   }
 
   return {
@@ -296,11 +299,11 @@ function scopeParams(scope: SeriesScope | undefined): Record<string, QueryValue>
 
 function parseResponse<T>(
   http: HttpBackend,
-  status: number,
-  body: Buffer,
+  sent: { method: 'GET' | 'POST'; path: string },
+  response: { status: number; body: Buffer; retryAfter?: string | undefined },
   read: Reader<T>,
-  retryAfter?: string,
 ): ApiResult<T> {
+  const { status, body, retryAfter } = response;
   // Still 429 after the retries: a proxy or a hosted Prometheus limiting us. Said as such, with the wait it asked.
   if (status === 429) {
     throw new ToolError(
@@ -315,6 +318,17 @@ function parseResponse<T>(
       'BACKEND_ERROR',
       `${http.name} refused devops-mcp's credentials (HTTP ${status}).`,
       `Ask the operator to check the credentials in ${http.envVar} (user:password in the URL) or the configured request headers.`,
+    );
+  }
+  // Prometheus answers a method an endpoint does not take with a 405 in plain text; so does a proxy in front that
+  // passes only GET. Either way the URL is right: said as such, not as a body that is not JSON.
+  if (status === 405) {
+    throw new ToolError(
+      'BACKEND_ERROR',
+      `${http.name} does not accept ${sent.method} at ${sent.path} (HTTP 405 Method Not Allowed).`,
+      sent.method === 'POST'
+        ? `A proxy in front of ${http.name} may pass only GET; a shorter query or selector (under about 2,000 characters) goes by GET.`
+        : `A proxy in front of ${http.name} may not pass GET for this path; ask the operator.`,
     );
   }
   let json: unknown;

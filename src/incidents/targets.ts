@@ -11,6 +11,8 @@ export interface TargetMatcher {
   of(labels: Readonly<Record<string, string>>): string | undefined;
 }
 
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
+
 export function targetMatcher(settings: Config['predictor']): TargetMatcher {
   const byKey = new Map<string, string>();
   if (settings) {
@@ -18,7 +20,11 @@ export function targetMatcher(settings: Config['predictor']): TargetMatcher {
       [DEFAULT_TARGET, settings.url],
       ...Object.entries(settings.targets),
     ] as const) {
-      byKey.set(new URL(url).host, name);
+      // Prometheus's instance label always carries the port (10.0.0.5:80), where a URL's host drops a default one.
+      const parsed = new URL(url);
+      const port = parsed.port || DEFAULT_PORTS[parsed.protocol];
+      if (port) byKey.set(`${parsed.hostname}:${port}`, name);
+      byKey.set(parsed.host, name);
       byKey.set(name, name);
     }
   }

@@ -1,7 +1,9 @@
 // The verdict on a service from its /health and /metrics: healthy, degraded or down, with the reasons.
 
-import type { Counters, CounterSeries, Probe } from '../clients/predictor.ts';
+import type { Counters, CounterSeries, EndpointResult, Probe } from '../clients/predictor.ts';
 import { histogramQuantile, parseExposition, type MetricSample } from './exposition.ts';
+import { formatBytes } from './http.ts';
+import { cutLine } from './logs.ts';
 
 export interface Thresholds {
   maxErrorRatio: number;
@@ -41,24 +43,45 @@ const DURATION_BUCKET = 'http_request_duration_seconds_bucket';
 // The probes' own requests would dilute the service's real traffic.
 const PROBE_ROUTES = new Set(['/health', '/metrics']);
 
+// What a service writes of itself is cut to these lengths, and only so many failing checks get a reason each: a
+// /health body can hold megabytes, and all of it would go into the result, the watcher's timeline and `check`.
+const NAME_CHARS = 80;
+const DETAIL_CHARS = 200;
+const FIELD_CHARS = 80;
+const CHECK_REASONS = 10;
+
 /**
- * A figure that is not a finite number (NaN, ±Inf, or a sum past what a double holds) is neither reported nor
- * compared with a limit; a reason says what it was.
+ * A figure that is not a finite number (NaN, ±Inf, or a sum past what a double holds), or is below zero where it
+ * cannot be (a count, an uptime, an age), is neither reported nor compared with a limit; a reason says what it was.
  */
 const notFinite = (value: number): string => `${value}, not a finite number`;
+const belowZero = (value: number): string => `${value}, below zero`;
+const unreadable = (value: number): string | undefined =>
+  !Number.isFinite(value) ? notFinite(value) : value < 0 ? belowZero(value) : undefined;
 
-/** The counters' first figure that is not a finite number, named by its metric. */
-function nonFinite(counters: Counters): { metric: string; value: number } | undefined {
+/** Why the counters cannot be read, naming the metric: a total that is not finite, or a series below zero. */
+function unreadableCounters(counters: Counters): string | undefined {
   for (const value of [counters.requests, counters.errors])
-    if (!Number.isFinite(value)) return { metric: REQUESTS, value };
+    if (!Number.isFinite(value)) return `${REQUESTS} adds up to ${notFinite(value)}`;
   const bucket = counters.buckets.find(([, count]) => !Number.isFinite(count));
-  return bucket ? { metric: DURATION_BUCKET, value: bucket[1] } : undefined;
+  if (bucket) return `${DURATION_BUCKET} adds up to ${notFinite(bucket[1])}`;
+  // A counter only grows from zero: a negative one would come out as a negative ratio or a rise from a reset.
+  for (const one of counters.series?.values() ?? [])
+    if (one.value < 0)
+      return `${one.kind === 'requests' ? REQUESTS : DURATION_BUCKET} has a series at ${belowZero(one.value)}`;
+  return undefined;
 }
 
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
     ? String(value)
     : undefined;
+
+/** An endpoint that answered with more than the client reads: what it said is unknown, not that it is down. */
+const overCap = (path: string, result: EndpointResult, what: string): string | undefined =>
+  result.bodyOverBytes === undefined
+    ? undefined
+    : `${path} answered with a body over the ${formatBytes(result.bodyOverBytes)} read cap; ${what} not read`;
 
 /** A service's checks, whether it lists them ([{name, status}]) or keys them by name ({name: {status}}). */
 function readChecks(value: unknown): Check[] {
@@ -67,7 +90,8 @@ function readChecks(value: unknown): Check[] {
     : typeof value === 'object' && value !== null
       ? Object.entries(value)
       : [];
-  return entries.map(([name, raw]) => {
+  return entries.map(([rawName, raw]) => {
+    const name = cutLine(rawName, NAME_CHARS);
     const check = (typeof raw === 'object' && raw !== null ? raw : { status: raw }) as Record<
       string,
       unknown
@@ -75,7 +99,7 @@ function readChecks(value: unknown): Check[] {
     const status = (text(check.status) ?? text(check.ok) ?? '').toLowerCase();
     const ok = ['ok', 'pass', 'passing', 'up', 'healthy', 'true'].includes(status);
     const detail = text(check.detail) ?? text(check.message) ?? text(check.error);
-    return { name, ok, ...(detail === undefined ? {} : { detail }) };
+    return { name, ok, ...(detail === undefined ? {} : { detail: cutLine(detail, DETAIL_CHARS) }) };
   });
 }
 
@@ -189,7 +213,12 @@ export function assess(
   if (health.status !== undefined) assessment.health.http_status = health.status;
   let uptime: number | undefined;
 
-  if (health.status === undefined) {
+  const healthOverCap = overCap('/health', health, 'its status and checks were');
+  if (healthOverCap !== undefined) {
+    // The service answered, so it is up and serving: degraded, not down, like a 200 whose body is not JSON. Its HTTP
+    // status is not known either (the read stops at the cap), so a 500 this large is not told from a 200.
+    reasons.push(healthOverCap);
+  } else if (health.status === undefined) {
     reasons.push(`/health did not answer: ${health.error ?? 'no response'}`);
     assessment.status = 'down';
   } else {
@@ -202,29 +231,35 @@ export function assess(
           : `/health answered HTTP ${health.status} with a body that is not JSON`,
       );
     const reported = typeof body.status === 'string' ? body.status : undefined;
-    if (reported !== undefined) assessment.health.reported_status = reported;
-    if (typeof body.version === 'string') assessment.health.version = body.version;
+    // Compared whole, shown cut.
+    const shown = reported === undefined ? undefined : cutLine(reported, FIELD_CHARS);
+    if (shown !== undefined) assessment.health.reported_status = shown;
+    if (typeof body.version === 'string') assessment.health.version = cutLine(body.version, FIELD_CHARS);
     const reportedUptime = body.uptime_seconds ?? body.uptime;
     // JSON has no NaN, but a number past a double's range (1e400) parses as Infinity.
-    if (typeof reportedUptime === 'number' && !Number.isFinite(reportedUptime)) {
-      reasons.push(`/health reports an uptime of ${notFinite(reportedUptime)}; left out`);
+    const badUptime = typeof reportedUptime === 'number' ? unreadable(reportedUptime) : undefined;
+    if (badUptime !== undefined) {
+      // Left out of restarted() too: a negative uptime would read as a restart at every check.
+      reasons.push(`/health reports an uptime of ${badUptime}; left out`);
     } else if (typeof reportedUptime === 'number') {
       uptime = reportedUptime;
       assessment.health.uptime_seconds = Math.round(uptime);
     }
     assessment.checks = readChecks(body.checks);
     if (health.status >= 500 || reported?.toLowerCase() === 'down') {
-      reasons.push(`/health answered HTTP ${health.status}${reported ? ` with status "${reported}"` : ''}`);
+      reasons.push(`/health answered HTTP ${health.status}${shown ? ` with status "${shown}"` : ''}`);
       assessment.status = 'down';
     } else if (health.status >= 400) {
       reasons.push(`/health answered HTTP ${health.status}`);
       assessment.status = 'down';
     } else if (reported !== undefined && !['ok', 'healthy', 'up', 'pass'].includes(reported.toLowerCase())) {
-      reasons.push(`the service reports status "${reported}"`);
+      reasons.push(`the service reports status "${shown ?? ''}"`);
     }
-    for (const check of assessment.checks.filter(c => !c.ok)) {
+    const failing = assessment.checks.filter(c => !c.ok);
+    for (const check of failing.slice(0, CHECK_REASONS)) {
       reasons.push(`check ${check.name} fails${check.detail ? `: ${check.detail}` : ''}`);
     }
+    if (failing.length > CHECK_REASONS) reasons.push(`${failing.length - CHECK_REASONS} more checks fail`);
     if (health.ms > limits.slowHealthMs)
       reasons.push(`/health took ${health.ms} ms (limit ${limits.slowHealthMs} ms)`);
   }
@@ -232,10 +267,10 @@ export function assess(
   if (metrics.status === 200 && metrics.body !== undefined) {
     const samples = parseExposition(metrics.body);
     const counters = countersOf(samples, now);
-    const broken = nonFinite(counters);
-    if (broken) {
+    const broken = unreadableCounters(counters);
+    if (broken !== undefined) {
       // Such counters are not kept either: the rates of the next check would come out NaN too.
-      reasons.push(`/metrics: ${broken.metric} adds up to ${notFinite(broken.value)}; traffic not assessed`);
+      reasons.push(`/metrics: ${broken}; traffic not assessed`);
     } else {
       assessment.counters = counters;
       const { counted: window, since } = sincePrevious(counters, previous, uptime);
@@ -259,14 +294,15 @@ export function assess(
       }
     }
     const modelAge = samples.find(s => s.name === 'model_age_seconds');
-    if (modelAge && !Number.isFinite(modelAge.value))
-      reasons.push(`model_age_seconds is ${notFinite(modelAge.value)}; model age unknown`);
+    const badAge = modelAge && unreadable(modelAge.value);
+    if (badAge !== undefined) reasons.push(`model_age_seconds is ${badAge}; model age unknown`);
     else if (modelAge) assessment.model_age_seconds = Math.round(modelAge.value);
   } else {
     reasons.push(
-      metrics.status === undefined
-        ? `/metrics did not answer: ${metrics.error ?? 'no response'}`
-        : `/metrics answered HTTP ${metrics.status}`,
+      overCap('/metrics', metrics, 'traffic and model age') ??
+        (metrics.status === undefined
+          ? `/metrics did not answer: ${metrics.error ?? 'no response'}`
+          : `/metrics answered HTTP ${metrics.status}`),
     );
   }
 

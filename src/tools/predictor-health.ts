@@ -1,17 +1,21 @@
 import { z } from 'zod';
 import { DEFAULT_TARGET } from '../clients/predictor.ts';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
-import { assess } from '../lib/health.ts';
+import { assess, type Check } from '../lib/health.ts';
+import { formatBytes } from '../lib/http.ts';
 import { toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
+// Room kept for the note that says what was left out.
+const NOTE_RESERVE = 160;
+
 export const predictorHealth = defineTool({
   name: 'predictor_health',
-  title: 'Check service health',
+  title: 'Service health',
   description:
-    'Check a watched service (default: the market predictor) from its /health and /metrics: healthy, degraded or down, with reasons (status, response time, failing checks, 5xx ratio, p95 latency, model age). Rates cover the time since the previous check.',
+    'Check a watched service (default: the market predictor) from its /health and /metrics: healthy, degraded or down, with reasons (status, response time, failing checks, 5xx ratio, p95 latency, model age). Rates are since the last check.',
   input: z.strictObject({
-    target: z.string().min(1).max(100).optional().describe('configured target name'),
+    target: z.string().min(1).max(100).optional().describe('configured target'),
   }),
   output: z.object({
     target: z.string(),
@@ -35,6 +39,7 @@ export const predictorHealth = defineTool({
       })
       .optional(),
     model_age_seconds: z.number().optional(),
+    note: z.string().optional(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
 
@@ -53,6 +58,59 @@ export const predictorHealth = defineTool({
     const probe = await predictor.probe(target, ctx.signal);
     const { counters, ...verdict } = assess(probe, predictor.recall(target), now, settings);
     if (counters) predictor.remember(target, counters);
-    return { target, checked_at: toRfc3339(now), ...verdict };
+    return fitHealth({ target, checked_at: toRfc3339(now), ...verdict }, ctx.config.output.maxBytes);
   },
 });
+
+const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/**
+ * The result cut to `maxBytes`: checks go first, passing ones before failing ones (whose reasons say why the
+ * status is what it is), then the last reasons, one always kept. The note says how many of each were left out.
+ */
+export function fitHealth<T extends { checks: Check[]; reasons: string[] }>(
+  result: T,
+  maxBytes: number,
+): T & { note?: string } {
+  if (bytes(result) <= maxBytes) return result;
+  const room = maxBytes - NOTE_RESERVE;
+  let used = bytes({ ...result, checks: [] });
+  let reasons = result.reasons;
+  while (used > room && reasons.length > 1) {
+    used -= bytes(reasons.at(-1)) + 1;
+    reasons = reasons.slice(0, -1);
+  }
+  const kept = new Set<Check>();
+  // No check is kept once a reason had to go.
+  const candidates =
+    reasons.length < result.reasons.length
+      ? []
+      : [...result.checks.filter(c => !c.ok), ...result.checks.filter(c => c.ok)];
+  for (const check of candidates) {
+    const size = bytes(check) + 1;
+    if (used + size > room) break;
+    kept.add(check);
+    used += size;
+  }
+  const checks = result.checks.filter(check => kept.has(check));
+  const left = [
+    ...(checks.length < result.checks.length ? [checksLeftOut(result.checks, checks)] : []),
+    ...(reasons.length < result.reasons.length
+      ? [`the last ${result.reasons.length - reasons.length} of ${result.reasons.length} reasons`]
+      : []),
+  ];
+  // A single reason and no check over the cap: nothing is left to leave out.
+  if (left.length === 0) return result;
+  return {
+    ...result,
+    reasons,
+    checks,
+    note: `Left out to fit ${formatBytes(maxBytes)}: ${left.join(' and ')}.`,
+  };
+}
+
+function checksLeftOut(all: readonly Check[], kept: readonly Check[]): string {
+  if (kept.length === 0) return `all ${all.length} checks`;
+  const failing = all.filter(c => !c.ok).length - kept.filter(c => !c.ok).length;
+  return `${all.length - kept.length} of ${all.length} checks, ${failing === 0 ? 'all passing' : `${failing} of them failing`}`;
+}

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, textOf, type Connected } from '../../support/mcp.ts';
@@ -140,5 +141,56 @@ describe('predictor_health against the real market predictor', () => {
     const result = await mcp.call('predictor_health', { target: 'http://169.254.169.254' });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: Unknown target/);
+  });
+});
+
+describe('predictor_health against a service that writes too much', () => {
+  let service: HttpServer;
+  let body: { health: string; metrics: string };
+  let session: Connected;
+
+  beforeAll(async () => {
+    service = createHttpServer((req, res) => {
+      res.end(req.url === '/health' ? body.health : body.metrics);
+    });
+    await new Promise<void>(resolve => service.listen(0, '127.0.0.1', resolve));
+    session = await connect({
+      PREDICTOR_URL: `http://127.0.0.1:${(service.address() as { port: number }).port}`,
+    });
+  });
+
+  afterAll(async () => {
+    await session.close();
+    service.close();
+  });
+
+  it('keeps the result within the byte cap, and says what was left out', async () => {
+    const checks = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [
+        `check_${i}_${'c'.repeat(1000)}`,
+        { status: i < 20 ? 'fail' : 'ok', detail: 'd'.repeat(5000) },
+      ]),
+    );
+    body = {
+      health: JSON.stringify({ status: 'ok', version: 'v'.repeat(100_000), checks }),
+      metrics: 'http_requests_total{code="200"} 5\n',
+    };
+    const result = await session.call('predictor_health', {});
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
+    const out = result.structuredContent as any;
+    expect(out.status).toBe('degraded');
+    expect(out.health.version).toMatch(/^v+… \[\+\d+ chars\]$/);
+    expect(out.reasons.at(-1)).toBe('10 more checks fail');
+    expect(out.note).toMatch(/^Left out to fit 8\.0 KiB: \d+ of 300 checks, /);
+  });
+
+  it('says a service that answered past the read cap answered, and calls it degraded, not down', async () => {
+    body = { health: 'x'.repeat(5 * 1024 * 1024), metrics: 'http_requests_total{code="200"} 5\n' };
+    const out = (await session.call('predictor_health', {})).structuredContent as any;
+    expect(out.status).toBe('degraded');
+    expect(out.reasons).toEqual([
+      '/health answered with a body over the 4.0 MiB read cap; its status and checks were not read',
+    ]);
   });
 });

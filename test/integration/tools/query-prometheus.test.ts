@@ -453,6 +453,20 @@ describe('explore_prometheus on a real Prometheus', () => {
     expect(values.values).toEqual(['ACME', 'GLOBEX']);
   });
 
+  it('takes a selector as long as its schema allows for each list, label values too (GET only)', async () => {
+    // 2000 characters, the cap on `match`: past the length at which queries and label names go by POST.
+    const match = `{__name__="market_price",symbol!="${'z'.repeat(2000 - 36)}"}`;
+    expect(match).toHaveLength(2000);
+    const metrics = await mcp.call('explore_prometheus', { match });
+    expect(metrics.isError, textOf(metrics)).toBeFalsy();
+    expect(structured(metrics).metrics).toEqual([{ name: 'market_price', type: 'gauge' }]);
+    const labels = structured(await mcp.call('explore_prometheus', { list: 'labels', match }));
+    expect(labels.values).toEqual(['__name__', 'instance', 'job', 'symbol']);
+    const values = await mcp.call('explore_prometheus', { list: 'values', label: 'symbol', match });
+    expect(values.isError, textOf(values)).toBeFalsy();
+    expect(structured(values).values).toEqual(['ACME', 'GLOBEX']);
+  });
+
   it('truncates long lists and says how many were left out', async () => {
     const out = structured(
       await mcp.call('explore_prometheus', {

@@ -12,6 +12,11 @@ let url: string;
 beforeAll(async () => {
   // What oauth2-proxy or a hosted Prometheus answers without credentials: an HTML page, not Prometheus's JSON.
   proxy = createServer((req, res) => {
+    // A proxy that passes only GET answers a POST as Prometheus answers one to a GET-only endpoint.
+    if (req.url?.includes('get-only') && req.method === 'POST') {
+      res.writeHead(405, { 'content-type': 'text/plain' }).end('Method Not Allowed');
+      return;
+    }
     if (req.url?.includes('limited')) {
       res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '0' }).end('Too Many Requests');
       return;
@@ -56,6 +61,25 @@ describe('the Prometheus client behind a proxy', () => {
     expect(error).toMatchObject({
       code: 'RATE_LIMITED',
       message: 'Prometheus is limiting requests (HTTP 429); Retry-After: 0.',
+    });
+  });
+});
+
+describe('the Prometheus client on a method an endpoint does not take', () => {
+  it('says HTTP 405 is a refused method, not an answer that is not JSON from the wrong URL', async () => {
+    const client = createPrometheusClient({
+      url: `${url}/get-only`,
+      timeoutMs: 2000,
+      maxResponseBytes: 1 << 20,
+    });
+    // Long enough to go by POST.
+    const error = await client.query(`up{job!="${'z'.repeat(3000)}"}`, 1764000000).catch((e: unknown) => e);
+    await client.close();
+    expect(error).toBeInstanceOf(ToolError);
+    expect(error).toMatchObject({
+      code: 'BACKEND_ERROR',
+      message: 'Prometheus does not accept POST at /api/v1/query (HTTP 405 Method Not Allowed).',
+      hint: 'A proxy in front of Prometheus may pass only GET; a shorter query or selector (under about 2,000 characters) goes by GET.',
     });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Probe } from '../../../src/clients/predictor.ts';
 import { histogramQuantile, parseExposition } from '../../../src/lib/exposition.ts';
 import { assess } from '../../../src/lib/health.ts';
-import { predictorHealth } from '../../../src/tools/predictor-health.ts';
+import { fitHealth, predictorHealth } from '../../../src/tools/predictor-health.ts';
 
 const limits = { maxErrorRatio: 0.05, maxP95Seconds: 1, slowHealthMs: 1000 };
 const T = 1_764_000_000;
@@ -405,5 +405,161 @@ describe('assess', () => {
       expect(verdict.traffic).toMatchObject({ window: 'since the process started', requests: 10 });
       expect(sendable(verdict)).toBe(true);
     });
+  });
+
+  describe('figures below zero, which no count, uptime or age can be', () => {
+    it('assesses no traffic from a negative counter series, and keeps none for the next check', () => {
+      const body = [
+        'http_requests_total{route="/predict",code="500"} -10',
+        'http_requests_total{route="/predict",code="200"} 20',
+      ].join('\n');
+      const verdict = assess(
+        { health: healthy({ status: 'ok' }), metrics: { status: 200, ms: 1, body } },
+        undefined,
+        T,
+        limits,
+      );
+      expect(verdict.traffic).toBeUndefined();
+      expect(verdict.counters).toBeUndefined();
+      expect(verdict.reasons).toEqual([
+        '/metrics: http_requests_total has a series at -10, below zero; traffic not assessed',
+      ]);
+      expect(verdict.status).toBe('degraded');
+    });
+
+    it('leaves out a negative uptime and model age, and sees no restart in that uptime', () => {
+      const probe: Probe = {
+        health: healthy({ status: 'ok', uptime_seconds: -5 }),
+        metrics: { status: 200, ms: 1, body: metrics(100, 0) },
+      };
+      const first = assess(probe, undefined, T, limits);
+      expect(first.health.uptime_seconds).toBeUndefined();
+      expect(first.model_age_seconds).toBe(43);
+      expect(first.reasons).toEqual(['/health reports an uptime of -5, below zero; left out']);
+      expect(first.traffic?.window).toBe('since the process started');
+      expect(first.status).toBe('degraded');
+      const aged = assess(
+        { ...probe, metrics: { status: 200, ms: 1, body: 'model_age_seconds -1' } },
+        undefined,
+        T,
+        limits,
+      );
+      expect(aged.model_age_seconds).toBeUndefined();
+      expect(aged.reasons).toContain('model_age_seconds is -1, below zero; model age unknown');
+      // The next check takes what was counted in between, not the whole count as after a restart.
+      const second = assess(
+        { ...probe, metrics: { status: 200, ms: 1, body: metrics(150, 0) } },
+        first.counters,
+        T + 60,
+        limits,
+      );
+      expect(second.traffic).toMatchObject({ window: 'last 60 s', requests: 50 });
+    });
+  });
+
+  describe('what a service writes of itself, at any length', () => {
+    it('cuts check names and details, the version and the reported status, and the reasons they go into', () => {
+      const verdict = assess(
+        {
+          health: healthy({
+            status: 's'.repeat(5000),
+            version: 'v'.repeat(100_000),
+            checks: { ['c'.repeat(10_000)]: { status: 'fail', detail: 'd'.repeat(100_000) } },
+          }),
+          metrics: { status: 200, ms: 1, body: metrics(10, 0) },
+        },
+        undefined,
+        T,
+        limits,
+      );
+      expect(verdict.health.version).toBe(`${'v'.repeat(80)}… [+99920 chars]`);
+      expect(verdict.health.reported_status).toBe(`${'s'.repeat(80)}… [+4920 chars]`);
+      expect(verdict.checks).toEqual([
+        { name: `${'c'.repeat(80)}… [+9920 chars]`, ok: false, detail: `${'d'.repeat(200)}… [+99800 chars]` },
+      ]);
+      expect(verdict.reasons).toEqual([
+        `the service reports status "${'s'.repeat(80)}… [+4920 chars]"`,
+        `check ${'c'.repeat(80)}… [+9920 chars] fails: ${'d'.repeat(200)}… [+99800 chars]`,
+      ]);
+      expect(Buffer.byteLength(JSON.stringify(verdict))).toBeLessThan(2048);
+    });
+
+    it('gives the first ten failing checks a reason each, and counts the rest in one', () => {
+      const checks = Array.from({ length: 500 }, (_, i) => ({ name: `c${i}`, status: 'fail' }));
+      const verdict = assess(
+        { health: healthy({ status: 'ok', checks }), metrics: { status: 200, ms: 1, body: metrics(10, 0) } },
+        undefined,
+        T,
+        limits,
+      );
+      expect(verdict.status).toBe('degraded');
+      expect(verdict.reasons).toHaveLength(11);
+      expect(verdict.reasons[9]).toBe('check c9 fails');
+      expect(verdict.reasons[10]).toBe('490 more checks fail');
+    });
+  });
+
+  it('calls a service that answers with more than it reads degraded, not down, and says so', () => {
+    const capped = { ms: 40, bodyOverBytes: 4 * 1024 * 1024 };
+    const verdict = assess({ health: capped, metrics: capped }, undefined, T, limits);
+    expect(verdict.status).toBe('degraded');
+    expect(verdict.reasons).toEqual([
+      '/health answered with a body over the 4.0 MiB read cap; its status and checks were not read',
+      '/metrics answered with a body over the 4.0 MiB read cap; traffic and model age not read',
+    ]);
+    expect(verdict.health).toEqual({ ms: 40 });
+  });
+});
+
+describe('fitHealth', () => {
+  const detail = 'x'.repeat(150);
+  const result = (checks: number, failing: number, reasons = failing) => ({
+    target: 'default',
+    checked_at: '2025-11-24T16:00:00.000Z',
+    status: 'degraded' as const,
+    reasons: Array.from({ length: reasons }, (_, i) => `check c${i} fails: ${detail}`),
+    health: { http_status: 200, ms: 4 },
+    checks: Array.from({ length: checks }, (_, i) => ({ name: `c${i}`, ok: i >= failing, detail })),
+  });
+  const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
+  it('leaves a result that fits as it is', () => {
+    const small = result(3, 1);
+    expect(fitHealth(small, 8192)).toBe(small);
+    // Nor is anything left out, or said to be, of one reason and no check over the cap.
+    const single = result(0, 1);
+    expect(fitHealth(single, 200)).toBe(single);
+  });
+
+  it('leaves out passing checks first, and says how many', () => {
+    const fitted = fitHealth(result(200, 5), 8192);
+    expect(size(fitted)).toBeLessThanOrEqual(8192);
+    expect(fitted.reasons).toHaveLength(5);
+    // The failing checks, c0 to c4, all stay; the passing ones that fit follow in their order.
+    expect(fitted.checks.slice(0, 6).map(c => c.name)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
+    expect(fitted.note).toBe(
+      `Left out to fit 8.0 KiB: ${200 - fitted.checks.length} of 200 checks, all passing.`,
+    );
+    expect(predictorHealth.output.safeParse(fitted).success).toBe(true);
+  });
+
+  it('then failing ones, in their order', () => {
+    const fitted = fitHealth(result(100, 60, 3), 8192);
+    expect(size(fitted)).toBeLessThanOrEqual(8192);
+    expect(fitted.checks.every(c => !c.ok)).toBe(true);
+    expect(fitted.checks[0]?.name).toBe('c0');
+    expect(fitted.note).toBe(
+      `Left out to fit 8.0 KiB: ${100 - fitted.checks.length} of 100 checks, ${60 - fitted.checks.length} of them failing.`,
+    );
+  });
+
+  it('leaves out the last reasons once no check fits, keeping the first', () => {
+    const fitted = fitHealth(result(20, 11), 1024);
+    expect(size(fitted)).toBeLessThanOrEqual(1024);
+    expect(fitted.checks).toEqual([]);
+    expect(fitted.reasons[0]).toBe(`check c0 fails: ${detail}`);
+    expect(fitted.note).toBe(
+      `Left out to fit 1.0 KiB: all 20 checks and the last ${11 - fitted.reasons.length} of 11 reasons.`,
+    );
   });
 });

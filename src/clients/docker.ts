@@ -4,6 +4,7 @@
 import type Dockerode from 'dockerode';
 import { PassThrough, Writable } from 'node:stream';
 import { ToolError } from '../lib/errors.ts';
+import { printable } from '../lib/terminal.ts';
 
 /** Every sandbox container carries it, so that leftovers of a crashed server can be found and removed. */
 export const SANDBOX_LABEL = 'devops-mcp.sandbox';
@@ -124,7 +125,7 @@ export function createOutputCapture(limitBytes: number): { sink: Writable; resul
   });
   return {
     sink,
-    result: () => printable(Buffer.concat(head), tail, total, headLimit, tailLimit),
+    result: () => capturedText(Buffer.concat(head), tail, total, headLimit, tailLimit),
   };
 }
 
@@ -135,11 +136,11 @@ interface Piece {
 }
 
 /**
- * The pieces of UTF-8 `bytes`: a character as itself; a control character other than tab and newline as its
- * Unicode control picture (ESC as ␛, NUL as ␀; the C1 controls as U+FFFD), so that no terminal sequence (colours, a
- * window title, a screen clear) reaches a client raw and JSON has nothing to escape in it; each invalid sequence
- * as one U+FFFD, split as TextDecoder splits them. When `cut`, the bytes are a cut stream's first part, and a
- * character left incomplete at their end is not given.
+ * The pieces of UTF-8 `bytes`: a character as itself, or as lib/terminal.ts's printable() shows it (a control
+ * character other than tab and newline as its Unicode control picture, ESC as ␛; C1 and bidi controls as U+FFFD), so
+ * that no terminal sequence (colours, a window title, a screen clear) reaches a client raw and JSON has nothing to
+ * escape in it; each invalid sequence as one U+FFFD, split as TextDecoder splits them. When `cut`, the bytes are
+ * a cut stream's first part, and a character left incomplete at their end is not given.
  */
 function piecesOf(bytes: Buffer, cut: boolean): Piece[] {
   const pieces: Piece[] = [];
@@ -168,12 +169,7 @@ function piecesOf(bytes: Buffer, cut: boolean): Piece[] {
     }
     let text: string;
     if (lead < 0x80 || length === need + 1) {
-      const char = bytes.toString('utf8', at, at + length);
-      const code = char.codePointAt(0) ?? 0;
-      if (code < 0x20 && code !== 0x09 && code !== 0x0a) text = String.fromCodePoint(0x2400 + code);
-      else if (code === 0x7f) text = '\u2421';
-      else if (code >= 0x80 && code <= 0x9f) text = '\ufffd';
-      else text = char;
+      text = printable(bytes.toString('utf8', at, at + length), { newlines: true });
     } else text = '\ufffd';
     pieces.push({ text, bytes: length });
     at += length;
@@ -182,7 +178,7 @@ function piecesOf(bytes: Buffer, cut: boolean): Piece[] {
 }
 
 /** The captured bytes as text within the limits; what it leaves out is counted as omitted. */
-function printable(
+function capturedText(
   head: Buffer,
   tail: Buffer,
   total: number,

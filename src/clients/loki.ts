@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import { ToolError } from '../lib/errors.ts';
-import { createHttpBackend, QUERY_BACKEND_RESILIENCE, type QueryValue } from '../lib/http.ts';
+import { createHttpBackend, encodeParams, QUERY_BACKEND_RESILIENCE, type QueryValue } from '../lib/http.ts';
 
 export interface LokiClientOptions {
   url: string;
@@ -110,6 +110,14 @@ export function fromNanos(nanos: string): number {
   return nanos.length > 9 ? Number(nanos.slice(0, -9)) + Number(nanos.slice(-9)) / 1e9 : Number(nanos) / 1e9;
 }
 
+// Past this, a GET URL risks the line limits of Loki's gateway (nginx: 8 KiB) and of other proxies; every endpoint
+// used here takes the same parameters as a POST form.
+const MAX_GET_QUERY_LENGTH = 2048;
+
+// An answer over the cap is cut by lines or streams, not by series alone as the shared PromQL hint says.
+const TOO_LARGE_HINT =
+  'Ask for less: fewer lines (a lower limit, a line filter such as |= "error"), a narrower stream selector or a shorter range; aggregate a metric query (sum by (...)).';
+
 export function createLokiClient(options: LokiClientOptions): LokiClient {
   const http = createHttpBackend({
     name: 'Loki',
@@ -121,15 +129,20 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
     // Every call is a read: a dropped connection or a 503 is retried within the deadline, and an outage trips a
     // breaker so that tools answer at once instead of each waiting out its timeout.
     ...QUERY_BACKEND_RESILIENCE,
+    tooLargeHint: TOO_LARGE_HINT,
   });
 
   async function get<T>(
     path: string,
-    query: Record<string, QueryValue>,
+    params: Record<string, QueryValue>,
     schema: z.ZodType<T>,
     signal?: AbortSignal,
   ) {
-    const response = await http.request({ path, query, signal });
+    const response = await http.request(
+      encodeParams(params).length > MAX_GET_QUERY_LENGTH
+        ? { method: 'POST', path, form: params, signal }
+        : { method: 'GET', path, query: params, signal },
+    );
     const text = response.body.toString('utf8');
     if (response.status >= 400) throw lokiError(response.status, text);
     let json: unknown;
@@ -228,15 +241,44 @@ export function lokiError(status: number, body: string): LokiHttpError {
       'Check LOKI_URL: it must be the base URL Loki serves /loki/api/v1 under (with any proxy path prefix).',
     );
   }
+  // A multi-tenant Loki refuses a request without X-Scope-OrgID ("no org id"), and a proxy in front of it one
+  // without its credentials: no change to the query helps, only the operator's configuration.
+  if (status === 401 || status === 403) {
+    return error(
+      'BACKEND_ERROR',
+      `Loki refused devops-mcp's request (HTTP ${status}): ${message}`,
+      'Ask the operator to check the credentials: user:password in LOKI_URL, or loki.headers in the DEVOPS_MCP_CONFIG file (X-Scope-OrgID for a multi-tenant Loki).',
+    );
+  }
   if (status === 429)
     return error('RATE_LIMITED', text, 'Loki is limiting this tenant; wait a little and retry.');
-  if (status === 504 || /timed out|timeout/i.test(message)) {
+  // Loki's querier answers 413 for an answer over its message size; anything else refused as too large is the
+  // request: a URL or headers over a proxy's limit, or a POST body over its body limit.
+  if (status === 413 && /response larger than the max/i.test(message))
+    return error('RESULT_TOO_LARGE', text, TOO_LARGE_HINT);
+  if (status === 413 || status === 414 || status === 431) {
+    return error(
+      'QUERY_ERROR',
+      `The request is too long for Loki or a proxy in front of it (HTTP ${status}).`,
+      'Shorten the query: fewer alternatives in a regex, or several smaller queries.',
+    );
+  }
+  // Only a 5xx reads as a timeout (Loki's own is a 504, "request timed out, …"): a 400's message may quote the
+  // query, whose regex or line filter can say "timeout" itself.
+  if (status === 408 || status === 504 || (status >= 500 && /timed out|deadline exceeded/i.test(message)))
     return error('BACKEND_TIMEOUT', text, 'Narrow the stream selector or shorten the range.');
-  }
   if (status >= 500) return error('BACKEND_ERROR', text, 'Loki failed; retry later.');
-  if (/max entries limit/i.test(message)) return error('QUERY_ERROR', text, 'Ask for fewer lines (limit).');
-  if (/time range exceeds|query length/i.test(message)) {
-    return error('QUERY_ERROR', text, 'Shorten the range (start/end).');
+  if (status === 400) {
+    if (/max entries limit/i.test(message)) return error('QUERY_ERROR', text, 'Ask for fewer lines (limit).');
+    if (/time range exceeds|query length/i.test(message))
+      return error('QUERY_ERROR', text, 'Shorten the range (start/end).');
+    return error('QUERY_ERROR', text, 'Fix the LogQL; explore_loki shows which labels exist.');
   }
-  return error('QUERY_ERROR', text, 'Fix the LogQL; explore_loki shows which labels exist.');
+  // Loki answers a query it cannot run with a 400; any other status (405 for a method, 407, …) comes from
+  // something in front of it.
+  return error(
+    'BACKEND_ERROR',
+    text,
+    "Check LOKI_URL and loki.headers: this status is not one of Loki's query errors, so it likely comes from a proxy in front of Loki.",
+  );
 }

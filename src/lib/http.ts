@@ -26,6 +26,8 @@ export interface HttpBackendOptions {
   retries?: number;
   /** After this many failed calls in a row the backend is not asked for `cooldownMs`; then one call probes it. */
   breaker?: { failures: number; cooldownMs: number };
+  /** How to ask for less when an answer is over `maxResponseBytes`, in the backend's terms (default: PromQL's). */
+  tooLargeHint?: string;
 }
 
 /** What query backends (Prometheus, Loki) get: two quick retries, and a breaker that fails fast during an outage. */
@@ -321,7 +323,8 @@ function tooLarge(options: HttpBackendOptions): ToolError {
   return new ToolError(
     'RESULT_TOO_LARGE',
     `${options.name} answered with more than ${formatBytes(options.maxResponseBytes)}; the read was stopped.`,
-    'Ask for less: aggregate (sum by (...)), select fewer series (topk, a narrower selector), or shorten the range.',
+    options.tooLargeHint ??
+      'Ask for less: aggregate (sum by (...)), select fewer series (topk, a narrower selector), or shorten the range.',
   );
 }
 

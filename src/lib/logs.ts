@@ -241,6 +241,15 @@ export interface ShapedLogs {
 }
 
 const ENVELOPE_RESERVE = 600;
+/** Characters of a label's name or value shown: a label can be as long as a line, and is repeated per stream. */
+export const MAX_LABEL_CHARS = 200;
+
+/** The labels with each name and value cut to `maxChars` (see cutLine). */
+export function cutLabels(labels: Labels, maxChars: number): Labels {
+  return Object.fromEntries(
+    Object.entries(labels).map(([name, value]) => [cutLine(name, maxChars), cutLine(value, maxChars)]),
+  );
+}
 
 /**
  * Streams of lines → collapsed groups that fit `maxBytes` bytes of UTF-8 (with the `baseBytes` the caller's base
@@ -250,26 +259,40 @@ export function shapeLogs(
   streams: ReadonlyArray<{ labels: Labels; lines: LogLine[] }>,
   options: { maxBytes: number; maxLineChars: number; baseBytes: number },
 ): ShapedLogs {
-  const common = commonLabels(streams.map(s => s.labels));
-  const budget = options.maxBytes - options.baseBytes - ENVELOPE_RESERVE - bytes(common);
+  const room = options.maxBytes - options.baseBytes - ENVELOPE_RESERVE;
+  const shared = commonLabels(streams.map(s => s.labels));
+  // The labels every stream shares may take half the room at most, so that some lines are always shown; those
+  // past it are left out (and said to be), not repeated in every stream.
+  const common: Labels = {};
+  let commonLeft = 0;
+  for (const [name, value] of Object.entries(cutLabels(shared, MAX_LABEL_CHARS))) {
+    if (bytes({ ...common, [name]: value }) <= room / 2) common[name] = value;
+    else commonLeft++;
+  }
+  const budget = room - bytes(common);
   const collapsed = streams.map(s => ({
-    labels: Object.fromEntries(Object.entries(s.labels).filter(([k, v]) => common[k] !== v)),
+    labels: cutLabels(
+      Object.fromEntries(Object.entries(s.labels).filter(([k, v]) => shared[k] !== v)),
+      MAX_LABEL_CHARS,
+    ),
     lines: s.lines.length,
     groups: collapse(s.lines, options.maxLineChars),
   }));
   const total = collapsed.reduce((sum, s) => sum + s.groups.length, 0);
-  // Give every stream its turn: take groups round-robin until the budget is spent.
+  // Give every stream its turn: take groups round-robin until the budget is spent. A stream's labels are paid for
+  // with its first group taken: a stream with none is not shown, and its labels must not take the room of others.
   const kept = collapsed.map(s => ({ ...s, groups: [] as LineGroup[] }));
-  let used = kept.reduce((sum, s) => sum + bytes(s) + 1, 0);
+  let used = 0;
   let shown = 0;
   for (let round = 0, added = true; added; round++) {
     added = false;
     for (const [i, stream] of collapsed.entries()) {
       const group = stream.groups[round];
-      if (!group) continue;
-      const size = bytes(group) + 1;
+      const into = kept[i];
+      if (!group || !into) continue;
+      const size = bytes(group) + 1 + (into.groups.length === 0 ? bytes(into) + 1 : 0);
       if (used + size > budget) continue;
-      kept[i]?.groups.push(group);
+      into.groups.push(group);
       used += size;
       shown++;
       added = true;
@@ -280,11 +303,17 @@ export function shapeLogs(
     streams: visible,
     groups_total: total,
     groups_shown: shown,
-    truncated: shown < total,
+    truncated: shown < total || commonLeft > 0,
   };
   if (Object.keys(common).length > 0) shaped.common_labels = common;
-  if (shown < total) {
-    shaped.note = `Showing ${shown} of ${total} distinct messages to fit ${formatBytes(options.maxBytes)}. Narrow with a line filter (|= "error"), a tighter selector, or a shorter range.`;
-  }
+  const notes = [
+    ...(shown < total
+      ? [
+          `Showing ${shown} of ${total} distinct messages to fit ${formatBytes(options.maxBytes)}. Narrow with a line filter (|= "error"), a tighter selector, or a shorter range.`,
+        ]
+      : []),
+    ...(commonLeft > 0 ? [`${commonLeft} labels all streams share are left out to fit.`] : []),
+  ];
+  if (notes.length > 0) shaped.note = notes.join(' ');
   return shaped;
 }

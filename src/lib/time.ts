@@ -69,7 +69,7 @@ export function parseTime(value: string | number, now: number, field: string): n
   const text = value.trim();
   if (text === '') throw invalidArgument(`${field} is empty.`, TIME_HINT);
   // Split, since 19 digits are more than a float holds.
-  const nanos = nanosecondEpoch(text);
+  const nanos = nanosecondEpoch(text, field);
   if (nanos !== undefined) return Number(nanos.slice(0, -9)) + Number(nanos.slice(-9)) / 1e9;
   if (/^-?\d+(?:\.\d+)?$/.test(text)) return fromEpochNumber(Number(text), field);
 
@@ -155,9 +155,17 @@ function fromEpochNumber(value: number, field: string): number {
 
 /**
  * The digits of a nanosecond epoch argument ("1764000000123456789"), which a float of seconds would round
- * (to about 200 ns); undefined for any other form of time.
+ * (to about 200 ns); undefined for any other form of time. One given as a JSON number was rounded already, as it
+ * was read (a double holds integers exactly only up to 2^53, 16 digits): it is refused, since a paging cursor so
+ * moved skips or repeats lines.
  */
-export function nanosecondEpoch(value: string | number | undefined): string | undefined {
+export function nanosecondEpoch(value: string | number | undefined, field: string): string | undefined {
+  if (typeof value === 'number' && value > Number.MAX_SAFE_INTEGER) {
+    throw invalidArgument(
+      `${field} is a number past 2^53, which a JSON number cannot carry exactly (its last digits may be rounded).`,
+      'Pass a nanosecond epoch as a string ("1764000000123456789"), its digits as the note gave them.',
+    );
+  }
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
   return /^[1-9]\d{18}$/.test(text) ? text : undefined;

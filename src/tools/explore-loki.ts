@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
+import { formatBytes } from '../lib/http.ts';
+import type { LogQLQuery } from '../lib/logql.ts';
 import { fitList } from '../lib/shape.ts';
 import { resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
@@ -50,14 +52,16 @@ export const exploreLoki = defineTool({
         `For the values of ${input.label}, add list "values"; otherwise drop label.`,
       );
     }
-    if (input.match !== undefined) (await import('../lib/logql.ts')).checkLogQL(input.match);
+    if (input.match !== undefined) checkMatch((await import('../lib/logql.ts')).checkLogQL(input.match));
     const { start, end } = resolveWindow(input, ctx.now(), WINDOW_SECONDS);
     const scope = { start, end, query: input.match, signal: ctx.signal };
     const found =
       input.list === 'labels' ? await loki.labels(scope) : await loki.labelValues(input.label ?? '', scope);
     // Scrubbed before the list is fitted to the cap, so that it is measured as it goes out.
     const all = found.map(ctx.redact);
-    const values = fitList(all, ctx.config.output.maxBytes);
+    const maxBytes = ctx.config.output.maxBytes;
+    const values = fitList(all, maxBytes);
+    const truncated = values.length < all.length;
     return {
       list: input.list,
       ...(input.label === undefined ? {} : { label: input.label }),
@@ -65,11 +69,32 @@ export const exploreLoki = defineTool({
       total: all.length,
       start: toRfc3339(start),
       end: toRfc3339(end),
-      truncated: values.length < all.length,
-      ...(all.length === 0 ? { note: emptyNote(input.list, input.label, input.match) } : {}),
+      truncated,
+      ...(truncated
+        ? {
+            note: `${all.length - values.length} more not shown to fit ${formatBytes(maxBytes)}; narrow with \`match\` or a shorter window (start, end).`,
+          }
+        : all.length === 0
+          ? { note: emptyNote(input.list, input.label, input.match) }
+          : {}),
     };
   },
 });
+
+/**
+ * Loki's label endpoints take a bare stream selector and refuse anything more as a parse error; said here, the
+ * model learns to drop the filters instead of being sent to look up the labels it is looking up.
+ */
+function checkMatch(query: LogQLQuery): void {
+  if (query.kind === 'logs' && !query.hasStages) return;
+  // The query's own selector, as the one to try, unless it is too long to echo.
+  const own = query.selectors[0]?.selector;
+  const selector = own !== undefined && own.length <= 200 ? own : '{app="api"}';
+  throw invalidArgument(
+    '`match` takes a stream selector alone, not line filters, parsers or a metric query.',
+    `Give only the selector, e.g. match ${selector}; search_loki runs the whole query.`,
+  );
+}
 
 /** Why an empty list may be empty: a label no stream has, a selector that matches none, or the window. */
 function emptyNote(list: 'labels' | 'values', label: string | undefined, match: string | undefined): string {

@@ -3,11 +3,12 @@ import { fromNanos, toNanos, type Labels, type LokiClient, type LokiSeries } fro
 import { invalidArgument, notConfigured, ToolError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
 import type { LogQLQuery, SelectorRead } from '../lib/logql.ts';
-import { cutLine, shapeLogs } from '../lib/logs.ts';
-import { redactDeep } from '../lib/redact.ts';
+import { cutLabels, cutLine, MAX_LABEL_CHARS, shapeLogs } from '../lib/logs.ts';
+import { redactDeep, type Redactor } from '../lib/redact.ts';
 import { columnsOf } from '../lib/series.ts';
 import { seriesSchema, shapeRange } from '../lib/shape.ts';
 import { chooseStep, describeStep, parseStep, type StepChoice } from '../lib/step.ts';
+import { printable } from '../lib/terminal.ts';
 import { formatDuration, nanosecondEpoch, resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
@@ -18,6 +19,8 @@ const STEP_BUDGET = { targetPoints: 240, maxPoints: 1100 };
 const NO_MATCH = 'No line matched. Check the selector with explore_loki, or widen the range.';
 // Characters of a selector echoed in a note.
 const MAX_ECHO = 200;
+// Characters of the query echoed in the result: a query may be 20,000, and the result is capped at a few KB.
+const MAX_QUERY_ECHO = 500;
 
 export const searchLoki = defineTool({
   name: 'search_loki',
@@ -81,6 +84,9 @@ export const searchLoki = defineTool({
     const { checkLogQL } = await import('../lib/logql.ts');
     const parsed = checkLogQL(input.query);
     const { start, end } = resolveWindow(input, ctx.now(), DEFAULT_RANGE_SECONDS);
+    // A nanosecond epoch (what the paging note gives) goes to Loki as is: seconds in a float would round it.
+    const from = nanosecondEpoch(input.start, 'start') ?? toNanos(start);
+    const to = nanosecondEpoch(input.end, 'end') ?? toNanos(end);
     const maxSeconds = settings.maxQueryLengthHours * 3600;
     if (end - start > maxSeconds) {
       throw invalidArgument(
@@ -96,7 +102,12 @@ export const searchLoki = defineTool({
     }
     const requested = input.step === undefined ? undefined : parseStep(input.step);
     await guardCost(loki, parsed.selectors, start, end, settings.maxBytesScanned, ctx.signal);
-    const echo = { query: input.query, kind: parsed.kind, start: toRfc3339(start), end: toRfc3339(end) };
+    const echo = {
+      query: cutLine(input.query, MAX_QUERY_ECHO),
+      kind: parsed.kind,
+      start: toRfc3339(start),
+      end: toRfc3339(end),
+    };
 
     if (parsed.kind === 'metric') {
       // A selector outside a range aggregation (none has a [range]) does not bound the step.
@@ -112,13 +123,16 @@ export const searchLoki = defineTool({
       if (data.resultType !== 'matrix')
         throw new ToolError('BACKEND_ERROR', 'Loki answered a metric query with log lines.');
       const base = { ...echo, step: formatDuration(choice.step) };
-      // Label values are scrubbed before they are shaped (see the log lines below).
-      const series = data.result.map(s => ({ ...s, metric: redactDeep(s.metric, ctx.redact) as Labels }));
+      // Labels are scrubbed and made printable before they are shaped (see the log lines below).
+      const series = data.result.map(s => ({ ...s, metric: labelsOf(s.metric, ctx.redact) }));
       const result = parsed.countsLines
         ? withQuietSteps(series, start, end, choice.step)
         : { series, filled: 0 };
       const shaped = shapeRange(
-        result.series.map(s => ({ labels: s.metric, samples: columnsOf(s.values) })),
+        result.series.map(s => ({
+          labels: cutLabels(s.metric, MAX_LABEL_CHARS),
+          samples: columnsOf(s.values),
+        })),
         { start, end, step: choice.step },
         {
           maxBytes: ctx.config.output.maxBytes,
@@ -146,9 +160,6 @@ export const searchLoki = defineTool({
     }
 
     const limit = Math.min(input.limit, settings.maxLines, settings.maxEntriesLimit - 1);
-    // A nanosecond epoch (what the paging note gives) goes to Loki as is: seconds in a float would round it.
-    const from = nanosecondEpoch(input.start) ?? toNanos(start);
-    const to = nanosecondEpoch(input.end) ?? toNanos(end);
     const data = await loki.queryRange({
       query: input.query,
       start: from,
@@ -170,14 +181,12 @@ export const searchLoki = defineTool({
     const more = dropped !== undefined;
     const byStream = new Map<string, { labels: Labels; lines: Array<{ t: number; line: string }> }>();
     // Lines and labels are scrubbed of the configured secrets before they are grouped and cut at MAX_LINE_CHARS:
-    // scrubbing the finished result would miss a secret cut in two, and send its first part.
+    // scrubbing the finished result would miss a secret cut in two, and send its first part. Then they are made
+    // printable, which would hide from the scrubbing a secret that holds a control character.
     for (const entry of kept) {
       const key = JSON.stringify(entry.stream);
-      const stream = byStream.get(key) ?? {
-        labels: redactDeep(entry.stream, ctx.redact) as Labels,
-        lines: [],
-      };
-      stream.lines.push({ t: entry.t, line: ctx.redact(entry.line) });
+      const stream = byStream.get(key) ?? { labels: labelsOf(entry.stream, ctx.redact), lines: [] };
+      stream.lines.push({ t: entry.t, line: printable(ctx.redact(entry.line)) });
       byStream.set(key, stream);
     }
     const last = kept.at(-1);
@@ -303,7 +312,15 @@ function readOn(
     return `${unread} More than ${limit} lines share the time ${last} (ns): raise limit to read past it.`;
   }
   const repeat = tie ? '; lines at that time may repeat' : '';
-  return `${unread} Narrow the query or move ${field} to ${next} to read on (a nanosecond epoch${repeat}).`;
+  return `${unread} Narrow the query or move ${field} to ${next} to read on (a nanosecond epoch, as a string${repeat}).`;
+}
+
+/** Labels from Loki scrubbed of secrets, then printable (see the log lines). */
+function labelsOf(labels: Labels, redact: Redactor): Labels {
+  const scrubbed = redactDeep(labels, redact) as Labels;
+  return Object.fromEntries(
+    Object.entries(scrubbed).map(([name, value]) => [printable(name), printable(value)]),
+  );
 }
 
 function scanned(bytes: number | undefined): { scanned_bytes?: number } {

@@ -414,6 +414,159 @@ describe('search_loki metric queries', () => {
   });
 });
 
+describe("search_loki's shaping within the cap", () => {
+  // A double of its own: the labels these streams have would show in explore_loki's lists above.
+  let own: LokiDouble;
+  let server: Connected;
+  beforeAll(async () => {
+    own = await startLokiDouble();
+    server = await connect({ LOKI_URL: own.url });
+  });
+  afterAll(async () => {
+    await server.close();
+    await own.close();
+  });
+  const recent = () => BigInt(Math.floor(Date.now() / 1000) - 600) * 1_000_000_000n;
+  // Characters a terminal would act on: C0 (bar tab), DEL, C1, and the bidi embeddings, overrides and isolates.
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const UNPRINTABLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+  it("shows lines of a query over many streams, paying for a stream's labels only when it is shown", async () => {
+    const now = recent();
+    // 35 pods of one deployment, each with the labels a Kubernetes shipper gives (about 300 bytes of them).
+    for (let i = 0; i < 35; i++) {
+      own.push([
+        {
+          stream: {
+            namespace: 'prod-many',
+            app: 'checkout',
+            pod: `checkout-7d9f8b6c5-${(100_000 + i * 7919).toString(36)}`,
+            node: `ip-10-0-${i % 8}-${i}.eu-west-1.compute.internal`,
+            filename: `/var/log/pods/prod_checkout-7d9f8b6c5-${i}_0123abcd-1111-2222-3333-${String(i).padStart(12, '0')}/checkout/0.log`,
+          },
+          values: [[String(now + BigInt(i) * 1_000_000_000n), `level=error msg="provider timeout" n=${i}`]],
+        },
+      ]);
+    }
+    const result = await server.call('search_loki', { query: '{namespace="prod-many"} |= "error"' });
+    const out = structured(result);
+    expect(out.lines).toBe(35);
+    expect(out.groups_shown).toBeGreaterThanOrEqual(15);
+    expect(out.streams).toHaveLength(out.groups_shown);
+    expect(out.note).toMatch(new RegExp(`^Showing ${out.groups_shown} of 35 distinct messages`));
+    expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
+
+    // A label value as long as a line is cut as a line is, so that its stream's lines still show.
+    own.push(
+      Array.from({ length: 40 }, (_, i) => ({
+        stream: { service: 'long-pods', pod: `pod-${i}-${'p'.repeat(1500)}` },
+        values: [[String(now + BigInt(i)), `line ${i}`] as [string, string]],
+      })),
+    );
+    const long = await server.call('search_loki', { query: '{service="long-pods"}' });
+    const pods = structured(long);
+    expect(pods.groups_shown).toBeGreaterThanOrEqual(10);
+    expect(pods.streams[0].labels.pod).toMatch(/^pod-\d+-p+… \[\+\d+ chars\]$/);
+    expect(Buffer.byteLength(textOf(long))).toBeLessThanOrEqual(8192);
+  });
+
+  it('stays within the cap with a long query and long labels every stream shares', async () => {
+    const now = recent();
+    own.push([{ stream: { service: 'long-query' }, values: [[String(now), 'order 1 failed']] }]);
+    // A query of 9,000 characters, as a model may write one with a list of ids.
+    const ids = Array.from({ length: 780 }, (_, i) => `ord-${100_000 + i}`).join('|');
+    const query = `{service="long-query"} |~ "${ids}"`;
+    for (const q of [query, `sum(count_over_time(${query} [5m]))`]) {
+      const result = await server.call('search_loki', { query: q });
+      expect(structured(result).query).toMatch(
+        /{service="long-query"} \|~ "ord-100000\|.*… \[\+\d+ chars\]$/,
+      );
+      expect(Buffer.byteLength(textOf(result))).toBeLessThanOrEqual(8192);
+    }
+
+    const big = 'v'.repeat(2000);
+    own.push(
+      ['1', '2'].map(x => ({
+        stream: { service: 'long-labels', a: big, b: big, c: big, d: big, e: big, x },
+        values: [[String(now), `hello world ${x}`] as [string, string]],
+      })),
+    );
+    const logs = await server.call('search_loki', { query: '{service="long-labels"}' });
+    const shaped = structured(logs);
+    expect(shaped.groups_shown).toBe(2);
+    expect(shaped.common_labels.a).toMatch(/^v+… \[\+\d+ chars\]$/);
+    expect(Buffer.byteLength(textOf(logs))).toBeLessThanOrEqual(8192);
+    const metric = await server.call('search_loki', {
+      query: 'sum by (a, b, c, d, e, x) (count_over_time({service="long-labels"}[5m]))',
+    });
+    expect(structured(metric).series_shown).toBe(2);
+    expect(Buffer.byteLength(textOf(metric))).toBeLessThanOrEqual(8192);
+  });
+
+  it('refuses a nanosecond cursor given as a number, which JSON has rounded, and says to pass a string', async () => {
+    const base = recent();
+    own.push([
+      {
+        stream: { service: 'numeric-pager' },
+        values: Array.from({ length: 4 }, (_, k): [string, string] => [
+          String(base + BigInt((k + 1) * 150)),
+          `L${k}`,
+        ]),
+      },
+    ]);
+    const first = structured(
+      await server.call('search_loki', { query: '{service="numeric-pager"}', limit: 2, start: 'now-20m' }),
+    );
+    expect(first.note).toMatch(/move end to \d{19} to read on \(a nanosecond epoch, as a string\)/);
+    const next = /move end to (\d{19})/.exec(first.note)?.[1];
+    const result = await server.call('search_loki', {
+      query: '{service="numeric-pager"}',
+      limit: 2,
+      start: 'now-20m',
+      end: Number(next),
+    });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^INVALID_ARGUMENT: end is a number past 2\^53/);
+    expect(textOf(result)).toContain('as a string');
+  });
+
+  it('sends log lines and labels as printable text, scrubbed of secrets before that', async () => {
+    const now = recent();
+    own.push([
+      {
+        stream: { service: 'controls', note: 'a\u001b[31mred\u202e' },
+        values: [
+          [String(now), 'user login ok \u001b[2K\r\u001b[32mALL CHECKS PASSED\u001b[0m'],
+          [String(now + 1n), 'path=/admin \u202etxt.exe\u202c \u009b31m C1-CSI'],
+          [String(now + 2n), 'nul\u0000byte, bell\u0007, tab\tkept'],
+        ],
+      },
+    ]);
+    const result = await server.call('search_loki', { query: '{service="controls"}' });
+    expect(textOf(result)).not.toMatch(UNPRINTABLE);
+    const out = structured(result);
+    expect(JSON.stringify(out)).not.toMatch(/\\u00(?:0[0-8]|1[0-9a-f])|\\u007f|\\u00[89]/);
+    expect(out.streams[0].labels.note).toBe('a␛[31mred\ufffd');
+    expect(out.streams[0].groups.map((g: any) => g.text).sort()).toEqual([
+      'nul␀byte, bell␇, tab\tkept',
+      'path=/admin \ufffdtxt.exe\ufffd \ufffd31m C1-CSI',
+      'user login ok ␛[2K␍␛[32mALL CHECKS PASSED␛[0m',
+    ]);
+
+    // A Loki password holding a control character: made printable first, it would no longer read as the secret.
+    const secret = 'hunter\u0007two-password';
+    const url = new URL(own.url);
+    const keyed = await connect({
+      LOKI_URL: `${url.protocol}//reader:${encodeURIComponent(secret)}@${url.host}`,
+    });
+    own.push([{ stream: { service: 'leaky' }, values: [[String(now), `auth failed for ${secret}`]] }]);
+    const leaky = await keyed.call('search_loki', { query: '{service="leaky"}' });
+    await keyed.close();
+    expect(structured(leaky).streams[0].groups[0].text).toBe('auth failed for [REDACTED]');
+    expect(textOf(leaky)).not.toContain('hunter');
+  });
+});
+
 describe('explore_loki', () => {
   it('lists stream labels and values', async () => {
     expect(structured(await mcp.call('explore_loki', {})).values).toEqual(['level', 'service']);

@@ -28,3 +28,8 @@ it('keeps head and tail within the limit and counts what they leave out', async 
   expect(Buffer.byteLength(out.head + out.tail)).toBeLessThanOrEqual(1024);
   expect(Buffer.byteLength(out.head + out.tail) + out.omittedBytes).toBe(Buffer.byteLength(text));
 });
+
+it("shows bidi controls in a run's output as U+FFFD, so that no line reads in an order it was not written", async () => {
+  const out = await capture([Buffer.from('PASS \u202etset\u202c\nok \u2067x\u2069\n')], 4096);
+  expect(out.head + out.tail).toBe('PASS \ufffdtset\ufffd\nok \ufffdx\ufffd\n');
+});

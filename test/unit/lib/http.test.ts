@@ -103,6 +103,24 @@ describe('the HTTP backend', () => {
     expect(slow.hits()).toBe(1);
   });
 
+  it("tells a caller over the read cap how to ask for less in the backend's own terms", async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200).end('x'.repeat(2048));
+    });
+    const hintOf = async (extra: Partial<HttpBackendOptions>) => {
+      try {
+        await backend(server.url, { maxResponseBytes: 1024, ...extra }).request({ path: '/q' });
+      } catch (error) {
+        return error instanceof ToolError ? `${error.code}: ${error.hint ?? ''}` : String(error);
+      }
+      return 'ok';
+    };
+    expect(await hintOf({})).toMatch(/^RESULT_TOO_LARGE: Ask for less: aggregate \(sum by/);
+    expect(await hintOf({ tooLargeHint: 'Ask for fewer lines.' })).toBe(
+      'RESULT_TOO_LARGE: Ask for fewer lines.',
+    );
+  });
+
   it('does not retry a client error or a probe without retries', async () => {
     const server = await serve(status(400), status(503));
     expect((await backend(server.url).request({ path: '/q' })).status).toBe(400);

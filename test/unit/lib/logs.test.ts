@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collapse, cutLine, maskLine, shapeLogs } from '../../../src/lib/logs.ts';
+import { collapse, cutLabels, cutLine, maskLine, shapeLogs } from '../../../src/lib/logs.ts';
 
 const T0 = 1_764_000_000;
 
@@ -154,6 +154,40 @@ describe('shapeLogs', () => {
     // Every stream gets its share.
     expect(shaped.streams.map(s => s.labels.pod)).toEqual(['pod-0', 'pod-1', 'pod-2']);
     expect(shaped.note).toMatch(/Showing \d+ of 900 distinct messages/);
+  });
+
+  it("pays for a stream's labels with its first group, so that many streams still show lines", () => {
+    // 40 streams of one line each, with about 300 bytes of labels: all their labels are more than the budget.
+    const streams = Array.from({ length: 40 }, (_, i) => ({
+      labels: {
+        app: 'checkout',
+        pod: `checkout-${i}`,
+        filename: `/var/log/pods/${'x'.repeat(250)}/${i}.log`,
+      },
+      lines: [{ t: T0 + i, line: `level=error msg="payment provider timeout" n=${i}` }],
+    }));
+    const shaped = shapeLogs(streams, { maxBytes: 8192, maxLineChars: 400, baseBytes: 200 });
+    expect(shaped.groups_shown).toBeGreaterThanOrEqual(15);
+    expect(shaped.streams).toHaveLength(shaped.groups_shown);
+    expect(Buffer.byteLength(JSON.stringify(shaped))).toBeLessThanOrEqual(8192 - 200);
+  });
+
+  it('cuts long labels, and leaves out shared ones past half the budget rather than every line', () => {
+    const long = 'v'.repeat(2000);
+    expect(cutLabels({ a: long, b: 'short' }, 200)).toEqual({ a: cutLine(long, 200), b: 'short' });
+    const shared = Object.fromEntries(Array.from({ length: 30 }, (_, k) => [`label_${k}`, `${k}${long}`]));
+    const streams = ['1', '2'].map(x => ({
+      labels: { ...shared, x },
+      lines: [{ t: T0, line: `hello world ${x}` }],
+    }));
+    const shaped = shapeLogs(streams, { maxBytes: 8192, maxLineChars: 400, baseBytes: 200 });
+    expect(shaped.groups_shown).toBe(2);
+    const kept = Object.keys(shaped.common_labels ?? {}).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(30);
+    expect(shaped.truncated).toBe(true);
+    expect(shaped.note).toBe(`${30 - kept} labels all streams share are left out to fit.`);
+    expect(Buffer.byteLength(JSON.stringify(shaped))).toBeLessThanOrEqual(8192 - 200);
   });
 
   it('counts the budget in UTF-8 bytes, so non-ASCII lines stay within it too', () => {

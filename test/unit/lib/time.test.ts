@@ -39,10 +39,24 @@ describe('parseTime', () => {
 
   it('reads 19-digit epochs as nanoseconds, and keeps their digits for Loki', () => {
     expect(parseTime('1764000000250000000', NOW, 'end')).toBe(NOW + 0.25);
-    expect(nanosecondEpoch(' 1764000000123456789 ')).toBe('1764000000123456789');
-    expect(nanosecondEpoch('1764000000')).toBeUndefined();
-    expect(nanosecondEpoch(1_764_000_000_123_456_000)).toBeUndefined();
-    expect(nanosecondEpoch(undefined)).toBeUndefined();
+    expect(nanosecondEpoch(' 1764000000123456789 ', 'end')).toBe('1764000000123456789');
+    expect(nanosecondEpoch('1764000000', 'end')).toBeUndefined();
+    expect(nanosecondEpoch(1_764_000_000_123, 'end')).toBeUndefined();
+    expect(nanosecondEpoch(undefined, 'end')).toBeUndefined();
+  });
+
+  it('refuses a nanosecond epoch given as a number, whose last digits JSON has already rounded', () => {
+    // 1764000000123456789 read from JSON is 1764000000123456768: a cursor 21 ns early.
+    const rounded = JSON.parse('1764000000123456789') as number;
+    expect(() => nanosecondEpoch(rounded, 'end')).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('end is a number past 2^53'),
+        hint: expect.stringContaining('as a string'),
+      }),
+    );
+    // Microseconds, 16 digits, are still exact.
+    expect(nanosecondEpoch(1_764_000_000_123_456, 'start')).toBeUndefined();
   });
 
   it('resolves now, now-<duration> and bare durations as "ago"', () => {

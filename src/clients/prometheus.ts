@@ -146,10 +146,21 @@ const alertsSchema = z.object({
   ),
 });
 const readAlerts = withSchema(alertsSchema);
+const labelsSchema = z.record(z.string(), z.string());
 const rulesSchema = z.object({
   groups: z.array(
     z.object({
-      rules: z.array(z.object({ type: z.string(), name: z.string(), query: z.string() }).loose()),
+      rules: z.array(
+        z
+          .object({
+            type: z.string(),
+            name: z.string(),
+            query: z.string(),
+            labels: labelsSchema.optional(),
+            alerts: z.array(z.object({ labels: labelsSchema }).loose()).optional(),
+          })
+          .loose(),
+      ),
     }),
   ),
 });
@@ -188,10 +199,12 @@ export interface PrometheusClient {
   buildInfo(options?: CallOptions): Promise<{ version: string }>;
   /** Active alerts (pending and firing) as Prometheus's own rule evaluation sees them. */
   alerts(options?: CallOptions): Promise<PrometheusAlert[]>;
-  /** Alerting rule name → its PromQL, for links to the expression behind an alert. */
-  alertRules(options?: CallOptions): Promise<Map<string, string>>;
+  /** The alerting rules, for links to the expression behind an alert. */
+  alertRules(options?: CallOptions): Promise<AlertRules>;
   describe(): string;
   close(): Promise<void>;
+  /** When Prometheus started, and which alerting rules it has not evaluated since (see RuleEvaluation). */
+  ruleEvaluation(options?: CallOptions): Promise<RuleEvaluation>;
 }
 
 // Past this, a GET URL risks proxies' and Prometheus's own line limits; POST carries the same form.
@@ -268,12 +281,104 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
     metadata: opts => call('/api/v1/metadata', {}, readMetadata, opts?.signal),
     buildInfo: async opts => (await call('/api/v1/status/buildinfo', {}, readBuildInfo, opts?.signal)).data,
     alerts: async opts => (await call('/api/v1/alerts', {}, readAlerts, opts?.signal)).data.alerts,
-    alertRules: async opts => {
-      const { data } = await call('/api/v1/rules', { type: 'alert' }, readRules, opts?.signal);
-      return new Map(data.groups.flatMap(g => g.rules.map(r => [r.name, r.query] as const)));
-    },
+    alertRules: async opts =>
+      alertRulesOf((await call('/api/v1/rules', { type: 'alert' }, readRules, opts?.signal)).data),
     describe: () => http.describe(),
     close: () => http.close(),
+    ruleEvaluation: async opts => {
+      // exclude_alerts (Prometheus 2.54+) spares the rules' alerts; older versions ignore it.
+      const [runtime, rules] = await Promise.all([
+        call('/api/v1/status/runtimeinfo', {}, readRuntime, opts?.signal).then(
+          r => r.data,
+          () => undefined,
+        ),
+        call('/api/v1/rules', { type: 'alert', exclude_alerts: 'true' }, readEvaluations, opts?.signal),
+      ]);
+      return ruleEvaluationOf(runtime?.startTime, rules.data);
+    },
+  };
+}
+
+/**
+ * Right after a start, Prometheus reports no alert of a rule until the rule's group is first evaluated (its
+ * interval later at most): an alert missing from /api/v1/alerts then has not ended. `notEvaluated` holds the names
+ * of the alerting rules in such groups.
+ */
+export interface RuleEvaluation {
+  /** Unix seconds; undefined when Prometheus did not say. */
+  startedAt: number | undefined;
+  notEvaluated: ReadonlySet<string>;
+}
+
+const readRuntime = withSchema(z.object({ startTime: z.string() }).loose());
+const readEvaluations = withSchema(
+  z.object({
+    groups: z.array(
+      z
+        .object({
+          lastEvaluation: z.string().optional(),
+          rules: z.array(z.object({ type: z.string(), name: z.string() }).loose()),
+        })
+        .loose(),
+    ),
+  }),
+);
+
+function ruleEvaluationOf(
+  startTime: string | undefined,
+  data: NonNullable<ReturnType<typeof readEvaluations>>,
+): RuleEvaluation {
+  const started = startTime === undefined ? Number.NaN : Date.parse(startTime) / 1000;
+  const startedAt = Number.isFinite(started) ? started : undefined;
+  const notEvaluated = new Set<string>();
+  for (const group of data.groups) {
+    // Go's zero time until the first evaluation; a group without the field (an older or another server) is taken
+    // as evaluated, as before this was looked at.
+    if (group.lastEvaluation === undefined) continue;
+    const last = Date.parse(group.lastEvaluation) / 1000;
+    if (Number.isFinite(last) && last > 0 && (startedAt === undefined || last >= startedAt)) continue;
+    for (const rule of group.rules) if (rule.type === 'alerting') notEvaluated.add(rule.name);
+  }
+  return { startedAt, notEvaluated };
+}
+
+export interface AlertRules {
+  /** The PromQL of the rule that raised the alert with these labels (as /api/v1/alerts gives them), if known. */
+  queryOf(labels: Labels): string | undefined;
+}
+
+export const NO_ALERT_RULES: AlertRules = { queryOf: () => undefined };
+
+const labelsKey = (labels: Labels): string =>
+  JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/**
+ * Rules share a name (a warning and a critical variant, each with its own threshold), so an alert is matched to its
+ * rule by its labels: /api/v1/rules lists each rule's active alerts with the same labels /api/v1/alerts gives them.
+ * An alert missing there (it became active between the two reads) falls back to the rules of its name whose own
+ * labels it carries; when those differ in their expression, no link is better than the wrong one.
+ */
+function alertRulesOf(data: z.output<typeof rulesSchema>): AlertRules {
+  const rules = data.groups.flatMap(g => g.rules).filter(r => r.type === 'alerting');
+  const byAlert = new Map<string, string>();
+  for (const rule of rules)
+    for (const alert of rule.alerts ?? []) byAlert.set(labelsKey(alert.labels), rule.query);
+  return {
+    queryOf(labels) {
+      const listed = byAlert.get(labelsKey(labels));
+      if (listed !== undefined) return listed;
+      const queries = new Set(
+        rules
+          .filter(
+            r =>
+              r.name === labels.alertname &&
+              // A templated label's value is only known once expanded: it tells no rule apart.
+              Object.entries(r.labels ?? {}).every(([k, v]) => v.includes('{{') || labels[k] === v),
+          )
+          .map(r => r.query),
+      );
+      return queries.size === 1 ? [...queries][0] : undefined;
+    },
   };
 }
 

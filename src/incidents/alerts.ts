@@ -13,6 +13,12 @@ export interface AlertInput {
   generatorURL?: string | undefined;
   /** Where it came from: `prometheus` (polled) or `alertmanager` (webhook). */
   source: string;
+  /**
+   * Of a polled alert: the Prometheus that reported it (its URL, without credentials) and when that Prometheus
+   * started (Unix seconds; undefined when it did not say). Several watchers may share one store, each on its own
+   * Prometheus.
+   */
+  polled?: { by: string; upSince: number | undefined } | undefined;
 }
 
 /**
@@ -20,6 +26,9 @@ export interface AlertInput {
  * `repeat_interval`, so one not seen for `incidents.webhookAlertExpirySeconds` expires (intake.ts).
  */
 export const ALERTMANAGER_SOURCE = 'alertmanager';
+
+/** The source of polled alerts, whichever Prometheus reported them (AlertInput.polled says which). */
+export const PROMETHEUS_SOURCE = 'prometheus';
 
 /**
  * The labels without those named: `incidents.externalLabels`, which Prometheus adds to the alerts it sends to

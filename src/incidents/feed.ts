@@ -3,7 +3,7 @@
 // another connection committed), run only while someone listens.
 
 import type { Logger } from '../lib/logger.ts';
-import { revisionOf, type Change, type IncidentStatus } from '../store/incidents.ts';
+import { PENDING_CHANGE_ID, revisionOf, type Change, type IncidentStatus } from '../store/incidents.ts';
 import type { Store } from '../store/index.ts';
 
 export type ChangeListener = (changes: readonly Change[]) => void;
@@ -70,6 +70,13 @@ export function createChangeFeed(options: {
     const changes: Change[] = [];
     for (const row of rows) {
       cursor = Math.max(cursor, row.rev);
+      if (row.id === PENDING_CHANGE_ID) {
+        // The pending alerts, of no incident: incident://active alone changed.
+        const told = published.get(row.id) === row.rev;
+        published.delete(row.id);
+        if (!told) changes.push({ id: row.id });
+        continue;
+      }
       const before = known.get(row.id) ?? 'resolved';
       known.set(row.id, row.status);
       const told = published.get(row.id) === row.rev;

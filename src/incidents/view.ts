@@ -194,6 +194,7 @@ export interface IncidentView {
   /** What came of the PRs made for it (resolved after the change, not resolved, closed unmerged, pending). */
   outcomes?: OutcomeView[];
   alerts: AlertView[];
+  /** Alerts not shown here: cut to fit, or older resolved ones the store no longer keeps (RESOLVED_ALERTS_KEPT). */
   alerts_left_out?: number;
   timeline: EventView[];
   /** Events in the timeline not shown here: older than those shown, or dropped past the per-incident cap. */
@@ -373,6 +374,8 @@ export function incidentView(
   };
   const resolved = time(row.resolved_at);
   if (resolved !== undefined) base.resolved = resolved;
+  const dropped = store.alertsDropped(id);
+  if (dropped > 0) base.alerts_left_out = dropped;
   if (row.quiet_since !== null && row.status !== 'resolved') {
     base.resolving = {
       since: toRfc3339(row.quiet_since),
@@ -495,9 +498,11 @@ function fit(
     if (bytes(noted) <= maxBytes) return noted;
   }
   const transcript = view.diagnosis?.transcript_uri;
+  // Those the store dropped count among the alerts left out, as the timeline's dropped events do among its.
+  const dropped = view.alerts_left_out ?? 0;
   const final = (): IncidentView => ({
     ...rendered(view),
-    note: `Cut to fit ${maxBytes} bytes: ${cutNote(view, alertRows.length, cuts, transcript)}. The store keeps older events (up to incidents.timelineMax per incident).`,
+    note: `Cut to fit ${maxBytes} bytes: ${cutNote(view, alertRows.length + dropped, cuts, transcript)}. The store keeps older events (up to incidents.timelineMax per incident).`,
   });
   const over = () => bytes(final()) > maxBytes;
 
@@ -511,7 +516,7 @@ function fit(
   const dropAlerts = (min: number) => {
     while (view.alerts.length > min && over()) {
       view.alerts = view.alerts.slice(0, Math.max(min, Math.floor(view.alerts.length * 0.75)));
-      view.alerts_left_out = alertRows.length - view.alerts.length;
+      view.alerts_left_out = dropped + alertRows.length - view.alerts.length;
     }
   };
   const dropSide = (min: number) => {

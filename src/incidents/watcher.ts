@@ -3,29 +3,37 @@
 // affected target on the incident's timeline.
 
 import type { Counters } from '../clients/predictor.ts';
-import type { PrometheusAlert } from '../clients/prometheus.ts';
+import {
+  NO_ALERT_RULES,
+  type AlertRules,
+  type PrometheusAlert,
+  type RuleEvaluation,
+} from '../clients/prometheus.ts';
 import type { Context } from '../context.ts';
 import { assess } from '../lib/health.ts';
 import type { Change } from '../store/incidents.ts';
-import { fingerprintOf, withoutLabels, type AlertInput } from './alerts.ts';
+import { fingerprintOf, PROMETHEUS_SOURCE, withoutLabels, type AlertInput } from './alerts.ts';
 import { ingest, sweep } from './intake.ts';
 import { targetMatcher } from './targets.ts';
 
 export interface Watcher {
-  /** One round: read the alerts, apply them, check health. Never throws. */
-  poll(): Promise<void>;
+  /**
+   * One round: read the alerts, apply them, check health. Never throws; false when the alerts could not be read (or
+   * the round failed), so a one-off run can tell "nothing fires" from "nothing was read".
+   */
+  poll(): Promise<boolean>;
   start(): void;
   stop(): Promise<void>;
 }
 
-export const PROMETHEUS_SOURCE = 'prometheus';
+export { PROMETHEUS_SOURCE } from './alerts.ts';
 
 export function createWatcher(ctx: Context, options: { intervalMs: number }): Watcher {
   const log = ctx.logger.child({ component: 'watcher' });
   const prometheus = ctx.prometheus;
   const counters = new Map<string, Counters>();
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  let running: Promise<boolean> | undefined;
   let failing = false;
   let stopped = false;
 
@@ -35,7 +43,12 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
       ? undefined
       : `${base}/graph?g0.expr=${encodeURIComponent(query)}&g0.tab=1`;
 
-  function toInput(alert: PrometheusAlert, rules: Map<string, string>): AlertInput | undefined {
+  function toInput(
+    alert: PrometheusAlert,
+    rules: AlertRules,
+    by: string,
+    upSince: number | undefined,
+  ): AlertInput | undefined {
     if (alert.state !== 'firing' && alert.state !== 'pending') return undefined;
     const activeAt = alert.activeAt === undefined ? Number.NaN : Date.parse(alert.activeAt) / 1000;
     // Dropped from polled alerts too: where a rule sets a label of that name, Prometheus keeps the rule's value in
@@ -47,19 +60,24 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
       annotations: alert.annotations,
       state: alert.state,
       startsAt: Number.isFinite(activeAt) ? activeAt : ctx.now(),
-      generatorURL: graphLink(rules.get(alert.labels.alertname ?? '')),
+      generatorURL: graphLink(rules.queryOf(alert.labels)),
       source: PROMETHEUS_SOURCE,
+      polled: { by, upSince },
     };
   }
 
-  async function round(): Promise<void> {
-    if (!prometheus) return;
+  async function round(): Promise<boolean> {
+    if (!prometheus) return true;
     let reported: PrometheusAlert[];
-    let rules = new Map<string, string>();
+    let rules = NO_ALERT_RULES;
+    let evaluation: RuleEvaluation | undefined;
     try {
+      // Read before the alerts: a rule group evaluated by then has its alerts in the answer that follows. Without it
+      // (a proxy that passes only /api/v1/alerts), absence is trusted as before.
+      evaluation = await prometheus.ruleEvaluation().catch(() => undefined);
       [reported, rules] = await Promise.all([
         prometheus.alerts(),
-        prometheus.alertRules().catch(() => new Map<string, string>()),
+        prometheus.alertRules().catch(() => NO_ALERT_RULES),
       ]);
       if (failing) log.info('Prometheus answers again; watching alerts');
       failing = false;
@@ -67,15 +85,32 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
       // Prometheus unreachable says nothing about the alerts: none is resolved for it.
       if (!failing) log.warn({ err: error }, 'cannot read alerts from Prometheus; will retry');
       failing = true;
-      return;
+      return false;
     }
-    const inputs = reported.map(a => toInput(a, rules)).filter((a): a is AlertInput => a !== undefined);
-    const firingNow = new Set(inputs.filter(a => a.state === 'firing').map(a => a.fingerprint));
+    // Known by its URL without credentials: watchers on other Prometheus servers may share the store.
+    const by = prometheus.describe();
+    const upSince = evaluation?.startedAt;
+    const reportedInputs = reported
+      .map(a => toInput(a, rules, by, upSince))
+      .filter((a): a is AlertInput => a !== undefined);
+    const firingNow = new Set(reportedInputs.filter(a => a.state === 'firing').map(a => a.fingerprint));
+    const pendingNow = new Set(reportedInputs.filter(a => a.state === 'pending').map(a => a.fingerprint));
     const store = await ctx.store();
     const now = ctx.now();
-    for (const known of store.incidents.firing(PROMETHEUS_SOURCE)) {
+    const resolved: AlertInput[] = [];
+    const held = new Set<string>();
+    for (const known of store.incidents.polled(by)) {
       if (firingNow.has(known.fingerprint)) continue;
-      inputs.push({
+      // Its rule not evaluated since Prometheus started: missing from the answer, it has not ended.
+      if (evaluation?.notEvaluated.has(known.labels.alertname ?? '') === true) continue;
+      // Pending again, and since before Prometheus restarted: Prometheus restores no `for` shorter than its grace
+      // period (10 min by default), so the alert waits out its `for` again though its condition may have held
+      // throughout. It stays firing, and is not noted as pending.
+      if (pendingNow.has(known.fingerprint) && upSince !== undefined && known.since < upSince) {
+        held.add(known.fingerprint);
+        continue;
+      }
+      resolved.push({
         fingerprint: known.fingerprint,
         labels: known.labels,
         annotations: {},
@@ -85,13 +120,16 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
         source: PROMETHEUS_SOURCE,
       });
     }
-    const pendingNow = new Set(inputs.filter(a => a.state === 'pending').map(a => a.fingerprint));
-    store.incidents.forgetPending(
-      store.incidents.pending().filter(f => !pendingNow.has(f) && !firingNow.has(f)),
+    const inputs = [...reportedInputs.filter(a => !held.has(a.fingerprint)), ...resolved];
+    ctx.changes.publish(
+      store.incidents.forgetPending(
+        store.incidents.pending().filter(f => (!pendingNow.has(f) || held.has(f)) && !firingNow.has(f)),
+      ),
     );
     await ingest(ctx, inputs);
     await sweep(ctx);
     await checkHealth();
+    return true;
   }
 
   async function checkHealth(): Promise<void> {
@@ -123,11 +161,12 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
     ctx.changes.publish(changes);
   }
 
-  async function poll(): Promise<void> {
+  async function poll(): Promise<boolean> {
     // One round at a time: a slow Prometheus must not pile rounds up.
     running ??= round()
       .catch((error: unknown) => {
         log.error({ err: error }, 'watch round failed');
+        return false;
       })
       .finally(() => {
         running = undefined;

@@ -4,6 +4,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import {
   ALERTMANAGER_SOURCE,
+  PROMETHEUS_SOURCE,
   groupOf,
   highestSeverity,
   severityRank,
@@ -65,6 +66,9 @@ export interface AlertRow {
   /** Null while it fires, and for an alert that expired: when it ended is not known. */
   ends_at: number | null;
   last_seen: number;
+  /** The Prometheus that last reported it firing, and the activeAt it reported; null for one never polled. */
+  polled_by: string | null;
+  polled_start: number | null;
 }
 
 export interface EventRow {
@@ -91,6 +95,12 @@ export interface Change {
   closed?: boolean;
 }
 
+/**
+ * The id of a change to the pending alerts noted, which incident://active shows: no incident has it (ids start at
+ * 1), so it updates that resource alone.
+ */
+export const PENDING_CHANGE_ID = 0;
+
 // The store revision the write that made a change gave its incident, kept beside the change: the change feed tells
 // this process's own writes once, however a poll reads them back.
 const revisions = new WeakMap<Change, number>();
@@ -106,14 +116,20 @@ export interface ListFilter {
   status?: 'active' | IncidentStatus | 'all' | undefined;
   /** Unix seconds: incidents updated at or after. */
   since?: number | undefined;
+  /** Incidents with a lower id: the page after one that ended with this id. */
+  before?: number | undefined;
   limit: number;
 }
 
 export interface IncidentStore {
   /** Applies alerts (any source) at `now`, in one transaction. */
   apply(alerts: readonly AlertInput[], now: number): Change[];
-  /** Firing alerts of a source in incidents not resolved: what a poll compares its answer against. */
-  firing(source: string): Array<{ fingerprint: string; labels: Labels }>;
+  /**
+   * Firing alerts, in incidents not resolved, that `prometheus` (a URL) reported last: what its watcher's poll
+   * compares its answer against. `since` is the activeAt it reported. Polled rows from before schema 5 are any
+   * Prometheus's.
+   */
+  polled(prometheus: string): Array<{ fingerprint: string; labels: Labels; since: number }>;
   /**
    * Resolves the firing alerts of a source not seen for `afterSeconds`, as expired: a source that says "resolved"
    * once (Alertmanager) would otherwise leave an alert firing for ever when that one notification was lost. Silence
@@ -126,11 +142,13 @@ export interface IncidentStore {
   /** The pending alerts noted, oldest first: alerts whose rule holds but whose `for` has not yet passed. */
   pendingAlerts(limit: number): Array<{ name: string; group_key: string; first_seen: number }>;
   /** Forgets noted pending alerts that went away without firing. */
-  forgetPending(fingerprints: readonly string[]): void;
+  forgetPending(fingerprints: readonly string[]): Change[];
   /** Resolves incidents whose quiet period has passed. */
   sweep(now: number): Change[];
   get(id: number): IncidentRow | undefined;
   alerts(id: number): AlertRow[];
+  /** How many of its resolved alerts were dropped past RESOLVED_ALERTS_KEPT (see `capAlerts`). */
+  alertsDropped(id: number): number;
   events(id: number, limit: number): EventRow[];
   eventCount(id: number): number;
   /** How many of its timeline's events are findings and actions. */
@@ -151,7 +169,7 @@ export interface IncidentStore {
   ): Change[];
   /** The store-wide revision: it grows with every change any process makes. */
   revision(): number;
-  /** Incidents changed after revision `rev`, with their status. */
+  /** Incidents changed after revision `rev`, with their status; PENDING_CHANGE_ID when the pending alerts did. */
   changedSince(rev: number): Array<{ id: number; status: IncidentStatus; rev: number }>;
   /** The status and revision of every incident not resolved. */
   openStates(): Array<{ id: number; status: IncidentStatus; rev: number }>;
@@ -162,6 +180,8 @@ const OPEN = "status <> 'resolved'";
 const RECENT_INCIDENTS = 20;
 /** The group's last RECENT_INCIDENTS incidents, where an alert's earlier episodes are looked for. */
 const RECENT = `SELECT id FROM incidents WHERE group_key = ? ORDER BY id DESC LIMIT ${RECENT_INCIDENTS}`;
+/** Resolved alerts kept per incident: the newest, as the view orders them; firing ones are all kept. */
+export const RESOLVED_ALERTS_KEPT = 100;
 
 export function createIncidentStore(db: DatabaseSync, options: GroupingOptions): IncidentStore {
   const sql = preparedStatements(db);
@@ -293,28 +313,60 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     const group = groupOf(alert.labels, options.groupBy);
     if (alert.source === ALERTMANAGER_SOURCE && finished(alert, group.key)) return;
     sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(alert.fingerprint);
-    const change = openIncident(group, alert, now);
-    if (change.opened === true) merge(changes, change);
-    const existing = sql('SELECT state FROM alerts WHERE incident_id = ? AND fingerprint = ?').get(
-      change.id,
-      alert.fingerprint,
-    ) as { state: string } | undefined;
     const labels = JSON.stringify(alert.labels);
     const annotations = JSON.stringify(alert.annotations);
-    if (existing?.state === 'firing') {
+    // Found by its fingerprint, as resolveAlert finds it: an alert firing in an open incident stays in it, whatever
+    // group its labels make now (incidents.groupBy changed, or another process on the file groups otherwise).
+    const firing = sql(
+      `SELECT a.incident_id AS id, a.annotations, a.polled_by, a.polled_start FROM alerts a
+       JOIN incidents i ON i.id = a.incident_id
+       WHERE i.${OPEN} AND a.fingerprint = ? AND a.state = 'firing' ORDER BY a.incident_id DESC LIMIT 1`,
+    ).get(alert.fingerprint) as FiringRow | undefined;
+    if (firing && !endedUnseen(alert, firing)) {
       sql('UPDATE alerts SET last_seen = ?, annotations = ? WHERE incident_id = ? AND fingerprint = ?').run(
         now,
         annotations,
-        change.id,
+        firing.id,
         alert.fingerprint,
       );
+      if (alert.polled)
+        sql(
+          'UPDATE alerts SET polled_by = ?, polled_start = ? WHERE incident_id = ? AND fingerprint = ?',
+        ).run(alert.polled.by, alert.startsAt, firing.id, alert.fingerprint);
+      // Subscribers hear of new annotation text, but the timeline does not: one with {{ $value }} changes at every
+      // evaluation. That is one notification a poll at most (apply merges a poll's changes), as often as a client
+      // re-reading the incident would see it differ.
+      if (!sameLabels(firing.annotations, alert.annotations)) {
+        sql('UPDATE incidents SET rev = ? WHERE id = ?').run(rev(), firing.id);
+        merge(changes, { id: firing.id });
+      }
       return;
     }
+    let change: Change;
+    if (firing) {
+      sql(
+        "UPDATE alerts SET state = 'resolved', ends_at = NULL WHERE incident_id = ? AND fingerprint = ?",
+      ).run(firing.id, alert.fingerprint);
+      event(firing.id, now, {
+        kind: 'alert_resolved',
+        summary: `${alertName(alert)} ended between two polls: Prometheus reports it active again since ${toRfc3339(alert.startsAt)}; when it ended is not known`,
+        data: { fingerprint: alert.fingerprint, ended_unseen: true },
+      });
+      change = { id: firing.id };
+    } else {
+      change = openIncident(group, alert, now);
+      if (change.opened === true) merge(changes, change);
+    }
+    const existing = sql('SELECT 1 FROM alerts WHERE incident_id = ? AND fingerprint = ?').get(
+      change.id,
+      alert.fingerprint,
+    );
     sql(
-      `INSERT INTO alerts (incident_id, fingerprint, name, state, severity, labels, annotations, generator_url, source, starts_at, ends_at, last_seen)
-       VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?, NULL, ?)
+      `INSERT INTO alerts (incident_id, fingerprint, name, state, severity, labels, annotations, generator_url, source, starts_at, ends_at, last_seen, polled_by, polled_start)
+       VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)
        ON CONFLICT (incident_id, fingerprint) DO UPDATE SET state = 'firing', ends_at = NULL, starts_at = excluded.starts_at,
-         last_seen = excluded.last_seen, annotations = excluded.annotations`,
+         last_seen = excluded.last_seen, annotations = excluded.annotations, polled_by = excluded.polled_by,
+         polled_start = excluded.polled_start`,
     ).run(
       change.id,
       alert.fingerprint,
@@ -326,6 +378,8 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       alert.source,
       alert.startsAt,
       now,
+      alert.polled?.by ?? null,
+      alert.polled ? alert.startsAt : null,
     );
     const incident = sql('SELECT quiet_since, severity FROM incidents WHERE id = ?').get(change.id) as {
       quiet_since: number | null;
@@ -398,12 +452,36 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     });
   }
 
-  function notePending(alert: AlertInput, now: number): void {
+  /**
+   * Drops an incident's resolved alerts past the newest RESOLVED_ALERTS_KEPT, and counts them: a label templated from
+   * the value (`depth: {{ $value }}`) makes a new alert at every evaluation, and its rows would otherwise grow for as
+   * long as the incident lasts, with every read of it. A late webhook "firing" of a dropped alert is no longer known
+   * to be stale; an episode that old is not one still on its way. Run after a write's alerts are applied.
+   */
+  function capAlerts(id: number): void {
+    const { changes: dropped } = sql(
+      `DELETE FROM alerts WHERE incident_id = ? AND state = 'resolved' AND rowid NOT IN (
+         SELECT rowid FROM alerts WHERE incident_id = ? AND state = 'resolved' ORDER BY starts_at DESC, rowid DESC LIMIT ?)`,
+    ).run(id, id, RESOLVED_ALERTS_KEPT);
+    if (Number(dropped) > 0)
+      sql('UPDATE incidents SET alerts_dropped = alerts_dropped + ? WHERE id = ?').run(dropped, id);
+  }
+
+  /** Notes a pending alert; true when it was not noted before. */
+  function notePending(alert: AlertInput, now: number): boolean {
     const group = groupOf(alert.labels, options.groupBy);
+    const known = sql('SELECT 1 FROM pending_alerts WHERE fingerprint = ?').get(alert.fingerprint);
     sql(
       `INSERT INTO pending_alerts (fingerprint, group_key, name, labels, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (fingerprint) DO UPDATE SET last_seen = excluded.last_seen`,
     ).run(alert.fingerprint, group.key, alertName(alert), JSON.stringify(alert.labels), now, now);
+    return known === undefined;
+  }
+
+  /** The pending alerts changed: other processes find it by the revision kept for it (see changedSince). */
+  function pendingChanged(): Change {
+    sql("UPDATE meta SET value = ? WHERE key = 'pending_rev'").run(rev());
+    return { id: PENDING_CHANGE_ID };
   }
 
   function resolveIncident(id: number, now: number, summary: string): Change {
@@ -427,6 +505,10 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       where.push('i.updated_at >= ?');
       params.push(filter.since);
     }
+    if (filter.before !== undefined) {
+      where.push('i.id < ?');
+      params.push(filter.before);
+    }
     return { where: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
   };
   const activeSelect = `SELECT i.*,
@@ -442,22 +524,27 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       if (alerts.length === 0) return [];
       return write(() => {
         const changes = new Map<number, Change>();
+        let noted = false;
         for (const alert of alerts) {
           if (alert.state === 'firing') fire(alert, now, changes);
           else if (alert.state === 'resolved') resolveAlert(alert, now, changes);
-          else notePending(alert, now);
+          else if (notePending(alert, now)) noted = true;
         }
+        if (noted) merge(changes, pendingChanged());
+        for (const id of changes.keys()) capAlerts(id);
         if (options.quietSeconds === 0) for (const change of sweepNow(now)) merge(changes, change);
         return [...changes.values()];
       });
     },
-    firing(source) {
+    polled(prometheus) {
       return (
         sql(
-          `SELECT a.fingerprint, a.labels FROM alerts a JOIN incidents i ON i.id = a.incident_id
-           WHERE a.state = 'firing' AND a.source = ? AND i.${OPEN}`,
-        ).all(source) as Array<{ fingerprint: string; labels: string }>
-      ).map(r => ({ fingerprint: r.fingerprint, labels: JSON.parse(r.labels) as Labels }));
+          `SELECT a.fingerprint, a.labels, coalesce(a.polled_start, a.starts_at) AS since FROM alerts a
+           JOIN incidents i ON i.id = a.incident_id
+           WHERE a.state = 'firing' AND i.${OPEN}
+             AND (a.polled_by = ? OR (a.polled_by IS NULL AND a.source = ?))`,
+        ).all(prometheus, PROMETHEUS_SOURCE) as Array<{ fingerprint: string; labels: string; since: number }>
+      ).map(r => ({ fingerprint: r.fingerprint, labels: JSON.parse(r.labels) as Labels, since: r.since }));
     },
     expire(source, afterSeconds, now) {
       upSince ??= now;
@@ -501,10 +588,13 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
         limit,
       ) as Array<{ name: string; group_key: string; first_seen: number }>,
     forgetPending(fingerprints) {
-      if (fingerprints.length === 0) return;
-      write(() => {
+      if (fingerprints.length === 0) return [];
+      return write(() => {
+        let forgot = false;
         for (const fingerprint of fingerprints)
-          sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(fingerprint);
+          if (sql('DELETE FROM pending_alerts WHERE fingerprint = ?').run(fingerprint).changes > 0)
+            forgot = true;
+        return forgot ? [pendingChanged()] : [];
       });
     },
     sweep(now) {
@@ -519,6 +609,11 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       sql(
         "SELECT * FROM alerts WHERE incident_id = ? ORDER BY state = 'firing' DESC, starts_at DESC, rowid DESC",
       ).all(id) as unknown as AlertRow[],
+    alertsDropped: id =>
+      (
+        sql('SELECT alerts_dropped FROM incidents WHERE id = ?').get(id) as
+          { alerts_dropped: number } | undefined
+      )?.alerts_dropped ?? 0,
     events: (id, limit) =>
       (
         sql('SELECT * FROM events WHERE incident_id = ? ORDER BY id DESC LIMIT ?').all(
@@ -612,8 +707,13 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
       });
     },
     revision: () => (sql("SELECT value FROM meta WHERE key = 'rev'").get() as { value: number }).value,
+    // One statement, so that the pending alerts' revision and the incidents' are read at one moment.
     changedSince: rev =>
-      sql('SELECT id, status, rev FROM incidents WHERE rev > ? ORDER BY rev').all(rev) as Array<{
+      sql(
+        `SELECT id, status, rev FROM incidents WHERE rev > ?
+         UNION ALL SELECT ${PENDING_CHANGE_ID}, 'open', value FROM meta WHERE key = 'pending_rev' AND value > ?
+         ORDER BY rev`,
+      ).all(rev, rev) as Array<{
         id: number;
         status: IncidentStatus;
         rev: number;
@@ -656,6 +756,37 @@ function merge(changes: Map<number, Change>, change: Change): void {
  */
 function earlier(alert: AlertInput, startsAt: number): boolean {
   return alert.source === ALERTMANAGER_SOURCE && alert.startsAt < startsAt;
+}
+
+interface FiringRow {
+  id: number;
+  annotations: string;
+  polled_by: string | null;
+  polled_start: number | null;
+}
+
+/**
+ * Whether a polled alert firing here is of a new episode: the Prometheus that reported the one stored, running since
+ * before it began, now reports a later activeAt, so the alert ended and fired again between two polls (or while
+ * devops-mcp was down). A Prometheus that restarted since gives its alerts a new activeAt (it restores no `for`
+ * shorter than its grace period), which says nothing of an end; another Prometheus's activeAt is its own.
+ */
+function endedUnseen(alert: AlertInput, row: FiringRow): boolean {
+  const polled = alert.polled;
+  return (
+    polled?.upSince !== undefined &&
+    row.polled_by === polled.by &&
+    row.polled_start !== null &&
+    polled.upSince < row.polled_start &&
+    alert.startsAt > row.polled_start
+  );
+}
+
+/** Whether stored label JSON holds the same names and values, in whatever order. */
+function sameLabels(stored: string, labels: Labels): boolean {
+  const before = JSON.parse(stored) as Labels;
+  const names = Object.keys(labels);
+  return names.length === Object.keys(before).length && names.every(name => before[name] === labels[name]);
 }
 
 function alertName(alert: AlertInput): string {

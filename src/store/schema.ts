@@ -173,6 +173,19 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE outcomes ADD COLUMN branch TEXT;
   `,
+
+  // 5: which Prometheus last reported a firing alert (its URL, without credentials) and the activeAt it reported:
+  // a watcher resolves only the alerts its own Prometheus stopped reporting, webhook-first ones included, and tells
+  // a new episode from the same one. Polled rows from before it have none, and are any watcher's to resolve (there
+  // was one Prometheus then). The revision of the last change to the pending alerts, which incident://active shows:
+  // other processes hear of it as they hear of an incident's. How many resolved alerts an incident no longer keeps
+  // (past the newest RESOLVED_ALERTS_KEPT), as events_dropped counts its timeline.
+  `
+  ALTER TABLE incidents ADD COLUMN alerts_dropped INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE alerts ADD COLUMN polled_by TEXT;
+  ALTER TABLE alerts ADD COLUMN polled_start REAL;
+  INSERT INTO meta (key, value) VALUES ('pending_rev', 0);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

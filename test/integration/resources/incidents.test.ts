@@ -351,7 +351,6 @@ describe('incident tools', () => {
     // `since` is the last update, not the start, and the published definition says so.
     const { tools } = await mcp.client.listTools();
     const list = tools.find(tool => tool.name === 'list_incidents');
-    expect(list?.description).toContain('updated since `since`');
     expect((list?.inputSchema.properties?.since as { description?: string }).description).toMatch(
       /^updated since/,
     );
@@ -401,7 +400,7 @@ describe('list_incidents', () => {
     expect(listed).toMatchObject({ shown: 20, total: 25, truncated: true });
     expect(listed.incidents).toHaveLength(20);
     expect(listed.note).toBe(
-      'Showing 20 of 25 incidents; 5 left out. Raise limit (up to 200), or narrow with status or since; get_incident shows one.',
+      'Showing 20 of 25 incidents; 5 older left out. Next page: before 6 (same status and since), or raise limit (up to 200); get_incident shows one.',
     );
     expect((await mcp.call('list_incidents', { limit: 30 })).structuredContent).toEqual(
       expect.not.objectContaining({ note: expect.anything() }),
@@ -411,6 +410,34 @@ describe('list_incidents', () => {
       total: 25,
       truncated: false,
     });
+  });
+
+  it('pages back to the oldest incident past the byte cap with the `before` the note names', async () => {
+    for (let i = 0; i < 250; i++) {
+      await fire({ alertname: 'Down', service: `svc-${i}` });
+      await fire({ alertname: 'Down', service: `svc-${i}` }, 'resolved');
+    }
+    clock += 1000;
+    const seen: number[] = [];
+    let args: Record<string, unknown> = { status: 'all', limit: 200, since: '2h' };
+    for (let page = 0; page < 50; page++) {
+      const listed = (await mcp.call('list_incidents', args)).structuredContent as {
+        incidents: Array<{ id: number }>;
+        shown: number;
+        total: number;
+        truncated: boolean;
+        note: string;
+      };
+      seen.push(...listed.incidents.map(i => i.id));
+      // The first page is cut to the byte cap, well short of the limit.
+      if (page === 0) expect(listed.note).toMatch(/^Showing \d+ of 250 incidents to fit \d+ bytes/);
+      if (!listed.truncated) break;
+      const before = /Next page: before (\d+) \(same status and since\)/.exec(listed.note)?.[1];
+      expect(before, listed.note).toBe(String(seen.at(-1)));
+      expect(listed.total).toBe(250 - seen.length + listed.shown);
+      args = { ...args, before: Number(before) };
+    }
+    expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => 250 - i));
   });
 });
 

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createChangeFeed, type ChangeFeed } from '../../../src/incidents/feed.ts';
 import type { Logger } from '../../../src/lib/logger.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
-import type { Change } from '../../../src/store/incidents.ts';
+import { PENDING_CHANGE_ID, type Change } from '../../../src/store/incidents.ts';
 
 let dir: string;
 let ours: Store;
@@ -80,4 +80,23 @@ it('tells our own change once when a poll reads it back before it is published',
   feed.publish(mine);
   feed.poll();
   expect(told()).toEqual([{ id: 1 }, { id: 2, opened: true }]);
+});
+
+it("tells another process's change to the pending alerts once, and our own once", () => {
+  const pending = { ...alert('Slow'), state: 'pending' as const };
+  feed.watch();
+  heard = [];
+  theirs.incidents.apply([pending], now);
+  feed.poll();
+  expect(told()).toEqual([{ id: PENDING_CHANGE_ID }]);
+  theirs.incidents.apply([pending], now + 1);
+  feed.poll();
+  expect(told()).toEqual([{ id: PENDING_CHANGE_ID }]);
+
+  // A poll reads our own write back once another process writes too.
+  heard = [];
+  feed.publish(ours.incidents.forgetPending(['Slow']));
+  theirs.incidents.apply([alert('Down')], now + 2);
+  feed.poll();
+  expect(told()).toEqual([{ id: PENDING_CHANGE_ID }, { id: 1, opened: true }]);
 });

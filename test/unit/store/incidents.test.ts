@@ -211,4 +211,21 @@ describe('two writers on one database file', () => {
       after.close();
     }
   });
+
+  it('keep a still-firing alert in its incident after incidents.groupBy changed between two starts', () => {
+    const path = join(dir, 'regrouped-firing.db');
+    const before = openStore({ path, busyTimeoutMs: 5000, ...OPTIONS, groupBy: ['service'] });
+    before.incidents.apply([alert(errors)], 1000);
+    before.close();
+    const after = openStore({ path, busyTimeoutMs: 5000, ...OPTIONS, groupBy: ['alertname'] });
+    try {
+      expect(after.incidents.apply([alert(errors)], 1015)).toEqual([]);
+      expect(after.incidents.list({ status: 'all', limit: 10 }).map(i => i.title)).toEqual([
+        'HighErrorRate on service=checkout',
+      ]);
+      expect(after.incidents.alerts(1).map(a => [a.state, a.last_seen])).toEqual([['firing', 1015]]);
+    } finally {
+      after.close();
+    }
+  });
 });

@@ -11,6 +11,7 @@ import { textOf, type AgentMcp } from './mcp.ts';
 import { atLeast, lowerOf, repoCap, type Mode } from './modes.ts';
 import type { Session } from './investigate.ts';
 import { findRepoPolicy } from '../policy/repos.ts';
+import { cutIndex } from '../lib/logs.ts';
 
 export interface ActOutcome {
   tested: boolean;
@@ -54,21 +55,42 @@ function testCommand(ctx: Context, repo: string): string | undefined {
   return commands.includes('test') ? 'test' : commands[0];
 }
 
+/**
+ * What each part of a PR body may take. open_pr refuses a body past 100,000 characters and keeps 60,000 of one
+ * (policy/text.ts), and a model may write a rationale or a summary longer than either: each part is cut to its
+ * budget, which all together stay well under open_pr's, so that its escapes (which lengthen the text) and its
+ * provenance block fit beside them and nothing is refused or lost at the end.
+ */
+const PR_BUDGET = { summary: 4000, rootCause: 2000, flags: 1000, cited: 20, shows: 500, rationale: 16_000 };
+
 export function prBody(d: CheckedDiagnosis, incidentId: number): string {
-  const evidence = d.cited.map(
-    c =>
-      `- \`${c.call}\` ${c.tool} \`${JSON.stringify(c.args).slice(0, 300)}\`${c.ok ? '' : ' (error)'}: ${c.shows}`,
-  );
-  return [
+  let cut = false;
+  const fit = (text: string, max: number): string => {
+    if (text.length <= max) return text;
+    cut = true;
+    return `${text.slice(0, cutIndex(text, max))}… (cut from ${text.length} characters)`;
+  };
+  const evidence = d.cited
+    .slice(0, PR_BUDGET.cited)
+    .map(
+      c =>
+        `- \`${c.call}\` ${c.tool} \`${JSON.stringify(c.args).slice(0, 300)}\`${c.ok ? '' : ' (error)'}: ${fit(c.shows, PR_BUDGET.shows)}`,
+    );
+  if (d.cited.length > PR_BUDGET.cited) {
+    cut = true;
+    evidence.push(`- … and ${d.cited.length - PR_BUDGET.cited} more cited call(s)`);
+  }
+  const flags = d.flags.length > 0 ? ` (flags: ${fit(d.flags.join(', '), PR_BUDGET.flags)})` : '';
+  const parts = [
     `Incident: incident://${incidentId}`,
     '',
     `## Diagnosis`,
     '',
-    d.summary,
+    fit(d.summary, PR_BUDGET.summary),
     '',
-    `**Root cause:** ${d.rootCause}`,
+    `**Root cause:** ${fit(d.rootCause, PR_BUDGET.rootCause)}`,
     '',
-    `**Confidence:** ${d.confidence}${d.flags.length > 0 ? ` (flags: ${d.flags.join(', ')})` : ''}`,
+    `**Confidence:** ${d.confidence}${flags}`,
     '',
     `## Evidence`,
     '',
@@ -76,10 +98,19 @@ export function prBody(d: CheckedDiagnosis, incidentId: number): string {
     '',
     `## Change`,
     '',
-    d.proposedChange?.rationale ?? '',
+    fit(d.proposedChange?.rationale ?? '', PR_BUDGET.rationale),
     '',
+  ];
+  if (cut) {
+    parts.push(
+      `Parts of the diagnosis were cut to fit a PR body; the whole of it is in the investigation's transcript on incident://${incidentId}.`,
+      '',
+    );
+  }
+  parts.push(
     `Tested in the devops-mcp sandbox before this PR was opened; made by the devops-mcp headless loop.`,
-  ].join('\n');
+  );
+  return parts.join('\n');
 }
 
 const tail = (text: string, max: number) => (text.length <= max ? text : `…${text.slice(-max)}`);
@@ -97,12 +128,33 @@ export function notGroundsToAct(d: CheckedDiagnosis, minConfidence: number): str
   return undefined;
 }
 
+/** A slot taken of a sliding-window counter: what gives it back. */
+export interface Slot {
+  counter: string;
+  at: number;
+}
+
+export interface ActOptions {
+  maxRevisions: number;
+  maxPrsPerHour: number;
+  cooldownSeconds: number;
+  minConfidenceToAct: number;
+  /** A line for the operator as each sandbox run starts. */
+  narrate?: (line: string) => void;
+  /**
+   * Told of the group's cooldown slot while it would go back had the step gone no further (taken; undefined once
+   * given back, or once open_pr starts, which may write): the loop records it, so that a loop that finds this
+   * process dead gives it back (loop.ts, closeAbandoned).
+   */
+  holding?: (slot: Slot | undefined) => void;
+}
+
 export async function act(
   ctx: Context,
   mcp: AgentMcp,
   session: Session,
   mode: Mode,
-  opts: { maxRevisions: number; maxPrsPerHour: number; cooldownSeconds: number; minConfidenceToAct: number },
+  opts: ActOptions,
 ): Promise<ActOutcome> {
   const id = session.incidentId;
   const outcome: ActOutcome = { tested: false, passed: false, runs: 0 };
@@ -125,7 +177,11 @@ export async function act(
     return { result, text, entry };
   };
   const note = (text: string) => mcp.call('annotate_incident', { id, note: text.slice(0, 4000) });
-  let cooldown: { counter: string; at: number } | undefined;
+  let cooldown: Slot | undefined;
+  const hold = (slot: Slot | undefined) => {
+    cooldown = slot;
+    opts.holding?.(slot);
+  };
   /**
    * Told to stop, or out of time, the act step starts nothing more (what is under way has finished: its result is
    * recorded). The investigation takes that ending, so a stopped one is taken up again; nothing was published, so
@@ -135,7 +191,10 @@ export async function act(
     const ending = session.halted();
     if (ending === undefined) return false;
     session.ending = ending;
-    if (cooldown) store.agent.release(cooldown.counter, cooldown.at);
+    if (cooldown) {
+      store.agent.release(cooldown.counter, cooldown.at);
+      hold(undefined);
+    }
     outcome.stopped =
       ending.kind === 'deferred'
         ? 'the loop was told to stop'
@@ -176,10 +235,11 @@ export async function act(
         await note(`Proposed change for ${change.repo} not tested: ${outcome.stopped}.`);
         return outcome;
       }
-      cooldown = taken;
+      hold(taken);
     }
     const command = testCommand(ctx, change.repo) ?? 'test';
     const changes = toolChanges(change);
+    opts.narrate?.(`testing the ${revision === 0 ? 'proposed' : 'revised'} change in the sandbox`);
     const run = await loopCall('run_sandbox_test', { repo: change.repo, command, changes });
     outcome.tested = true;
     outcome.runs += 1;
@@ -231,6 +291,8 @@ export async function act(
     return outcome;
   }
   const title = `Fix incident ${id}: ${session.diagnosis.summary}`.slice(0, 120);
+  // From here a branch or a PR may be written: a process dying now has acted, and its cooldown stays spent.
+  hold(undefined);
   const pr = await loopCall('open_pr', {
     repo: change.repo,
     branch: `incident-${id}`,

@@ -53,8 +53,12 @@ export async function runAgent(ctx: Context, command: AgentCommand): Promise<num
       }
       tell(await agent.handle(command.incident));
     } else if (command.once) {
-      // Once: take in what Prometheus fires now, then handle what is open.
-      await watcher?.poll();
+      // Once: take in what Prometheus fires now, then handle what is open. Alerts that could not be read are
+      // incidents this run may have missed: a cron job must hear "try again later", not "nothing to do".
+      if ((await watcher?.poll()) === false) {
+        narrate('could not read the alerts from Prometheus; what fires now waits for the next run');
+        seen.deferred = true;
+      }
       const reports = await agent.runOnce();
       // Stopped before or between investigations: what was left in the queue waits for the next run.
       seen.deferred ||= command.stop.aborted;

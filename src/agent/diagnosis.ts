@@ -97,7 +97,10 @@ export function checkCitations(diagnosis: Diagnosis, ledger: Ledger): CheckedDia
 
 /** What an investigation that ended early (a budget, the LLM gone) still says: what was looked at, and why it stopped. */
 export function partialDiagnosis(reason: string, ledger: Ledger): CheckedDiagnosis {
-  const calls = ledger.entries.filter(e => e.by === 'model');
+  // Only the calls that reached a tool were made: those the loop refused did nothing, and are told apart.
+  const attempts = ledger.entries.filter(e => e.by === 'model');
+  const calls = attempts.filter(e => e.heldBack !== true);
+  const refused = attempts.length - calls.length;
   return {
     summary: `Investigation ended before a diagnosis: ${reason}.`,
     rootCause: 'unknown',
@@ -106,7 +109,7 @@ export function partialDiagnosis(reason: string, ledger: Ledger): CheckedDiagnos
     evidence: [],
     proposedChange: null,
     nextSteps: [
-      `Investigate further by hand: ${calls.length} tool call(s) were made (${[...new Set(calls.map(c => c.tool))].join(', ') || 'none'}).`,
+      `Investigate further by hand: ${calls.length} tool call(s) were made (${[...new Set(calls.map(c => c.tool))].join(', ') || 'none'})${refused > 0 ? `; ${refused} more were refused before reaching a tool` : ''}.`,
     ],
     flags: ['partial', `stopped:${reason}`],
     cited: [],

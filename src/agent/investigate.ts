@@ -32,6 +32,7 @@ export interface InvestigationDeps {
   stop: AbortSignal;
   guard?: Guard;
   onTool?: (entry: LedgerEntry) => void;
+  onModelCall?: () => void;
 }
 
 /** Why an investigation ended without the model's own diagnosis: a budget, or something to come back for. */
@@ -177,6 +178,7 @@ export async function openSession(deps: InvestigationDeps, incidentId: number, m
     diagnosisTool: DIAGNOSIS_TOOL,
     guard: deps.guard,
     onTool: deps.onTool,
+    onModelCall: deps.onModelCall,
     stop: cut.signal,
     writing: {
       begin: () => {

@@ -10,6 +10,11 @@ export interface LedgerEntry {
   ok: boolean;
   /** The tool's error code (`REPO_NOT_ALLOWED`, …) when it refused or failed. */
   code?: string | undefined;
+  /**
+   * The call never reached a tool: refused by the loop (arguments not JSON, the tool-call budget spent, its policy)
+   * or naming no tool there is. Nothing was done; the record says so.
+   */
+  heldBack?: true;
   /** Bytes of the result text the model saw. */
   bytes: number;
   ms: number;

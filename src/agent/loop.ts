@@ -10,7 +10,7 @@ import { createCircuitBreaker, type CircuitBreaker } from '../lib/circuit-breake
 import { ownerAlive } from '../lib/owner.ts';
 import { abortableSleep } from '../lib/retry.ts';
 import { escapeControls } from '../lib/terminal.ts';
-import { act, recordModelActions, type ActOutcome } from './act.ts';
+import { act, recordModelActions, type ActOutcome, type Slot } from './act.ts';
 import { asAnnotation, type CheckedDiagnosis } from './diagnosis.ts';
 import { openSession, type Session } from './investigate.ts';
 import { checkOutcomes } from './learn.ts';
@@ -182,6 +182,9 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       };
     };
 
+  /** The incidents whose deferral for an LLM outage this process has told the operator of (see investigate). */
+  const outageTold = new Set<number>();
+
   /**
    * Investigates an incident if `wanted` still holds when the investigation is claimed (in the store's write
    * transaction, so that two loops on one file never take the same incident).
@@ -216,11 +219,43 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       return report;
     }
     report.investigationId = investigationId;
-    narrate(
-      `incident ${incidentId}: investigating in ${mode} mode${pause.paused ? ' (paused: observe only)' : ''}`,
-    );
+    // While the LLM is down the breaker lets a probe through every cooldown. The first deferral of an incident is
+    // told, the next ones are not: an outage of a few hours would push the incident's own history out of its capped
+    // timeline, and bury the operator's terminal in lines that say nothing new. The timeline is told once in all,
+    // the operator once by this process (a run with --incident says what became of it). So a probe after one says
+    // it is investigating only once it has more to say (a tool call, an ending other than the outage).
+    const afterOutage = store.agent.investigations(incidentId).at(-2)?.budgetHit === 'llm_unavailable';
+    const quiet = afterOutage && outageTold.has(incidentId);
+    // An object, so that a check after the closures set it is not narrowed to its first value.
+    const told = { start: false };
+    const begin = (): void => {
+      if (told.start) return;
+      told.start = true;
+      narrate(
+        `incident ${incidentId}: investigating in ${mode} mode${pause.paused ? ' (paused: observe only)' : ''}`,
+      );
+    };
+    const say = (line: string): void => {
+      begin();
+      narrate(`incident ${incidentId}: ${line}`);
+    };
+    if (!quiet) begin();
     let session: Session | undefined;
     let finished = false;
+    /** The group cooldown slot the act step holds, which goes back if this process dies before it is spent. */
+    let held: Slot | undefined;
+    // Kept in the store as the investigation goes, so that a loop that finds this process dead records what it spent
+    // and gives back the cooldown of an act step that never reached its PR (closeAbandoned).
+    const checkpoint = (): void => {
+      const usage = session?.budget.usage;
+      if (!usage) return;
+      store.agent.recordProgress(investigationId, {
+        tokens: usage.tokens,
+        modelCalls: usage.modelCalls,
+        toolCalls: usage.toolCalls,
+        ...(held ? { cooldown: held } : {}),
+      });
+    };
     try {
       session = await openSession(
         {
@@ -231,10 +266,11 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
           breaker,
           stop: opts.stop,
           guard: guardFor(mode, store, incidentId),
+          onModelCall: checkpoint,
           onTool: entry => {
             const args = JSON.stringify(entry.args);
-            narrate(
-              `incident ${incidentId}: ${entry.tool} ${args.length > 120 ? `${args.slice(0, 119)}…` : args} → ${entry.ok ? 'ok' : (entry.code ?? 'error')} (${entry.bytes} B, ${entry.ms} ms)`,
+            say(
+              `${entry.tool} ${args.length > 120 ? `${args.slice(0, 119)}…` : args} → ${entry.ok ? 'ok' : (entry.code ?? 'error')} (${entry.bytes} B, ${entry.ms} ms)`,
             );
           },
         },
@@ -244,20 +280,30 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       await session.run();
       const ended = session.ending;
       if (ended.kind === 'diagnosed' && atLeast(mode, 'propose') && session.diagnosis.proposedChange) {
-        narrate(`incident ${incidentId}: testing the proposed change in the sandbox`);
-        report.acted = await act(ctx, mcp, session, mode, {
-          maxRevisions: config.maxRevisions,
-          maxPrsPerHour: config.maxPrsPerHour,
-          cooldownSeconds: config.cooldownSeconds,
-          minConfidenceToAct: config.minConfidenceToAct,
-        });
-        if (report.acted.tested) {
-          narrate(
-            `incident ${incidentId}: sandbox: ${report.acted.runs} run(s), ${report.acted.passed ? 'passed' : 'failed'}`,
-          );
+        try {
+          report.acted = await act(ctx, mcp, session, mode, {
+            maxRevisions: config.maxRevisions,
+            maxPrsPerHour: config.maxPrsPerHour,
+            cooldownSeconds: config.cooldownSeconds,
+            minConfidenceToAct: config.minConfidenceToAct,
+            narrate: say,
+            holding: slot => {
+              held = slot;
+              checkpoint();
+            },
+          });
+        } finally {
+          // What the step kept spent when it ended (a tested change, a failing run) stays spent, whatever follows.
+          if (held) {
+            held = undefined;
+            checkpoint();
+          }
         }
-        if (report.acted.pr) narrate(`incident ${incidentId}: opened ${report.acted.pr.url}`);
-        else if (report.acted.stopped) narrate(`incident ${incidentId}: ${report.acted.stopped}`);
+        if (report.acted.tested) {
+          say(`sandbox: ${report.acted.runs} run(s), ${report.acted.passed ? 'passed' : 'failed'}`);
+        }
+        if (report.acted.pr) say(`opened ${report.acted.pr.url}`);
+        else if (report.acted.stopped) say(report.acted.stopped);
       }
       await recordModelActions(ctx, session);
       const diagnosis = session.diagnosis;
@@ -269,12 +315,7 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
             ? session.ending.reason
             : undefined;
       if (budgetHit !== undefined) report.budgetHit = budgetHit;
-      // While the LLM is down the breaker lets a probe through every cooldown: the first deferral of an incident is
-      // told on its timeline, the next ones are not, or an outage of a few hours would push the incident's own
-      // history out of its capped timeline.
-      const repeatOutage =
-        budgetHit === 'llm_unavailable' &&
-        store.agent.investigations(incidentId).at(-2)?.budgetHit === 'llm_unavailable';
+      const repeatOutage = budgetHit === 'llm_unavailable' && afterOutage;
 
       // The refused attempts go on the timeline too: what the model tried that policy stopped.
       report.refused = session.ledger.entries
@@ -307,24 +348,37 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       }
 
       const usage = session.budget.usage;
-      store.agent.finishInvestigation(investigationId, {
-        diagnosis,
-        flags: diagnosis.flags,
-        transcript: transcriptOf(session, mode, report),
-        tokens: usage.tokens,
-        modelCalls: usage.modelCalls,
-        toolCalls: usage.toolCalls,
-        ...(budgetHit === undefined ? {} : { budgetHit }),
-        now: ctx.now(),
-        quiet: repeatOutage,
-      });
+      if (repeatOutage && usage.modelCalls === 0) {
+        // A probe the endpoint never answered: nothing was said or spent, and the deferral before it stands for the
+        // outage. Kept, each probe would add a row (and its seed) for as long as the outage lasts.
+        store.agent.discardInvestigation(investigationId);
+        delete report.investigationId;
+      } else {
+        store.agent.finishInvestigation(investigationId, {
+          diagnosis,
+          flags: diagnosis.flags,
+          transcript: transcriptOf(session, mode, report),
+          tokens: usage.tokens,
+          modelCalls: usage.modelCalls,
+          toolCalls: usage.toolCalls,
+          ...(budgetHit === undefined ? {} : { budgetHit }),
+          now: ctx.now(),
+          quiet: repeatOutage,
+        });
+      }
       finished = true;
       if (budgetHit !== undefined && DEFERRED.has(budgetHit)) {
         store.agent.release('agent_investigations', startedAt);
         report.deferred = true;
       }
-      narrate(
-        `incident ${incidentId}: ${budgetHit === undefined ? 'diagnosed' : `ended (${budgetHit})`} — confidence ${diagnosis.confidence}${diagnosis.flags.length > 0 ? `, flags ${diagnosis.flags.join(', ')}` : ''}; ${usage.modelCalls} model calls, ${usage.toolCalls} tool calls, ${usage.tokens} tokens`,
+      if (budgetHit === 'llm_unavailable') {
+        if (quiet && !told.start) return report;
+        outageTold.add(incidentId);
+      } else {
+        outageTold.delete(incidentId);
+      }
+      say(
+        `${budgetHit === undefined ? 'diagnosed' : `ended (${budgetHit})`} — confidence ${diagnosis.confidence}${diagnosis.flags.length > 0 ? `, flags ${diagnosis.flags.join(', ')}` : ''}; ${usage.modelCalls} model calls, ${usage.toolCalls} tool calls, ${usage.tokens} tokens`,
       );
       return report;
     } catch (error) {
@@ -397,21 +451,25 @@ export async function openAgent(ctx: Context, opts: AgentOptions): Promise<Agent
       const why = dead
         ? `the process running it (${inv.owner ?? ''}) ended before it did`
         : `it was still running after ${Math.round(now - inv.startedAt)} s, longer than any investigation can`;
+      // What it spent is what it recorded as it went (the last model call's figures).
       const closed = store.agent.finishInvestigation(inv.id, {
         diagnosis: null,
         flags: ['abandoned'],
-        transcript: { abandoned: why },
-        tokens: 0,
-        modelCalls: 0,
-        toolCalls: 0,
+        transcript: { abandoned: why, ...(inv.cooldown ? { cooldownGivenBack: inv.cooldown } : {}) },
+        tokens: inv.tokens,
+        modelCalls: inv.modelCalls,
+        toolCalls: inv.toolCalls,
         budgetHit: 'stopped',
         now,
       });
       // Its slot stays spent: it may have spent its tokens (and a crash loop must not investigate without limit).
       if (!closed) continue;
+      // Its act step took the group's cooldown and died before its PR: nothing was published, so the slot goes back,
+      // as a stop gives it back (act.ts); kept, the investigation taken up again would be refused by it.
+      if (inv.cooldown) store.agent.release(inv.cooldown.counter, inv.cooldown.at);
       log.warn({ investigation: inv.id, incidentId: inv.incidentId, owner: inv.owner }, `closed: ${why}`);
       narrate(
-        `incident ${inv.incidentId}: investigation ${inv.id} closed, ${why}; it is taken up again (${MAX_ERROR_ENDINGS} such or failed endings at most)`,
+        `incident ${inv.incidentId}: investigation ${inv.id} closed, ${why}${inv.cooldown ? ' (before its PR: the cooldown it took goes back)' : ''}; it is taken up again (${MAX_ERROR_ENDINGS} such or failed endings at most)`,
       );
     }
   }

@@ -61,6 +61,8 @@ export interface RuntimeOptions {
   onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
   /** Hears each tool call of the model once it is in the ledger (the CLI narrates them). */
   onTool?: (entry: LedgerEntry) => void;
+  /** Hears each model call that answered, once the budget counts it (the loop records the usage as it goes). */
+  onModelCall?: () => void;
   /**
    * Told when a write tool's call (run_sandbox_test, open_pr) starts and ends: the run is not cut while one is under
    * way (investigate.ts), since an abandoned PR would be made all the same, and recorded as failed.
@@ -75,7 +77,7 @@ export interface Runtime {
   middleware: ReturnType<typeof createMiddleware>;
   /** The callbacks handler that sees every model answer (including those the agent throws away). */
   callbacks: BaseCallbackHandler[];
-  /** Everything said so far: the seed, each answer, each tool result. */
+  /** Everything said so far, in order: the seed, each answer (corrected ones too, with the replies), each tool result. */
   conversation: BaseMessage[];
   turns: ModelTurn[];
 }
@@ -174,6 +176,20 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     }),
   ];
 
+  /**
+   * Adds to the transcript what it lacks of a request, in order. The transcript only grows: the agent's state keeps
+   * neither a corrected answer nor the reply to it (they go to the model on the retry only), so taking each request
+   * as the whole conversation would lose every correction. A message is known by itself or by its id (the answer
+   * recorded may be another object than the one that went into the state).
+   */
+  const remember = (messages: readonly BaseMessage[]): void => {
+    for (const message of messages) {
+      const id = message.id;
+      const known = conversation.some(m => m === message || (id !== undefined && id !== '' && m.id === id));
+      if (!known) conversation.push(message);
+    }
+  };
+
   type Handler = (request: ModelRequest) => AIMessage | Command | Promise<AIMessage | Command>;
   type Outcome = { kind: 'done'; result: AIMessage } | { kind: 'correct'; exchange: BaseMessage[] };
 
@@ -182,7 +198,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     if (opts.stop.aborted) throw new Stopped('the loop was told to stop');
     budget.beforeModelCall();
     if (!breaker.allow()) throw new CircuitOpenError('the LLM endpoint', breaker.retryInMs());
-    conversation.splice(0, conversation.length, ...request.messages);
+    remember(request.messages);
     const started = Date.now();
     let retries = 0;
     let result: AIMessage | Command | undefined;
@@ -248,6 +264,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     const tokens = answer?.usage_metadata?.total_tokens ?? estimatedTokens(request, answer);
     budget.afterModelCall(tokens);
     turns.push({ at: opts.now(), ms: Date.now() - started, tokens, retries });
+    opts.onModelCall?.();
     const noDiagnosis = (said: string): Outcome => {
       budget.correct('no_diagnosis', said.slice(0, 200));
       const reply = new HumanMessage(
@@ -277,6 +294,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
           by: 'model',
           ok: false,
           code: 'INVALID_ARGUMENT',
+          heldBack: true,
           ms: 0,
           at: opts.now(),
           result: 'arguments were not valid JSON',
@@ -368,6 +386,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
           by: 'model',
           ok: false,
           code,
+          heldBack: true,
           ms: 0,
           at: opts.now(),
           result: text,
@@ -441,6 +460,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         by: 'model',
         ok: message.status !== 'error',
         code: unknown ? 'UNKNOWN_TOOL' : message.status === 'error' ? errorCodeOf(text) : undefined,
+        ...(unknown ? { heldBack: true as const } : {}),
         ms: Date.now() - started,
         at: opts.now(),
         result: text,

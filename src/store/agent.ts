@@ -73,6 +73,15 @@ export interface OutcomeRecord {
   branch?: string;
 }
 
+/** What a running investigation has spent so far, and what it holds that would go back were it to go no further. */
+export interface Progress {
+  tokens: number;
+  modelCalls: number;
+  toolCalls: number;
+  /** The slot of its group's cooldown that its act step took before reaching its PR. */
+  cooldown?: { counter: string; at: number };
+}
+
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 export interface AgentStore {
@@ -94,14 +103,29 @@ export interface AgentStore {
     start: { mode: Mode; now: number; owner: string },
     wanted: () => boolean,
   ): number | undefined;
-  /** Unfinished investigations, oldest first, with the owner that started them (host:pid; absent on old rows). */
-  unfinishedInvestigations(): Array<Investigation & { owner?: string }>;
+  /**
+   * Unfinished investigations, oldest first, with the owner that started them (host:pid; absent on old rows), their
+   * figures as last recorded (recordProgress), and the cooldown slot they hold, if any.
+   */
+  unfinishedInvestigations(): Array<
+    Investigation & { owner?: string; cooldown?: { counter: string; at: number } }
+  >;
+  /**
+   * Records what a running investigation has spent so far and the cooldown slot it holds (none when absent), so that
+   * the loop that closes it, should its process die, records the one and gives back the other. Nothing once it ended.
+   */
+  recordProgress(id: number, progress: Progress): void;
   /**
    * Ends an investigation with its checked diagnosis (redacted here) and writes a `diagnosis` event on the incident's
    * timeline (its summary, confidence, flags, budget hit): callers need not add one. False, and nothing written,
    * when it had already ended.
    */
   finishInvestigation(id: number, result: InvestigationResult): boolean;
+  /**
+   * Deletes an investigation that has not ended, leaving nothing of it (a probe of an LLM outage that was never
+   * answered, which the deferral before it stands for). False when it had ended: its ending stands.
+   */
+  discardInvestigation(id: number): boolean;
   /** An incident's investigations, oldest first, without their transcripts. */
   investigations(incidentId: number): Investigation[];
   /** One investigation, without its transcript. */
@@ -355,10 +379,32 @@ export function createAgentStore(
     },
     unfinishedInvestigations: () =>
       (
-        sql(`SELECT ${COLUMNS}, owner FROM investigations WHERE ended_at IS NULL ORDER BY id`).all() as Array<
-          Row & { owner: string | null }
-        >
-      ).map(row => ({ ...investigation(row), ...(row.owner === null ? {} : { owner: row.owner }) })),
+        sql(
+          `SELECT ${COLUMNS}, owner, transcript FROM investigations WHERE ended_at IS NULL ORDER BY id`,
+        ).all() as Array<Row & { owner: string | null; transcript: string | null }>
+      ).map(row => {
+        // A running investigation's transcript column holds its progress (recordProgress) until it ends.
+        const cooldown = (parse(row.transcript) as { progress?: { cooldown?: unknown } } | undefined)
+          ?.progress?.cooldown as { counter?: unknown; at?: unknown } | undefined;
+        return {
+          ...investigation(row),
+          ...(row.owner === null ? {} : { owner: row.owner }),
+          ...(typeof cooldown?.counter === 'string' && typeof cooldown.at === 'number'
+            ? { cooldown: { counter: cooldown.counter, at: cooldown.at } }
+            : {}),
+        };
+      }),
+    recordProgress(id, progress) {
+      sql(
+        'UPDATE investigations SET tokens = ?, model_calls = ?, tool_calls = ?, transcript = ? WHERE id = ? AND ended_at IS NULL',
+      ).run(
+        progress.tokens,
+        progress.modelCalls,
+        progress.toolCalls,
+        progress.cooldown ? json({ progress: { cooldown: progress.cooldown } }) : null,
+        id,
+      );
+    },
 
     finishInvestigation(id, result) {
       const changes = transaction(db, () => {
@@ -420,6 +466,9 @@ export function createAgentStore(
       notify(changes);
       return true;
     },
+
+    discardInvestigation: id =>
+      Number(sql('DELETE FROM investigations WHERE id = ? AND ended_at IS NULL').run(id).changes) > 0,
 
     investigations: incidentId =>
       (

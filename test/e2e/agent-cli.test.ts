@@ -1,13 +1,23 @@
 // `devops-mcp agent` as a user runs it, from the built bin: the kill switch in the store file, a `--once` pass
-// over the open incidents with the scripted model, and the command line's refusals.
+// over the open incidents with the scripted model, a process killed mid-way, and the command line's refusals.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createContext } from '../../src/context.ts';
-import { startOpenAiDouble } from '../doubles/openai/index.ts';
+import { startGithubDouble } from '../doubles/github/index.ts';
+import { startOpenAiDouble, type Conversation, type Scenario } from '../doubles/openai/index.ts';
 import { openIncident, viaDiagnosisTool } from '../support/agent.ts';
+import {
+  CONFIG_FILE,
+  PREDICTOR,
+  predictorRepoSettings,
+  REPO,
+  SANDBOX_LIMITS,
+  withWindow,
+} from '../support/agent-stage.ts';
+import { filesOf } from '../support/files.ts';
 import { cleanEnv, run, start } from '../support/bin.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -23,14 +33,50 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function withStore<T>(fn: (ctx: ReturnType<typeof createContext>) => Promise<T>): Promise<T> {
-  const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: db, LOG_LEVEL: 'silent' } }));
+async function withStoreAt<T>(
+  file: string,
+  fn: (ctx: ReturnType<typeof createContext>) => Promise<T>,
+): Promise<T> {
+  const ctx = createContext(await loadConfig({ env: { DEVOPS_MCP_DB: file, LOG_LEVEL: 'silent' } }));
   try {
     return await fn(ctx);
   } finally {
     await ctx.close();
   }
 }
+
+const withStore = <T>(fn: (ctx: ReturnType<typeof createContext>) => Promise<T>): Promise<T> =>
+  withStoreAt(db, fn);
+
+const readConfig: Scenario[number] = {
+  name: 'read the config',
+  toolCalls: [{ name: 'read_repo', arguments: { repo: REPO, path: CONFIG_FILE } }],
+};
+
+/** The fix of the predictor's window, resting on the read of its file. */
+const proposeFix = (c: Conversation) => {
+  const read = c.toolResults.find(r => r.name === 'read_repo')!;
+  const file = JSON.parse(read.content) as { sha: string; content: string };
+  return {
+    summary: 'MOVING_AVERAGE_WINDOW is 0, so every prediction is NaN.',
+    rootCause: 'src/config.mjs sets MOVING_AVERAGE_WINDOW = 0',
+    confidence: 0.9,
+    evidence: [{ call: read.id, shows: 'MOVING_AVERAGE_WINDOW = 0 in src/config.mjs' }],
+    proposedChange: {
+      repo: REPO,
+      files: [
+        {
+          path: CONFIG_FILE,
+          action: 'update',
+          content: file.content.replace('MOVING_AVERAGE_WINDOW = 0;', 'MOVING_AVERAGE_WINDOW = 20;'),
+          sha: file.sha,
+        },
+      ],
+      rationale: 'Restore the shipped window of 20 prices.',
+    },
+    nextSteps: [],
+  };
+};
 
 describe('devops-mcp agent', () => {
   it('pause and resume set the kill switch in the store file', async () => {
@@ -116,6 +162,65 @@ describe('devops-mcp agent', () => {
     }
   });
 
+  it('acts on the incident after a process killed while testing its fix: the cooldown it took goes back', async () => {
+    const github = await startGithubDouble();
+    const model = await startOpenAiDouble(
+      viaDiagnosisTool([
+        readConfig,
+        { name: 'propose the fix', json: proposeFix },
+        // The next run investigates again, from the start.
+        { ...readConfig, expect: { toolResults: false } },
+        { name: 'propose the fix again', json: proposeFix },
+      ]),
+    );
+    try {
+      await github.addRepo({
+        owner: 'acme',
+        name: 'market-predictor',
+        files: { ...filesOf(PREDICTOR), [CONFIG_FILE]: withWindow(0) },
+      });
+      const store = join(dir, 'killed.db');
+      const id = await withStoreAt(store, ctx => openIncident(ctx, '127.0.0.1:9'));
+      const env = cleanEnv({
+        DEVOPS_MCP_DB: store,
+        DEVOPS_MCP_CONFIG: join(dir, 'killed.json'),
+        GITHUB_TOKEN: github.token,
+        GITHUB_API_URL: github.url,
+        OPENAI_API_KEY: model.apiKey,
+        OPENAI_BASE_URL: model.url,
+        LOG_LEVEL: 'silent',
+      });
+      await writeFile(
+        env.DEVOPS_MCP_CONFIG!,
+        JSON.stringify({ ...predictorRepoSettings(), sandbox: { limits: SANDBOX_LIMITS } }),
+      );
+      const killed = start(['agent', '--once', '--mode', 'autonomous'], env);
+      // Killed once its sandbox run has begun (it fetches the repository's source first).
+      await waitFor(() => github.requests.some(r => r.path.includes('/tarball')), 60_000, 5);
+      expect(killed.stderr()).toContain('testing the proposed change in the sandbox');
+      await killed.kill('SIGKILL');
+
+      const again = await run(['agent', '--once', '--mode', 'autonomous'], env);
+      expect(again.code, again.stderr).toBe(0);
+      model.assertDone();
+      expect(again.stderr).toMatch(/agent: incident \d+: opened http/);
+      expect(github.writes().filter(w => w.method === 'POST' && w.path.endsWith('/pulls'))).toHaveLength(1);
+      expect(again.stderr).toMatch(
+        /investigation \d+ closed, the process running it .* ended before it did \(before its PR: the cooldown it took goes back\)/,
+      );
+      const [abandoned, acted] = await withStoreAt(store, async ctx =>
+        (await ctx.store()).agent.investigations(id),
+      );
+      // What the killed process spent is on its record.
+      expect(abandoned).toMatchObject({ flags: ['abandoned'], modelCalls: 2, toolCalls: 1 });
+      expect(abandoned!.tokens).toBeGreaterThan(0);
+      expect(acted).toMatchObject({ flags: [], modelCalls: 2 });
+    } finally {
+      await model.close();
+      await github.close();
+    }
+  }, 240_000);
+
   it('refuses a bad mode, a stray flag and a missing LLM with a message', async () => {
     const mode = await run(['agent', '--mode', 'yolo'], cleanEnv());
     expect(mode.code).toBe(2);
@@ -160,5 +265,20 @@ describe('devops-mcp agent', () => {
     expect(once.stderr).toContain(`agent: incident ${id}: ended (llm_unavailable)`);
     const again = await run(['agent', '--incident', String(id)], env);
     expect(again.code, again.stderr).toBe(3);
+    // Quiet on the timeline after the first deferral, but a run of its own says what became of the incident.
+    expect(again.stderr).toContain(`agent: incident ${id}: ended (llm_unavailable)`);
+  });
+
+  it('--once exits 3 when Prometheus cannot be read: what fires there may not have been taken in', async () => {
+    const env = cleanEnv({
+      DEVOPS_MCP_DB: join(dir, 'no-prometheus.db'),
+      // Nothing listens on either: the alerts cannot be read, and there is no incident for the model.
+      PROMETHEUS_URL: 'http://127.0.0.1:9',
+      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+      LOG_LEVEL: 'silent',
+    });
+    const once = await run(['agent', '--once'], env);
+    expect(once.code, once.stderr).toBe(3);
+    expect(once.stderr).toContain('agent: could not read the alerts from Prometheus');
   });
 });

@@ -174,6 +174,42 @@ describe('act: sandbox first, then the PR', () => {
     expect(store.agent.outcomes(id)).toMatchObject([{ repo: REPO, outcome: 'pending' }]);
   }, 120_000);
 
+  it('opens the PR of a passing fix whatever the length of its diagnosis, saying what was cut', async () => {
+    // Another window than the other tests': the change is new whichever ran before.
+    const propose = diagnosis(30);
+    const { agent, model } = await start(
+      [
+        readConfig,
+        {
+          name: 'propose the fix, at great length',
+          json: c => {
+            const d = propose(c);
+            return {
+              ...d,
+              summary: `The window is 0. ${'y'.repeat(120_000)}`,
+              proposedChange: { ...d.proposedChange, rationale: `Restore it. ${'x'.repeat(120_000)}` },
+            };
+          },
+        },
+      ],
+      'autonomous',
+    );
+    const [report] = await agent.runOnce();
+    model.assertDone();
+    expect(report!.acted).toMatchObject({ passed: true, pr: { repo: REPO } });
+    // Created, or updated when an earlier test left the incident's PR open.
+    const pulls = github.writes().filter(w => /\/pulls(\/\d+)?$/.test(w.path));
+    const body = (pulls.at(-1)!.body as { body: string }).body;
+    expect(body.length).toBeLessThanOrEqual(65_536);
+    expect(body).toContain('Restore it. xxx');
+    expect(body).toMatch(/x… \(cut from 120012 characters\)/);
+    expect(body).toContain(
+      "Parts of the diagnosis were cut to fit a PR body; the whole of it is in the investigation's transcript",
+    );
+    // What follows the cut parts is there, whole.
+    expect(body).toContain('made by the devops-mcp headless loop.');
+  }, 120_000);
+
   it('gives a failing run back to the model, and in propose mode records the passing revision without a PR', async () => {
     const { agent, env, id, model } = await start(
       [
@@ -318,9 +354,14 @@ describe('act: an error while acting', () => {
 
 describe('act: cooldown', () => {
   it('does not act again on an incident group the loop acted on within the cooldown', async () => {
-    const { agent, env, id, model } = await start(
+    const lines: string[] = [];
+    const { agent, env, id, model } = await loops.start(
       [readConfig, { name: 'propose the fix', json: diagnosis(20) }],
-      'autonomous',
+      {
+        mode: 'autonomous',
+        env: { DEVOPS_MCP_CONFIG: configFile, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
+        narrate: line => lines.push(line),
+      },
     );
     const store = await env.ctx.store();
     // An earlier action on the same group (service=market-predictor) holds the cooldown.
@@ -331,6 +372,10 @@ describe('act: cooldown', () => {
     expect(report!.acted).toMatchObject({ tested: false, runs: 0 });
     expect(report!.acted!.stopped).toMatch(/^cooldown: the loop acted on .+ recently \(again in \d+ s\)$/);
     expect(github.writes()).toEqual([]);
+    // The operator is told why nothing was tested, and not that something was.
+    expect(lines.filter(line => /sandbox|cooldown/.test(line))).toEqual([
+      expect.stringMatching(new RegExp(`^incident ${id}: cooldown: the loop acted on `)),
+    ]);
     expect((await timeline(env.ctx, id)).filter(e => e.kind === 'action')).toEqual([]);
   });
 });

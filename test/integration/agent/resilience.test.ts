@@ -62,6 +62,47 @@ describe('corrections of a misbehaving model', () => {
     );
   });
 
+  it('keeps the corrected exchanges in the stored transcript, in the order they happened, each message once', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { agent, env, id, model } = await start([
+      { name: 'chatty', content: 'SAID-ONCE: I would look at the metrics first.' },
+      {
+        name: 'broken JSON',
+        expect: { user: ['neither a tool call nor the diagnosis'] },
+        toolCalls: [{ name: 'get_incident', arguments: '{"id": 1', misbehave: true }],
+      },
+      {
+        name: 'a proper call',
+        expect: { toolResults: { error: true, contains: 'not valid JSON' } },
+        toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
+      },
+      diagnoseFromIncident,
+    ]);
+    await agent.runOnce();
+    model.assertDone();
+    const store = await env.ctx.store();
+    const transcript = store.agent.transcript(store.agent.investigations(id)[0]!.id) as {
+      messages: Array<{ role: string; content: string; tool_calls?: Array<{ name: string }> }>;
+    };
+    const said = transcript.messages.map(m =>
+      m.role === 'ai'
+        ? `ai:${m.tool_calls?.map(c => c.name).join(',') || m.content}`
+        : `${m.role}:${m.content.slice(0, 40)}`,
+    );
+    // The seed, then everything the model said and was told, each once.
+    expect(said.slice(said.findIndex(line => line.startsWith('ai:')))).toEqual([
+      'ai:SAID-ONCE: I would look at the metrics first.',
+      expect.stringMatching(/^human:Your answer was neither a tool call nor/),
+      // The answer whose only call was not JSON, and the refusal it got.
+      expect.stringMatching(/^ai:/),
+      expect.stringMatching(/^tool:INVALID_ARGUMENT error: /),
+      'ai:get_incident',
+      expect.stringMatching(/^tool:/),
+      'ai:diagnosis',
+    ]);
+    expect(said.filter(line => line === 'ai:get_incident')).toHaveLength(1);
+  });
+
   it('answers a call whose arguments are not JSON beside a valid one, and counts one correction', async () => {
     const { agent, env, id, model } = await start([
       {
@@ -199,6 +240,39 @@ describe('budgets', () => {
       modelCalls: 2,
       toolCalls: 2,
     });
+  });
+
+  it('counts in a partial diagnosis only the calls that reached a tool, and tells the refused ones apart', async () => {
+    const { agent, env, id } = await start(
+      [
+        {
+          name: 'three calls, two past the tool-call budget',
+          toolCalls: [
+            { name: 'get_incident', arguments: { id: 1 } },
+            { name: 'list_incidents', arguments: {} },
+            { name: 'list_incidents', arguments: { limit: 5 } },
+          ],
+        },
+        {
+          name: 'one more past the budget',
+          expect: {
+            check: c =>
+              c.lastResult('list_incidents').startsWith('BUDGET: ')
+                ? undefined
+                : 'expected the budget refusal',
+          },
+          toolCalls: [{ name: 'get_incident', arguments: { id: 1 } }],
+        },
+        getIncident(),
+      ],
+      { maxToolCalls: 1, maxModelCalls: 2 },
+    );
+    const [report] = await agent.runOnce();
+    expect(report!.budgetHit).toBe('model_calls');
+    expect(report!.diagnosis!.nextSteps).toEqual([
+      'Investigate further by hand: 1 tool call(s) were made (get_incident); 3 more were refused before reaching a tool.',
+    ]);
+    expect((await env.ctx.store()).agent.investigations(id)[0]).toMatchObject({ toolCalls: 1 });
   });
 
   it('counts tokens from the answers and stops at the token budget', async () => {

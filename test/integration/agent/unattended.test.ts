@@ -178,21 +178,41 @@ describe('an LLM endpoint that refuses, overflows or asks to wait', () => {
     ]);
   });
 
-  it('tells an outage once on the incident’s timeline, not at every probe', async () => {
-    const { agent, env, id, model } = await start([getIncident(), diagnoseFromIncident], {
-      llmRetries: 0,
-      breakerFailures: 1,
-      breakerCooldownSeconds: 0.01,
-    });
-    model.fail({ status: 503, count: 10 });
+  it('tells an outage once, on the incident’s timeline and to the operator, not at every probe', async () => {
+    const lines: string[] = [];
+    const { agent, env, id, model } = await start(
+      [getIncident(), diagnoseFromIncident],
+      { llmRetries: 0, breakerFailures: 1, breakerCooldownSeconds: 0.01 },
+      { narrate: line => lines.push(line) },
+    );
+    model.fail({ status: 503, count: 3 });
     for (let probe = 0; probe < 3; probe++) {
       await new Promise(resolve => setTimeout(resolve, 20));
-      expect(await agent.handle(id)).toMatchObject({ budgetHit: 'llm_unavailable' });
+      expect(await agent.handle(id)).toMatchObject({ budgetHit: 'llm_unavailable', deferred: true });
     }
     const events = await timeline(env.ctx, id);
     expect(events.filter(e => e.kind === 'diagnosis')).toHaveLength(1);
     expect(events.filter(e => e.kind === 'note' && /unavailable/.test(e.summary))).toHaveLength(1);
-    expect((await env.ctx.store()).agent.investigations(id)).toHaveLength(3);
+    expect(lines).toEqual([
+      `incident ${id}: investigating in observe mode`,
+      expect.stringMatching(new RegExp(`^incident ${id}: ended \\(llm_unavailable\\)`)),
+    ]);
+    // The probes the endpoint never answered leave no row: the first deferral stands for the outage.
+    const store = await env.ctx.store();
+    expect(store.agent.investigations(id).map(inv => inv.budgetHit)).toEqual(['llm_unavailable']);
+    // Back: the probe that gets answered is told from its start.
+    await new Promise(resolve => setTimeout(resolve, 20));
+    expect(await agent.handle(id)).toMatchObject({ diagnosis: { summary: 'PredictorErrors fires.' } });
+    model.assertDone();
+    expect(lines.slice(2)).toEqual([
+      `incident ${id}: investigating in observe mode`,
+      expect.stringMatching(new RegExp(`^incident ${id}: get_incident `)),
+      expect.stringMatching(new RegExp(`^incident ${id}: diagnosed `)),
+    ]);
+    expect(store.agent.investigations(id).map(inv => inv.budgetHit ?? 'diagnosed')).toEqual([
+      'llm_unavailable',
+      'diagnosed',
+    ]);
   });
 
   it('gives a deferred investigation’s slot back, however much time passed between its steps', async () => {

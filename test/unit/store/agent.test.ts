@@ -292,6 +292,52 @@ describe('claiming and closing investigations', () => {
     expect(store.agent.investigation(run)).toMatchObject({ endedAt: 1200, budgetHit: 'stopped' });
     expect(store.agent.unfinishedInvestigations()).toEqual([]);
   });
+
+  it('keeps what a running one spent and the cooldown it holds, for whoever closes it, and nothing once it ended', () => {
+    const path = join(dir, 'shared.db');
+    const [mine, other] = [open(path), open(path)];
+    const id = incident(mine, { alertname: 'HighErrorRate', service: 'checkout' }, 1000);
+    const run = mine.agent.claimInvestigation(
+      id,
+      { mode: 'autonomous', now: 1100, owner: 'host-a:1' },
+      () => true,
+    )!;
+    const cooldown = { counter: 'agent_cooldown:service=checkout', at: 1150 };
+    mine.agent.recordProgress(run, { tokens: 900, modelCalls: 3, toolCalls: 2, cooldown });
+    expect(other.agent.unfinishedInvestigations()).toMatchObject([
+      { id: run, tokens: 900, modelCalls: 3, toolCalls: 2, cooldown },
+    ]);
+    // Past its PR it holds none.
+    mine.agent.recordProgress(run, { tokens: 1000, modelCalls: 4, toolCalls: 2 });
+    expect(other.agent.unfinishedInvestigations()[0]).not.toHaveProperty('cooldown');
+    const result = {
+      diagnosis: null,
+      flags: [],
+      transcript: { t: 1 },
+      tokens: 1200,
+      modelCalls: 5,
+      toolCalls: 3,
+    };
+    expect(other.agent.finishInvestigation(run, { ...result, now: 1200 })).toBe(true);
+    mine.agent.recordProgress(run, { tokens: 1, modelCalls: 1, toolCalls: 1, cooldown });
+    expect(mine.agent.investigation(run)).toMatchObject({ tokens: 1200, modelCalls: 5 });
+    expect(mine.agent.transcript(run)).toEqual({ t: 1 });
+    expect(mine.agent.discardInvestigation(run)).toBe(false);
+  });
+
+  it('discards a running one without a trace', () => {
+    const store = open();
+    const id = incident(store, { alertname: 'HighErrorRate', service: 'checkout' }, 1000);
+    const events = store.incidents.events(id, 500).length;
+    const run = store.agent.claimInvestigation(
+      id,
+      { mode: 'observe', now: 1100, owner: 'host-a:1' },
+      () => true,
+    )!;
+    expect(store.agent.discardInvestigation(run)).toBe(true);
+    expect(store.agent.investigations(id)).toEqual([]);
+    expect(store.incidents.events(id, 500)).toHaveLength(events);
+  });
 });
 
 describe('pruning', () => {

@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config.ts';
 import { createContext } from '../src/context.ts';
 import { fingerprintOf } from '../src/incidents/alerts.ts';
 import { createWatcher } from '../src/incidents/watcher.ts';
+import { formatAuditRows } from '../src/store/format.ts';
 import { startOpenAiDouble } from '../test/doubles/openai/index.ts';
 import { hasPrometheus, investigation, startStage } from '../test/support/agent-stage.ts';
 
@@ -141,9 +142,13 @@ try {
   const [investigation_] = store.agent.investigations(incident.id);
   if (investigation_) {
     say(
-      `\n${investigation_.modelCalls} model calls, ${investigation_.toolCalls} tool calls, ${investigation_.tokens} tokens; every call audited (devops-mcp audit tail).`,
+      `\n${investigation_.modelCalls} model calls, ${investigation_.toolCalls} tool calls, ${investigation_.tokens} tokens.`,
     );
   }
+  // The demo's store is in memory: `devops-mcp audit tail` would read another store, so the demo prints its own.
+  await ctx.audit.flush();
+  say('Every tool call audited, as `devops-mcp audit tail` prints the log:');
+  say(formatAuditRows(store.audit.tail(100)).trimEnd().replace(/^/gm, '   '));
 } finally {
   await watcher?.stop();
   await agent.close();

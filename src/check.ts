@@ -1,5 +1,6 @@
 // `devops-mcp check`: probes every configured backend and reports one line each.
 
+import { z } from 'zod';
 import { createPredictorClient, DEFAULT_TARGET } from './clients/predictor.ts';
 import { createPrometheusClient } from './clients/prometheus.ts';
 import type { Config } from './config.ts';
@@ -82,6 +83,31 @@ function expectOk(http: HttpBackend, status: number, what: string): void {
     throw new ToolError('BACKEND_ERROR', `${http.name} answered HTTP ${status} to ${what}`);
   }
 }
+
+/**
+ * The JSON body of a 2xx answer in the shape `schema` gives, or a failure naming the setting: a 200 from something
+ * else (a login page, a proxy, the web UI instead of the API) is the wrong URL, said as the other probes say it.
+ */
+function answerOf<T>(body: Buffer, schema: z.ZodType<T>, notIt: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new ToolError('BACKEND_ERROR', notIt);
+  return parsed.data;
+}
+
+/** `url`'s origin with `path`, where a URL without that path most likely lacks it: a suggestion for the setting. */
+function likelyUrl(url: string, path: string): string | undefined {
+  const parsed = new URL(url);
+  return parsed.pathname.replace(/\/+$/, '').endsWith(path) ? undefined : `${parsed.origin}${path}`;
+}
+
+const rateLimitSchema = z.object({ rate: z.object({ remaining: z.number(), limit: z.number() }) });
+const modelsSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
 
 function probesFor(ctx: Context): Probe[] {
   const { config } = ctx;
@@ -180,10 +206,17 @@ function githubProbe(config: Config): Probe {
           if (response.status === 401)
             throw new ToolError('BACKEND_ERROR', 'GitHub rejected GITHUB_TOKEN (HTTP 401)');
           expectOk(http, response.status, 'GET /rate_limit');
-          const body = JSON.parse(response.body.toString('utf8')) as {
-            rate?: { remaining?: number; limit?: number };
-          };
-          return `token accepted at ${http.describe()}, ${body.rate?.remaining ?? '?'}/${body.rate?.limit ?? '?'} requests left`;
+          // GitHub Enterprise serves its API under /api/v3, and its web pages (200 too) everywhere else.
+          const api =
+            new URL(config.github.apiUrl).hostname === 'api.github.com'
+              ? undefined
+              : likelyUrl(config.github.apiUrl, '/api/v3');
+          const { rate } = answerOf(
+            response.body,
+            rateLimitSchema,
+            `GITHUB_API_URL answered HTTP ${response.status} with a body that is not GitHub's /rate_limit (${api === undefined ? 'is it the GitHub API?' : `is it ${api}?`})`,
+          );
+          return `token accepted at ${http.describe()}, ${rate.remaining}/${rate.limit} requests left`;
         },
       ),
   };
@@ -202,8 +235,14 @@ function openAiProbe(config: Config): Probe {
         if (response.status === 401)
           throw new ToolError('BACKEND_ERROR', 'the LLM endpoint rejected OPENAI_API_KEY (HTTP 401)');
         expectOk(http, response.status, 'GET /models');
-        const body = JSON.parse(response.body.toString('utf8')) as { data?: Array<{ id?: string }> };
-        const ids = (body.data ?? []).map(m => m.id);
+        // OpenAI-compatible servers (Ollama, vLLM, LiteLLM) serve the API under /v1.
+        const api = likelyUrl(baseUrl, '/v1');
+        const { data } = answerOf(
+          response.body,
+          modelsSchema,
+          `OPENAI_BASE_URL answered HTTP ${response.status} with a body that is not an OpenAI-compatible /models list (${api === undefined ? 'is it an OpenAI-compatible API?' : `is it ${api}?`})`,
+        );
+        const ids = data.map(m => m.id);
         const model = config.openai.model;
         if (!ids.includes(model)) {
           throw new ToolError(

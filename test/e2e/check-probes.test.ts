@@ -16,8 +16,9 @@ let dir: string;
 const seen = new Map<string, IncomingHttpHeaders>();
 
 beforeAll(async () => {
-  // Each path prefix is a backend of its own: /prom a Prometheus, /loki a Loki behind an authenticating proxy, and
-  // /up, /slow, /down and /html watched services answering 200 to /health.
+  // Each path prefix is a backend of its own: /prom a Prometheus, /loki a Loki behind an authenticating proxy,
+  // /up, /slow, /down and /html watched services answering 200 to /health, and /ghe a GitHub Enterprise whose API
+  // is under /api/v3 and whose web pages answer 200 anywhere else, as /page and /null do with HTML and JSON null.
   fake = createServer((req, res) => {
     const url = req.url ?? '';
     seen.set(url, req.headers);
@@ -33,6 +34,12 @@ beforeAll(async () => {
     else if (url === '/down/health') json({ status: 'down', checks: { model: 'failing' } });
     else if (url === '/html/health')
       res.setHeader('content-type', 'text/html').end('<html><body>login</body></html>');
+    else if (url === '/ghe/api/v3/rate_limit')
+      json({ rate: { limit: 5000, remaining: 4999, reset: 0, used: 1 } });
+    else if (url.startsWith('/ghe/') || url.startsWith('/page/'))
+      res.setHeader('content-type', 'text/html').end('<html><body>Sign in</body></html>');
+    else if (url.startsWith('/null/')) json(null);
+    else if (url === '/objects/v1/models') json({ data: { id: 'gpt-4o-mini' } });
     else if (url.endsWith('/metrics')) res.end('# no traffic yet\n');
     else res.writeHead(404).end('nope');
   });
@@ -111,5 +118,44 @@ describe('devops-mcp check', () => {
     expect(line(result.stdout, 'predictor')).toMatch(/ok\s+healthy at .*\/up \(\d+ ms\)/);
     expect(line(result.stdout, 'predictor:checkout')).toMatch(/failing\s+down at .*\/down:/);
     expect(line(result.stdout, 'predictor:search')).toMatch(/ok\s+healthy at .*\/up/);
+  });
+
+  it('fails GitHub and the LLM endpoint answering 200 with something else, naming the setting, not a JS error', async () => {
+    const check = async (github: string, llm: string) => {
+      const result = await run(
+        ['check'],
+        cleanEnv({
+          GITHUB_TOKEN: 'ghp_checkProbeToken0123456789',
+          GITHUB_API_URL: github,
+          OPENAI_API_KEY: 'sk-checkProbe0123456789',
+          OPENAI_BASE_URL: llm,
+        }),
+      );
+      expect(result.code).toBe(1);
+      return { github: line(result.stdout, 'github'), llm: line(result.stdout, 'llm') };
+    };
+    const pages = await check(`${fakeUrl}/ghe`, `${fakeUrl}/page`);
+    expect(pages.github).toMatch(
+      new RegExp(
+        `failing\\s+GITHUB_API_URL answered HTTP 200 with a body that is not GitHub's /rate_limit \\(is it ${fakeUrl}/api/v3\\?\\)$`,
+      ),
+    );
+    expect(pages.llm).toMatch(
+      new RegExp(
+        `failing\\s+OPENAI_BASE_URL answered HTTP 200 with a body that is not an OpenAI-compatible /models list \\(is it ${fakeUrl}/v1\\?\\)$`,
+      ),
+    );
+    // JSON of another shape is not taken for a token accepted with "?/? requests left".
+    const other = await check(`${fakeUrl}/null/api/v3`, `${fakeUrl}/objects/v1`);
+    expect(other.github).toMatch(
+      /failing\s+GITHUB_API_URL answered HTTP 200 with a body that is not GitHub's \/rate_limit \(is it the GitHub API\?\)$/,
+    );
+    expect(other.llm).toMatch(
+      /failing\s+OPENAI_BASE_URL answered HTTP 200 with a body that is not an OpenAI-compatible \/models list \(is it an OpenAI-compatible API\?\)$/,
+    );
+    // Given its API under /api/v3, the same GitHub passes.
+    expect((await check(`${fakeUrl}/ghe/api/v3`, `${fakeUrl}/page`)).github).toMatch(
+      /ok\s+token accepted at .*\/ghe\/api\/v3, 4999\/5000 requests left/,
+    );
   });
 });

@@ -754,47 +754,79 @@ function getPath(target: unknown, path: readonly string[]): unknown {
 /** Header names whose values are credentials: Authorization, cookies, and anything named for a key or token. */
 const CREDENTIAL_HEADER = /authorization|cookie|token|secret|password|api[-_]?key|(^|[-_])key$|auth/i;
 
+/** A secret value and the setting it comes from, as a message names it ("the password in PROMETHEUS_URL"). */
+export interface SecretSource {
+  value: string;
+  from: string;
+}
+
 /** Every secret value in the configuration, so that logs and results can be scrubbed of them. */
 export function secretsOf(config: Config): string[] {
+  return secretSourcesOf(config).map(secret => secret.value);
+}
+
+/**
+ * secretsOf's values, each with the setting it comes from: a refusal names that, never the value, so that a
+ * password that is also a common word ("prometheus") can be told from a token the model put in a file.
+ */
+export function secretSourcesOf(config: Config): SecretSource[] {
   // 20 or more characters of a token's alphabet (base64's + = too), mixing two of lower-case, upper-case and digits:
   // no user name is spelled so, while a hex digest, a base64 key or a GitHub token is.
   const tokenLike = (text: string): boolean =>
     /^[\w.~%+=!$*-]{20,}$/.test(text) && [/[a-z]/, /[A-Z]/, /\d/].filter(kind => kind.test(text)).length >= 2;
-  const secrets = [config.github.token, config.http.token, config.openai.apiKey, config.sandbox.receiptKey];
-  const urls = [
-    config.prometheus?.url,
-    config.loki?.url,
-    config.predictor?.url,
-    ...Object.values(config.predictor?.targets ?? {}),
-    config.github.apiUrl,
-    config.openai.baseUrl,
+  const secrets: Array<{ value: string | undefined; from: string }> = [
+    { value: config.github.token, from: 'the GitHub token (GITHUB_TOKEN)' },
+    { value: config.http.token, from: 'the HTTP token (DEVOPS_MCP_HTTP_TOKEN)' },
+    { value: config.openai.apiKey, from: 'the OpenAI API key (OPENAI_API_KEY)' },
+    { value: config.sandbox.receiptKey, from: 'the receipt key (sandbox.receiptKey)' },
   ];
-  for (const url of urls) {
+  const urls: Array<[string | undefined, string]> = [
+    [config.prometheus?.url, 'PROMETHEUS_URL'],
+    [config.loki?.url, 'LOKI_URL'],
+    [config.predictor?.url, 'PREDICTOR_URL'],
+    ...Object.entries(config.predictor?.targets ?? {}).map(([name, url]): [string, string] => [
+      url,
+      `predictor.targets.${name}`,
+    ]),
+    [config.github.apiUrl, 'GITHUB_API_URL'],
+    [config.openai.baseUrl, 'OPENAI_BASE_URL'],
+  ];
+  for (const [url, setting] of urls) {
     if (url === undefined) continue;
     const { username, password } = new URL(url);
     // A user name is a secret only when it looks like a token (https://<token>@host, GitHub's
     // https://<token>:x-oauth-basic@host), standing alone or not: a plain one (prometheus@, admin:pw@) is no
     // secret, and would blank every word that spells it (job="prometheus").
-    const credentials = [password, tokenLike(username) ? username : ''];
+    const credentials = [
+      { value: password, from: `the password in ${setting}` },
+      { value: tokenLike(username) ? username : '', from: `the user name in ${setting}` },
+    ];
     // Both spellings: an error quoting the URL shows it percent-encoded, a header or a log the decoded value.
-    for (const credential of credentials.filter(Boolean))
-      secrets.push(credential, decodeUserinfo(credential));
+    for (const { value, from } of credentials.filter(credential => credential.value !== ''))
+      secrets.push({ value, from }, { value: decodeUserinfo(value), from });
   }
   // Only headers that carry credentials: a tenant id (X-Scope-OrgID: 1234, prod) is no secret, and scrubbing it
   // would blank every label value and number that happens to match it. Each backend's own (two may both send an
   // Authorization), and the credential after an auth scheme too, since a backend may echo just that.
-  for (const headers of [config.prometheus?.headers, config.loki?.headers]) {
+  const sections: Array<[Record<string, string> | undefined, string]> = [
+    [config.prometheus?.headers, 'prometheus.headers'],
+    [config.loki?.headers, 'loki.headers'],
+  ];
+  for (const [headers, section] of sections) {
     for (const [name, raw] of Object.entries(headers ?? {})) {
       if (!CREDENTIAL_HEADER.test(name)) continue;
       // As sent: HTTP trims a header value. The scheme is split off only where the header is one of RFC 9110's
       // `scheme credentials` (X-Auth-User: Jane Smith must not make every "Smith" a secret).
       const value = raw.trim();
-      secrets.push(value);
+      const from = `the ${name} header in ${section}`;
+      secrets.push({ value, from });
       if (/^(proxy-)?authorization$/i.test(name)) {
         const credential = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1];
-        if (credential !== undefined) secrets.push(credential);
+        if (credential !== undefined) secrets.push({ value: credential, from });
       }
     }
   }
-  return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);
+  return secrets.filter(
+    (secret): secret is SecretSource => secret.value !== undefined && secret.value.length >= 4,
+  );
 }

@@ -138,13 +138,12 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
     schema: z.ZodType<T>,
     signal?: AbortSignal,
   ) {
+    const method = encodeParams(params).length > MAX_GET_QUERY_LENGTH ? 'POST' : 'GET';
     const response = await http.request(
-      encodeParams(params).length > MAX_GET_QUERY_LENGTH
-        ? { method: 'POST', path, form: params, signal }
-        : { method: 'GET', path, query: params, signal },
+      method === 'POST' ? { method, path, form: params, signal } : { method, path, query: params, signal },
     );
     const text = response.body.toString('utf8');
-    if (response.status >= 400) throw lokiError(response.status, text);
+    if (response.status >= 400) throw lokiError(response.status, text, { method, path });
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -228,8 +227,12 @@ export class LokiHttpError extends ToolError {
   }
 }
 
-/** Loki answers errors in plain text; keep its words, they say what to change. */
-export function lokiError(status: number, body: string): LokiHttpError {
+/** Loki answers errors in plain text; keep its words, they say what to change. `sent` is the request refused. */
+export function lokiError(
+  status: number,
+  body: string,
+  sent: { method: 'GET' | 'POST'; path: string },
+): LokiHttpError {
   const error = (code: string, text: string, hint: string) => new LokiHttpError(code, text, hint, status);
   const message = body.trim().slice(0, 1000) || `HTTP ${status}`;
   const text = `Loki rejected the query (HTTP ${status}): ${message}`;
@@ -248,6 +251,17 @@ export function lokiError(status: number, body: string): LokiHttpError {
       'BACKEND_ERROR',
       `Loki refused devops-mcp's request (HTTP ${status}): ${message}`,
       'Ask the operator to check the credentials: user:password in LOKI_URL, or loki.headers in the DEVOPS_MCP_CONFIG file (X-Scope-OrgID for a multi-tenant Loki).',
+    );
+  }
+  // Loki takes both methods on every endpoint used here: a 405 comes from a proxy in front that passes only GET (a
+  // long query goes by POST) or not this path at all. Its body is the proxy's page, which says no more than that.
+  if (status === 405) {
+    return error(
+      'BACKEND_ERROR',
+      `Loki does not accept ${sent.method} at ${sent.path} (HTTP 405 Method Not Allowed).`,
+      sent.method === 'POST'
+        ? 'A proxy in front of Loki may pass only GET; a shorter query goes by GET (a request over 2,048 characters URL-encoded goes by POST): fewer alternatives in a regex, or several smaller queries.'
+        : 'A proxy in front of Loki may not pass GET for this path; ask the operator to check LOKI_URL and the proxy.',
     );
   }
   if (status === 429)
@@ -274,8 +288,7 @@ export function lokiError(status: number, body: string): LokiHttpError {
       return error('QUERY_ERROR', text, 'Shorten the range (start/end).');
     return error('QUERY_ERROR', text, 'Fix the LogQL; explore_loki shows which labels exist.');
   }
-  // Loki answers a query it cannot run with a 400; any other status (405 for a method, 407, …) comes from
-  // something in front of it.
+  // Loki answers a query it cannot run with a 400; any other status (407, …) comes from something in front of it.
   return error(
     'BACKEND_ERROR',
     text,

@@ -4,6 +4,7 @@ import type { Counters, CounterSeries, EndpointResult, Probe } from '../clients/
 import { histogramQuantile, parseExposition, type MetricSample } from './exposition.ts';
 import { formatBytes } from './http.ts';
 import { cutLine } from './logs.ts';
+import { printable } from './terminal.ts';
 
 export interface Thresholds {
   maxErrorRatio: number;
@@ -43,8 +44,9 @@ const DURATION_BUCKET = 'http_request_duration_seconds_bucket';
 // The probes' own requests would dilute the service's real traffic.
 const PROBE_ROUTES = new Set(['/health', '/metrics']);
 
-// What a service writes of itself is cut to these lengths, and only so many failing checks get a reason each: a
-// /health body can hold megabytes, and all of it would go into the result, the watcher's timeline and `check`.
+// What a service writes of itself is made printable (an escape sequence in a check's detail would reach a client's
+// terminal, the watcher's timeline and `check` raw) and cut to these lengths, and only so many failing checks get a
+// reason each: a /health body can hold megabytes, and all of it would go into each of those.
 const NAME_CHARS = 80;
 const DETAIL_CHARS = 200;
 const FIELD_CHARS = 80;
@@ -72,6 +74,9 @@ function unreadableCounters(counters: Counters): string | undefined {
   return undefined;
 }
 
+/** The service's own words as shown: printable, then cut (each character stays one, so the cut falls as it would). */
+const asShown = (value: string, maxChars: number): string => cutLine(printable(value), maxChars);
+
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
     ? String(value)
@@ -91,7 +96,7 @@ function readChecks(value: unknown): Check[] {
       ? Object.entries(value)
       : [];
   return entries.map(([rawName, raw]) => {
-    const name = cutLine(rawName, NAME_CHARS);
+    const name = asShown(rawName, NAME_CHARS);
     const check = (typeof raw === 'object' && raw !== null ? raw : { status: raw }) as Record<
       string,
       unknown
@@ -99,7 +104,7 @@ function readChecks(value: unknown): Check[] {
     const status = (text(check.status) ?? text(check.ok) ?? '').toLowerCase();
     const ok = ['ok', 'pass', 'passing', 'up', 'healthy', 'true'].includes(status);
     const detail = text(check.detail) ?? text(check.message) ?? text(check.error);
-    return { name, ok, ...(detail === undefined ? {} : { detail: cutLine(detail, DETAIL_CHARS) }) };
+    return { name, ok, ...(detail === undefined ? {} : { detail: asShown(detail, DETAIL_CHARS) }) };
   });
 }
 
@@ -232,9 +237,9 @@ export function assess(
       );
     const reported = typeof body.status === 'string' ? body.status : undefined;
     // Compared whole, shown cut.
-    const shown = reported === undefined ? undefined : cutLine(reported, FIELD_CHARS);
+    const shown = reported === undefined ? undefined : asShown(reported, FIELD_CHARS);
     if (shown !== undefined) assessment.health.reported_status = shown;
-    if (typeof body.version === 'string') assessment.health.version = cutLine(body.version, FIELD_CHARS);
+    if (typeof body.version === 'string') assessment.health.version = asShown(body.version, FIELD_CHARS);
     const reportedUptime = body.uptime_seconds ?? body.uptime;
     // JSON has no NaN, but a number past a double's range (1e400) parses as Infinity.
     const badUptime = typeof reportedUptime === 'number' ? unreadable(reportedUptime) : undefined;

@@ -1,13 +1,20 @@
 // Scrubbing of known secret values from any text that leaves the process.
 
+import { printable } from './terminal.ts';
+
 export const REDACTED = '[REDACTED]';
 
 export type Redactor = (text: string) => string;
 
 export function createRedactor(secrets: readonly string[]): Redactor {
   // Most text scrubbed here is JSON (tool results, log lines, audit arguments), where a secret holding `"`, `\`
-  // or a control character appears escaped: scrub that spelling too.
-  const spellings = secrets.flatMap(secret => [secret, JSON.stringify(secret).slice(1, -1)]);
+  // or a control character appears escaped: scrub that spelling too. A backend's or a service's text may also have
+  // been made printable before it is scrubbed (a /health check's detail is, in lib/health.ts), which writes a
+  // control character as its picture: that spelling too.
+  const spellings = [...new Set(secrets.flatMap(secret => [secret, printable(secret)]))].flatMap(secret => [
+    secret,
+    JSON.stringify(secret).slice(1, -1),
+  ]);
   const unique = [...new Set(spellings)]
     .filter(secret => secret.length >= 4)
     .sort((a, b) => b.length - a.length);
@@ -17,6 +24,11 @@ export function createRedactor(secrets: readonly string[]): Redactor {
     for (const secret of unique) if (out.includes(secret)) out = out.replaceAll(secret, REDACTED);
     return out;
   };
+}
+
+/** The first of `secrets` that `text` holds, in any spelling createRedactor scrubs. */
+export function secretIn<S extends { value: string }>(text: string, secrets: readonly S[]): S | undefined {
+  return secrets.find(secret => createRedactor([secret.value])(text) !== text);
 }
 
 /**

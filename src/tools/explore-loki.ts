@@ -3,6 +3,7 @@ import { invalidArgument, notConfigured } from '../lib/errors.ts';
 import { formatBytes } from '../lib/http.ts';
 import type { LogQLQuery } from '../lib/logql.ts';
 import { fitList } from '../lib/shape.ts';
+import { printable } from '../lib/terminal.ts';
 import { resolveWindow, toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
@@ -57,8 +58,9 @@ export const exploreLoki = defineTool({
     const scope = { start, end, query: input.match, signal: ctx.signal };
     const found =
       input.list === 'labels' ? await loki.labels(scope) : await loki.labelValues(input.label ?? '', scope);
-    // Scrubbed before the list is fitted to the cap, so that it is measured as it goes out.
-    const all = found.map(ctx.redact);
+    // Scrubbed, then made printable as search_loki's labels are (a secret holding a control character still reads
+    // as the secret), before the list is fitted to the cap, so that it is measured as it goes out.
+    const all = found.map(value => printable(ctx.redact(value)));
     const maxBytes = ctx.config.output.maxBytes;
     const values = fitList(all, maxBytes);
     const truncated = values.length < all.length;

@@ -11,10 +11,10 @@ import {
   type PullInfo,
   type RepoRef,
 } from '../clients/github.ts';
-import type { PrPolicy, RepoPolicy } from '../config.ts';
+import { secretSourcesOf, type Config, type PrPolicy, type RepoPolicy } from '../config.ts';
 import { invalidArgument, notConfigured, quoted, ToolError } from '../lib/errors.ts';
 import { resolveLink, treeSha, type Leaf } from '../lib/git-tree.ts';
-import type { Redactor } from '../lib/redact.ts';
+import { secretIn, type Redactor } from '../lib/redact.ts';
 import { headBranch } from '../policy/branches.ts';
 import { refuseWhilePaused } from '../policy/pause.ts';
 import {
@@ -114,7 +114,7 @@ async function openPullRequest(
   if (!github) throw notConfigured('GitHub', 'GITHUB_TOKEN');
   const changes = input.changes;
   checkLocally(input, pr);
-  refuseSecrets(input, ctx.redact);
+  refuseSecrets(input, ctx.redact, config);
   const head = headBranch(input.branch, pr.branchPrefix);
   const title = cleanTitle(input.title, ctx.redact);
   if (title === '') throw invalidArgument('title is empty once invisible characters are removed.');
@@ -436,26 +436,40 @@ function checkLocally(input: Input, pr: PrPolicy): void {
 }
 
 /**
- * A configured secret (a token, a key) in what would be committed, and so published: refused before any call,
- * naming the file but never the value. Title and body are scrubbed instead (cleanTitle, cleanBody); a file cannot
- * be, or it would no longer be the change its receipt says was tested.
+ * A configured secret (a token, a key, a URL password) in what would be committed, and so published: refused before
+ * any call, naming the file and the setting the value comes from, never the value. A URL password can be a common
+ * word (http://prometheus:prometheus@…): a refusal saying only "a secret" would leave the model to guess what in
+ * prometheus.yml it is. Title and body are scrubbed instead (cleanTitle, cleanBody); a file cannot be, or it would
+ * no longer be the change its receipt says was tested.
  */
-function refuseSecrets(input: Input, redact: Redactor): void {
+function refuseSecrets(input: Input, redact: Redactor, config: Config): void {
   const holds = (text: string) => redact(text) !== text;
+  // Only looked up on a refusal: what is refused is rare, and each look-up scans the text once per secret.
+  const source = (text: string) => secretIn(text, secretSourcesOf(config))?.from ?? 'a configured secret';
   if (holds(input.branch)) {
     throw invalidArgument(
-      'The branch slug holds a configured secret (a token or key); nothing was written.',
+      `The branch slug holds ${source(input.branch)}; nothing was written.`,
       'Use a plain slug.',
     );
   }
-  for (const change of input.changes) {
+  // A short password may spell a word the change needs: only the operator can change that.
+  const unlessOperator = 'if the change needs that text, ask the operator to change the secret';
+  for (const [index, change] of input.changes.entries()) {
+    // Shown scrubbed, the path would read "[REDACTED].yml": it is named by its place in `changes` instead.
+    if (holds(change.path)) {
+      throw invalidArgument(
+        `The path of changes[${index}] holds ${source(change.path)}; nothing was written.`,
+        `Use another path or leave the file out; ${unlessOperator}.`,
+      );
+    }
     // Base64 content is looked at decoded too: that is what the file would hold.
     const content =
       change.action === 'delete' ? [] : [change.content ?? '', contentOf(change).toString('utf8')];
-    if ([change.path, ...content].some(holds)) {
+    const leak = content.find(holds);
+    if (leak !== undefined) {
       throw invalidArgument(
-        `The change to ${quoted(redact(change.path))} holds a configured secret (a token or key); nothing was written.`,
-        'Leave the secret out of the file (read it from the environment or a secret store), or leave the file out.',
+        `The change to ${quoted(change.path)} holds ${source(leak)}; nothing was written.`,
+        `Leave that value out of the file (read it from the environment or a secret store) or leave the file out; ${unlessOperator}.`,
       );
     }
   }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { DEFAULT_TARGET } from '../clients/predictor.ts';
 import { invalidArgument, notConfigured } from '../lib/errors.ts';
-import { assess, type Check } from '../lib/health.ts';
+import { assess, type Assessment, type Check } from '../lib/health.ts';
 import { formatBytes } from '../lib/http.ts';
+import { cutIndex } from '../lib/logs.ts';
 import { toRfc3339 } from '../lib/time.ts';
 import { defineTool } from './define.ts';
 
@@ -66,9 +67,11 @@ const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value
 
 /**
  * The result cut to `maxBytes`: checks go first, passing ones before failing ones (whose reasons say why the
- * status is what it is), then the last reasons, one always kept. The note says how many of each were left out.
+ * status is what it is), then the last reasons, one always kept. Should what is kept still be over (a service can
+ * spell its version, status and check details in characters of several bytes each, up to six in JSON), the
+ * version, then the reported status, then the reason kept are cut short. The note says what was left out or cut.
  */
-export function fitHealth<T extends { checks: Check[]; reasons: string[] }>(
+export function fitHealth<T extends Pick<Assessment, 'checks' | 'reasons' | 'health'>>(
   result: T,
   maxBytes: number,
 ): T & { note?: string } {
@@ -79,6 +82,23 @@ export function fitHealth<T extends { checks: Check[]; reasons: string[] }>(
   while (used > room && reasons.length > 1) {
     used -= bytes(reasons.at(-1)) + 1;
     reasons = reasons.slice(0, -1);
+  }
+  let health = result.health;
+  const cut: string[] = [];
+  for (const field of ['version', 'reported_status'] as const) {
+    const value = health[field];
+    if (used <= room || value === undefined) continue;
+    const shorter = cutToBytes(value, bytes(value) - (used - room));
+    used -= bytes(value) - bytes(shorter);
+    health = { ...health, [field]: shorter };
+    cut.push(`health.${field}`);
+  }
+  const [reason] = reasons;
+  if (used > room && reason !== undefined && reasons.length === 1) {
+    const shorter = cutToBytes(reason, bytes(reason) - (used - room));
+    used -= bytes(reason) - bytes(shorter);
+    reasons = [shorter];
+    cut.push('reasons[0]');
   }
   const kept = new Set<Check>();
   // No check is kept once a reason had to go.
@@ -99,14 +119,31 @@ export function fitHealth<T extends { checks: Check[]; reasons: string[] }>(
       ? [`the last ${result.reasons.length - reasons.length} of ${result.reasons.length} reasons`]
       : []),
   ];
-  // A single reason and no check over the cap: nothing is left to leave out.
-  if (left.length === 0) return result;
-  return {
-    ...result,
-    reasons,
-    checks,
-    note: `Left out to fit ${formatBytes(maxBytes)}: ${left.join(' and ')}.`,
-  };
+  // No check over the cap, and what is kept fits: nothing is left to leave out.
+  if (left.length === 0 && cut.length === 0) return result;
+  const cap = formatBytes(maxBytes);
+  const note = [
+    ...(left.length === 0 ? [] : [`Left out to fit ${cap}: ${left.join(' and ')}.`]),
+    ...(cut.length === 0
+      ? []
+      : [`Cut short${left.length === 0 ? ` to fit ${cap}` : ''}: ${cut.join(', ')}.`]),
+  ].join(' ');
+  return { ...result, reasons, health, checks, note };
+}
+
+/** `text` cut, with an ellipsis, to take at most `maxBytes` as a JSON string (or just the ellipsis if less). */
+function cutToBytes(text: string, maxBytes: number): string {
+  if (bytes(text) <= maxBytes) return text;
+  const cutTo = (chars: number) => `${text.slice(0, cutIndex(text, chars))}…`;
+  // The longest start that fits: a longer start never takes fewer bytes.
+  let low = 0;
+  let high = text.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (bytes(cutTo(mid)) <= maxBytes) low = mid;
+    else high = mid - 1;
+  }
+  return cutTo(low);
 }
 
 function checksLeftOut(all: readonly Check[], kept: readonly Check[]): string {

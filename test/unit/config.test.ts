@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, secretsOf } from '../../src/config.ts';
+import { loadConfig, secretSourcesOf, secretsOf } from '../../src/config.ts';
 import { configError } from '../support/config.ts';
 
 const files = (contents: Record<string, string>) => (path: string) => {
@@ -256,6 +256,37 @@ describe('loadConfig', () => {
     );
     // Plain user names beside a password are no secret: "prometheus" would blank every metric name spelled so.
     for (const name of ['llm', 'svc', 'prometheus']) expect(secrets).not.toContain(name);
+  });
+
+  it('says which setting each secret comes from, for a refusal to name instead of the value', async () => {
+    const config = await loadConfig({
+      env: {
+        DEVOPS_MCP_CONFIG: 'c.json',
+        GITHUB_TOKEN: 'ghp_abcdef',
+        PROMETHEUS_URL: 'http://prometheus:prom%40pw@127.0.0.1:9090',
+        PREDICTOR_URL: 'http://ghp_UserT0kenDDDDDDDDDDDDDDDD@127.0.0.1:8000',
+      },
+      readFile: files({
+        'c.json': JSON.stringify({
+          predictor: { targets: { api: 'http://svc:T4rgetPw@api.internal:8080' } },
+          loki: { url: 'http://127.0.0.1:3100', headers: { Authorization: 'Bearer loki-secret-BBBB' } },
+        }),
+      }),
+    });
+    const sources = secretSourcesOf(config);
+    expect(sources).toEqual(
+      expect.arrayContaining([
+        { value: 'ghp_abcdef', from: 'the GitHub token (GITHUB_TOKEN)' },
+        { value: 'prom%40pw', from: 'the password in PROMETHEUS_URL' },
+        { value: 'prom@pw', from: 'the password in PROMETHEUS_URL' },
+        { value: 'ghp_UserT0kenDDDDDDDDDDDDDDDD', from: 'the user name in PREDICTOR_URL' },
+        { value: 'T4rgetPw', from: 'the password in predictor.targets.api' },
+        { value: 'Bearer loki-secret-BBBB', from: 'the Authorization header in loki.headers' },
+        { value: 'loki-secret-BBBB', from: 'the Authorization header in loki.headers' },
+      ]),
+    );
+    // The same values, in the same order, as the redactor is given.
+    expect(sources.map(source => source.value)).toEqual(secretsOf(config));
   });
 
   it('takes a user name standing alone for a secret only when it looks like a token', async () => {

@@ -144,11 +144,47 @@ describe('the Loki client', () => {
     expect(large.code).toBe('RESULT_TOO_LARGE');
     expect(large.hint).toMatch(/a lower limit/);
 
-    // A gateway that refuses the method (or anything else Loki's API does not answer) is no LogQL mistake.
-    loki.setFault({ status: 405, body: '' });
-    const method = await failure(client().queryRange({ query: '{app="checkout"}', ...window() }));
-    expect(method.code).toBe('BACKEND_ERROR');
-    expect(method.hint).toMatch(/^Check LOKI_URL and loki\.headers/);
+    // A status Loki's API does not answer (a proxy's 407) is no LogQL mistake.
+    loki.setFault({ status: 407, body: '' });
+    const proxy = await failure(client().queryRange({ query: '{app="checkout"}', ...window() }));
+    expect(proxy.code).toBe('BACKEND_ERROR');
+    expect(proxy.hint).toMatch(/^Check LOKI_URL and loki\.headers/);
+  });
+
+  it('names the method a GET-only proxy refuses, and that a shorter query goes by GET', async () => {
+    pushLine({ app: 'checkout' }, 'order ord-100042 failed');
+    const getOnly = createServer((req, res) => {
+      if (req.method !== 'GET') {
+        res
+          .writeHead(405, { 'content-type': 'text/html' })
+          .end('<html>\r\n<head><title>405 Not Allowed</title></head>\r\n<body>nginx</body>\r\n</html>');
+        return;
+      }
+      void fetch(`${loki.url}${req.url ?? ''}`).then(async reply => {
+        res.writeHead(reply.status, { 'content-type': reply.headers.get('content-type') ?? 'text/plain' });
+        res.end(Buffer.from(await reply.arrayBuffer()));
+      });
+    });
+    await new Promise<void>(resolve => getOnly.listen(0, '127.0.0.1', resolve));
+    try {
+      const behind = client(`http://127.0.0.1:${(getOnly.address() as AddressInfo).port}`);
+      const ids = Array.from({ length: 1000 }, (_, i) => `ord-${100000 + i}`).join('|');
+      const refused = await failure(
+        behind.queryRange({ query: `{app="checkout"} |~ "${ids}"`, ...window() }),
+      );
+      expect(refused.code).toBe('BACKEND_ERROR');
+      expect(refused.message).toBe(
+        'Loki does not accept POST at /loki/api/v1/query_range (HTTP 405 Method Not Allowed).',
+      );
+      expect(refused.hint).toMatch(
+        /^A proxy in front of Loki may pass only GET; a shorter query goes by GET/,
+      );
+      // The short query the hint points to goes through.
+      const data = await behind.queryRange({ query: '{app="checkout"}', ...window(), limit: 10 });
+      expect(data.result.flatMap(s => s.values.map(v => v[1]))).toEqual(['order ord-100042 failed']);
+    } finally {
+      await new Promise(resolve => getOnly.close(resolve));
+    }
   });
 
   it('asks for fewer lines, not PromQL aggregations, when an answer is over the read cap', async () => {

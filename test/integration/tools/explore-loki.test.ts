@@ -57,4 +57,29 @@ describe('explore_loki', () => {
     const selected = await mcp.call('explore_loki', { list: 'values', label: 'pod', match: '{app="api"}' });
     expect((selected.structuredContent as { values: string[] }).values).toEqual(['api-0']);
   });
+
+  it('sends label values as printable text, scrubbed of secrets before that', async () => {
+    // A Loki password holding a control character: made printable first, it would no longer read as the secret.
+    const secret = 'hunter\u0007two-password';
+    const at = `${Math.floor(Date.now() / 1000) - 600}000000000`;
+    loki.push([
+      {
+        stream: { app: 'odd', pod: 'api-\u001b[2J\u001b]0;pwned\u0007\u202eexe.txt' },
+        values: [[at, 'ready']],
+      },
+      { stream: { app: 'odd', pod: `leak-${secret}` }, values: [[at, 'ready']] },
+    ]);
+    const url = new URL(loki.url);
+    const keyed = await connect({
+      LOKI_URL: `${url.protocol}//reader:${encodeURIComponent(secret)}@${url.host}`,
+    });
+    const result = await keyed.call('explore_loki', { list: 'values', label: 'pod', match: '{app="odd"}' });
+    await keyed.close();
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect([...(result.structuredContent as { values: string[] }).values].sort()).toEqual([
+      'api-␛[2J␛]0;pwned␇\ufffdexe.txt',
+      'leak-[REDACTED]',
+    ]);
+    expect(textOf(result)).not.toContain('hunter');
+  });
 });

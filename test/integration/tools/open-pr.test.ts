@@ -366,7 +366,7 @@ describe('open_pr', () => {
       );
     });
 
-    it('a change that would commit a configured secret, naming the file but not the secret', async () => {
+    it('a change that would commit a configured secret, naming the file and the setting but not the secret', async () => {
       const leaks = [
         { path: 'docs/leak.md', action: 'create', content: `token: ${double.token}\n` },
         {
@@ -375,22 +375,54 @@ describe('open_pr', () => {
           encoding: 'base64',
           content: Buffer.from(`x${double.token}`).toString('base64'),
         },
-        { path: `docs/${double.token}.md`, action: 'create', content: 'x\n' },
       ];
       for (const leak of leaks) {
         const result = await refused(
           { changes: [leak] },
-          /^INVALID_ARGUMENT: The change to "docs\/.*" holds a configured secret/,
+          /^INVALID_ARGUMENT: The change to "docs\/leak\.(md|bin)" holds the GitHub token \(GITHUB_TOKEN\); nothing was written\./,
         );
         expect(textOf(result)).not.toContain(double.token);
       }
-      expect(textOf(await refused({ changes: leaks.slice(0, 1) }, /docs\/leak\.md/))).not.toContain(
-        double.token,
+      // A path that holds it is named by its place, not as "docs/[REDACTED].md".
+      const path = await refused(
+        {
+          changes: [
+            { path: 'docs/fine.md', action: 'create', content: 'x\n' },
+            { path: `docs/${double.token}.md`, action: 'create', content: 'x\n' },
+          ],
+        },
+        /^INVALID_ARGUMENT: The path of changes\[1\] holds the GitHub token \(GITHUB_TOKEN\); nothing was written\./,
       );
+      expect(textOf(path)).not.toMatch(new RegExp(`${double.token}|REDACTED`));
       await refused(
         { branch: `fix-${double.token}` },
-        /^INVALID_ARGUMENT: The branch slug holds a configured secret/,
+        /^INVALID_ARGUMENT: The branch slug holds the GitHub token \(GITHUB_TOKEN\)/,
       );
+    });
+
+    it('a change that spells a URL password that is a common word, saying which setting it is', async () => {
+      const keyed = await connect({
+        DEVOPS_MCP_CONFIG: join(dir, 'config.json'),
+        GITHUB_TOKEN: double.token,
+        GITHUB_API_URL: double.url,
+        PROMETHEUS_URL: 'http://prometheus:prometheus@127.0.0.1:9',
+      });
+      const call = (changes: unknown[]) =>
+        keyed.call('open_pr', { repo: REPO, branch: slug(), title: 'Scrape the api', changes });
+      const content = await call([
+        { path: 'docs/scrape.md', action: 'create', content: 'job_name: prometheus\n' },
+      ]);
+      const path = await call([{ path: 'prometheus.yml', action: 'create', content: 'x: 1\n' }]);
+      await keyed.close();
+      expect(textOf(content)).toBe(
+        'INVALID_ARGUMENT: The change to "docs/scrape.md" holds the password in PROMETHEUS_URL; nothing was written.\n' +
+          'Hint: Leave that value out of the file (read it from the environment or a secret store) or leave the file out; if the change needs that text, ask the operator to change the secret.',
+      );
+      expect(textOf(path)).toBe(
+        'INVALID_ARGUMENT: The path of changes[0] holds the password in PROMETHEUS_URL; nothing was written.\n' +
+          'Hint: Use another path or leave the file out; if the change needs that text, ask the operator to change the secret.',
+      );
+      expect(double.writes()).toEqual([]);
     });
 
     it('paths that escape the work tree or go through a link', async () => {

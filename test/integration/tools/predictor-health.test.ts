@@ -185,6 +185,32 @@ describe('predictor_health against a service that writes too much', () => {
     expect(out.note).toMatch(/^Left out to fit 8\.0 KiB: \d+ of 300 checks, /);
   });
 
+  it('sends what the service says of itself as printable text, scrubbed of secrets', async () => {
+    // A password holding a control character: made printable, it must still read as the secret.
+    const secret = 'hunter\u0007two-password';
+    const port = (service.address() as { port: number }).port;
+    const keyed = await connect({
+      PREDICTOR_URL: `http://reader:${encodeURIComponent(secret)}@127.0.0.1:${port}`,
+    });
+    body = {
+      health: JSON.stringify({
+        status: 'ok',
+        version: '1.4.0\u001b[2J\u202e',
+        checks: { db: { status: 'fail', detail: `login as ${secret} failed \u001b]0;pwned\u0007` } },
+      }),
+      metrics: 'http_requests_total{code="200"} 5\n',
+    };
+    const result = await keyed.call('predictor_health', {});
+    await keyed.close();
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const out = result.structuredContent as any;
+    expect(out.health.version).toBe('1.4.0␛[2J\ufffd');
+    expect(out.checks).toEqual([{ name: 'db', ok: false, detail: 'login as [REDACTED] failed ␛]0;pwned␇' }]);
+    expect(out.reasons).toEqual(['check db fails: login as [REDACTED] failed ␛]0;pwned␇']);
+    expect(textOf(result)).not.toContain('hunter');
+    expect(textOf(result)).not.toMatch(/\\u00(?:1b|07)|\\u202e/);
+  });
+
   it('says a service that answered past the read cap answered, and calls it degraded, not down', async () => {
     body = { health: 'x'.repeat(5 * 1024 * 1024), metrics: 'http_requests_total{code="200"} 5\n' };
     const out = (await session.call('predictor_health', {})).structuredContent as any;

@@ -559,10 +559,16 @@ describe("search_loki's shaping within the cap", () => {
     const keyed = await connect({
       LOKI_URL: `${url.protocol}//reader:${encodeURIComponent(secret)}@${url.host}`,
     });
-    own.push([{ stream: { service: 'leaky' }, values: [[String(now), `auth failed for ${secret}`]] }]);
+    own.push([
+      {
+        stream: { service: 'leaky', client: `reader:${secret}` },
+        values: [[String(now), `auth failed for ${secret}`]],
+      },
+    ]);
     const leaky = await keyed.call('search_loki', { query: '{service="leaky"}' });
     await keyed.close();
     expect(structured(leaky).streams[0].groups[0].text).toBe('auth failed for [REDACTED]');
+    expect(structured(leaky).streams[0].labels.client).toBe('reader:[REDACTED]');
     expect(textOf(leaky)).not.toContain('hunter');
   });
 });

@@ -484,6 +484,27 @@ describe('assess', () => {
       expect(Buffer.byteLength(JSON.stringify(verdict))).toBeLessThan(2048);
     });
 
+    it('makes check names and details, the version and the reported status printable, and the reasons too', () => {
+      const raw = 'a\u001b[2J\u001b]0;pwned\u0007\r\u202eb';
+      const shown = 'a␛[2J␛]0;pwned␇␍\ufffdb';
+      const verdict = assess(
+        {
+          health: healthy({ status: raw, version: raw, checks: { [raw]: { status: 'fail', detail: raw } } }),
+          metrics: { status: 200, ms: 1, body: metrics(10, 0) },
+        },
+        undefined,
+        T,
+        limits,
+      );
+      expect(verdict.health.version).toBe(shown);
+      expect(verdict.health.reported_status).toBe(shown);
+      expect(verdict.checks).toEqual([{ name: shown, ok: false, detail: shown }]);
+      expect(verdict.reasons).toEqual([
+        `the service reports status "${shown}"`,
+        `check ${shown} fails: ${shown}`,
+      ]);
+    });
+
     it('gives the first ten failing checks a reason each, and counts the rest in one', () => {
       const checks = Array.from({ length: 500 }, (_, i) => ({ name: `c${i}`, status: 'fail' }));
       const verdict = assess(
@@ -526,9 +547,46 @@ describe('fitHealth', () => {
   it('leaves a result that fits as it is', () => {
     const small = result(3, 1);
     expect(fitHealth(small, 8192)).toBe(small);
-    // Nor is anything left out, or said to be, of one reason and no check over the cap.
-    const single = result(0, 1);
-    expect(fitHealth(single, 200)).toBe(single);
+  });
+
+  it('cuts the one reason short, and says so, when it alone is over the cap', () => {
+    const single = { ...result(0, 1), reasons: [`check c0 fails: ${'x'.repeat(2000)}`] };
+    const fitted = fitHealth(single, 1024);
+    expect(size(fitted)).toBeLessThanOrEqual(1024);
+    expect(fitted.reasons).toHaveLength(1);
+    expect(fitted.reasons[0]).toMatch(/^check c0 fails: x+…$/);
+    expect(fitted.note).toBe('Cut short to fit 1.0 KiB: reasons[0].');
+  });
+
+  it("keeps to the smallest cap however many bytes the service's own characters take", () => {
+    // A lone surrogate is one character that JSON writes as six bytes (\ud800): the version, the reported status
+    // and each check, cut to their lengths in characters, would still take several KB.
+    const heavy = '\ud800';
+    const checks = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [
+        `${i}`.padEnd(80, heavy),
+        { status: 'fail', detail: heavy.repeat(200) },
+      ]),
+    );
+    const verdict = assess(
+      {
+        health: healthy({ status: `degraded${heavy.repeat(200)}`, version: heavy.repeat(500), checks }),
+        metrics: { status: 200, ms: 1, body: metrics(10, 0) },
+      },
+      undefined,
+      T,
+      limits,
+    );
+    // Kept by the tool for the next check, not sent.
+    delete verdict.counters;
+    const fitted = fitHealth({ target: 'default', checked_at: '2025-11-24T16:00:00.000Z', ...verdict }, 1024);
+    expect(size(fitted)).toBeLessThanOrEqual(1024);
+    expect(fitted.reasons).toHaveLength(1);
+    expect(fitted.reasons[0]).toMatch(/^the service reports status "degraded/);
+    expect(fitted.note).toBe(
+      'Left out to fit 1.0 KiB: all 300 checks and the last 11 of 12 reasons. Cut short: health.version, health.reported_status.',
+    );
+    expect(predictorHealth.output.safeParse(fitted).success).toBe(true);
   });
 
   it('leaves out passing checks first, and says how many', () => {

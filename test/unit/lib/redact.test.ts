@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRedactor, REDACTED, redactJson } from '../../../src/lib/redact.ts';
+import { printable } from '../../../src/lib/terminal.ts';
 
 describe('createRedactor', () => {
   it('scrubs a secret from plain text and from JSON, where quotes and backslashes in it are escaped', () => {
@@ -10,6 +11,12 @@ describe('createRedactor', () => {
     expect(scrubbed).not.toContain('2f8a9c1d5e7b3a6f');
     expect(JSON.parse(scrubbed)).toEqual({ content: `HTTP_TOKEN=${REDACTED}\n`, other: REDACTED });
     expect(redact(`token ${secret} in a log line`)).toBe(`token ${REDACTED} in a log line`);
+  });
+
+  it('scrubs a secret holding a control character from text made printable before it is scrubbed', () => {
+    const redact = createRedactor(['hunter\u0007two-password']);
+    expect(redact(printable('login as hunter\u0007two-password failed'))).toBe(`login as ${REDACTED} failed`);
+    expect(redact(JSON.stringify({ detail: 'hunter\u0007two-password' }))).toBe(`{"detail":"${REDACTED}"}`);
   });
 
   it('leaves text alone when there are no secrets, and ignores ones too short to scrub safely', () => {

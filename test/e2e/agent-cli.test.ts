@@ -7,13 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createContext } from '../../src/context.ts';
 import { startGithubDouble } from '../doubles/github/index.ts';
-import { startOpenAiDouble, type Conversation, type Scenario } from '../doubles/openai/index.ts';
+import { startOpenAiDouble } from '../doubles/openai/index.ts';
 import { openIncident, viaDiagnosisTool } from '../support/agent.ts';
 import {
   CONFIG_FILE,
+  fixingWindow,
   PREDICTOR,
   predictorRepoSettings,
-  REPO,
+  readConfig,
   SANDBOX_LIMITS,
   withWindow,
 } from '../support/agent-stage.ts';
@@ -47,36 +48,6 @@ async function withStoreAt<T>(
 
 const withStore = <T>(fn: (ctx: ReturnType<typeof createContext>) => Promise<T>): Promise<T> =>
   withStoreAt(db, fn);
-
-const readConfig: Scenario[number] = {
-  name: 'read the config',
-  toolCalls: [{ name: 'read_repo', arguments: { repo: REPO, path: CONFIG_FILE } }],
-};
-
-/** The fix of the predictor's window, resting on the read of its file. */
-const proposeFix = (c: Conversation) => {
-  const read = c.toolResults.find(r => r.name === 'read_repo')!;
-  const file = JSON.parse(read.content) as { sha: string; content: string };
-  return {
-    summary: 'MOVING_AVERAGE_WINDOW is 0, so every prediction is NaN.',
-    rootCause: 'src/config.mjs sets MOVING_AVERAGE_WINDOW = 0',
-    confidence: 0.9,
-    evidence: [{ call: read.id, shows: 'MOVING_AVERAGE_WINDOW = 0 in src/config.mjs' }],
-    proposedChange: {
-      repo: REPO,
-      files: [
-        {
-          path: CONFIG_FILE,
-          action: 'update',
-          content: file.content.replace('MOVING_AVERAGE_WINDOW = 0;', 'MOVING_AVERAGE_WINDOW = 20;'),
-          sha: file.sha,
-        },
-      ],
-      rationale: 'Restore the shipped window of 20 prices.',
-    },
-    nextSteps: [],
-  };
-};
 
 describe('devops-mcp agent', () => {
   it('pause and resume set the kill switch in the store file', async () => {
@@ -167,10 +138,10 @@ describe('devops-mcp agent', () => {
     const model = await startOpenAiDouble(
       viaDiagnosisTool([
         readConfig,
-        { name: 'propose the fix', json: proposeFix },
+        { name: 'propose the fix', json: fixingWindow(20) },
         // The next run investigates again, from the start.
         { ...readConfig, expect: { toolResults: false } },
-        { name: 'propose the fix again', json: proposeFix },
+        { name: 'propose the fix again', json: fixingWindow(20) },
       ]),
     );
     try {

@@ -23,6 +23,42 @@ export const SHIPPED = readFileSync(join(PREDICTOR, CONFIG_FILE), 'utf8');
 export const withWindow = (n: number): string =>
   SHIPPED.replace(/MOVING_AVERAGE_WINDOW = \d+;/, `MOVING_AVERAGE_WINDOW = ${n};`);
 /** Sandbox limits that fit the predictor's test run on a CI machine. */
+/** The model's first step in the scripted investigations: read the predictor's configuration file. */
+export const readConfig: Scenario[number] = {
+  name: 'read the config',
+  toolCalls: [{ name: 'read_repo', arguments: { repo: REPO, path: CONFIG_FILE } }],
+};
+
+/** The diagnosis that sets the window to `window`, resting on the read of the configuration file (readConfig). */
+export function fixingWindow(window: number) {
+  return (c: Conversation) => {
+    const read = c.toolResults.find(r => r.name === 'read_repo')!;
+    const file = JSON.parse(read.content) as { sha: string; content: string };
+    return {
+      summary: 'MOVING_AVERAGE_WINDOW is 0, so every prediction is NaN.',
+      rootCause: 'src/config.mjs sets MOVING_AVERAGE_WINDOW = 0',
+      confidence: 0.9,
+      evidence: [{ call: read.id, shows: 'MOVING_AVERAGE_WINDOW = 0 in src/config.mjs' }],
+      proposedChange: {
+        repo: REPO,
+        files: [
+          {
+            path: CONFIG_FILE,
+            action: 'update',
+            content: file.content.replace(
+              /MOVING_AVERAGE_WINDOW = \d+;/,
+              `MOVING_AVERAGE_WINDOW = ${window};`,
+            ),
+            sha: file.sha,
+          },
+        ],
+        rationale: `Restore a window of ${window} prices.`,
+      },
+      nextSteps: ['watch /predict errors fall to zero'],
+    };
+  };
+}
+
 export const SANDBOX_LIMITS = {
   memoryMb: 512,
   cpus: 1,

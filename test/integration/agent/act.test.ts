@@ -8,12 +8,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkOutcomes } from '../../../src/agent/learn.ts';
 import type { Mode } from '../../../src/agent/modes.ts';
 import { startGithubDouble, type GithubDouble } from '../../doubles/github/index.ts';
-import type { Conversation, Scenario } from '../../doubles/openai/index.ts';
+import type { Scenario } from '../../doubles/openai/index.ts';
 import { loopsClosedAfterEach, openIncident, timeline, type Loop } from '../../support/agent.ts';
 import {
   CONFIG_FILE,
+  fixingWindow,
   PREDICTOR,
   predictorRepoSettings,
+  readConfig,
   REPO,
   SANDBOX_LIMITS,
   withWindow,
@@ -93,40 +95,6 @@ const start = async (script: Scenario, mode: Mode, file = configFile) =>
     env: { DEVOPS_MCP_CONFIG: file, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
   });
 
-const readConfig: Scenario[number] = {
-  name: 'read the config',
-  toolCalls: [{ name: 'read_repo', arguments: { repo: REPO, path: CONFIG_FILE } }],
-};
-
-function diagnosis(window: number) {
-  return (c: Conversation) => {
-    const read = c.toolResults.find(r => r.name === 'read_repo')!;
-    const file = JSON.parse(read.content) as { sha: string; content: string };
-    return {
-      summary: 'MOVING_AVERAGE_WINDOW is 0, so every prediction is NaN.',
-      rootCause: 'src/config.mjs sets MOVING_AVERAGE_WINDOW = 0',
-      confidence: 0.9,
-      evidence: [{ call: read.id, shows: 'MOVING_AVERAGE_WINDOW = 0 in src/config.mjs' }],
-      proposedChange: {
-        repo: REPO,
-        files: [
-          {
-            path: CONFIG_FILE,
-            action: 'update',
-            content: file.content.replace(
-              /MOVING_AVERAGE_WINDOW = \d+;/,
-              `MOVING_AVERAGE_WINDOW = ${window};`,
-            ),
-            sha: file.sha,
-          },
-        ],
-        rationale: `Restore a window of ${window} prices.`,
-      },
-      nextSteps: ['watch /predict errors fall to zero'],
-    };
-  };
-}
-
 describe('act: sandbox first, then the PR', () => {
   it('in autonomous mode, tests the fix and opens a draft PR with the diagnosis, evidence and incident link', async () => {
     const { agent, env, id, model } = await start(
@@ -141,7 +109,7 @@ describe('act: sandbox first, then the PR', () => {
         {
           name: 'propose the fix',
           expect: { toolResults: { contains: 'MOVING_AVERAGE_WINDOW = 0' } },
-          json: diagnosis(20),
+          json: fixingWindow(20),
         },
       ],
       'autonomous',
@@ -176,7 +144,7 @@ describe('act: sandbox first, then the PR', () => {
 
   it('opens the PR of a passing fix whatever the length of its diagnosis, saying what was cut', async () => {
     // Another window than the other tests': the change is new whichever ran before.
-    const propose = diagnosis(30);
+    const propose = fixingWindow(30);
     const { agent, model } = await start(
       [
         readConfig,
@@ -214,11 +182,11 @@ describe('act: sandbox first, then the PR', () => {
     const { agent, env, id, model } = await start(
       [
         { ...readConfig, expect: { tools: { include: ['run_sandbox_test'], exclude: ['open_pr'] } } },
-        { name: 'propose a bad fix', json: diagnosis(201) },
+        { name: 'propose a bad fix', json: fixingWindow(201) },
         {
           name: 'revise after the failing run',
           expect: { user: ['The sandbox run of your proposed change failed'], toolResults: false },
-          json: diagnosis(30),
+          json: fixingWindow(30),
         },
       ],
       'propose',
@@ -247,8 +215,8 @@ describe('act: sandbox first, then the PR', () => {
     const { agent, model } = await start(
       [
         readConfig,
-        { name: 'propose a bad fix', json: diagnosis(0) },
-        { name: 'revise badly', expect: { toolResults: false }, json: diagnosis(500) },
+        { name: 'propose a bad fix', json: fixingWindow(0) },
+        { name: 'revise badly', expect: { toolResults: false }, json: fixingWindow(500) },
       ],
       'autonomous',
     );
@@ -266,7 +234,7 @@ describe('act: sandbox first, then the PR', () => {
 
 describe('act: only on a supported diagnosis', () => {
   it('tests nothing when the diagnosis cites a call that never happened, and says why on the timeline', async () => {
-    const propose = diagnosis(20);
+    const propose = fixingWindow(20);
     const { agent, env, id, model } = await start(
       [
         readConfig,
@@ -295,7 +263,7 @@ describe('act: only on a supported diagnosis', () => {
   });
 
   it('tests nothing when the confidence is below agent.minConfidenceToAct', async () => {
-    const propose = diagnosis(20);
+    const propose = fixingWindow(20);
     const { agent, env, id, model } = await start(
       [readConfig, { name: 'propose the fix, unsure', json: c => ({ ...propose(c), confidence: 0.4 }) }],
       'autonomous',
@@ -327,7 +295,7 @@ describe('act: an error while acting', () => {
               return undefined;
             },
           },
-          json: diagnosis(201),
+          json: fixingWindow(201),
         },
       ],
       'propose',
@@ -356,7 +324,7 @@ describe('act: cooldown', () => {
   it('does not act again on an incident group the loop acted on within the cooldown', async () => {
     const lines: string[] = [];
     const { agent, env, id, model } = await loops.start(
-      [readConfig, { name: 'propose the fix', json: diagnosis(20) }],
+      [readConfig, { name: 'propose the fix', json: fixingWindow(20) }],
       {
         mode: 'autonomous',
         env: { DEVOPS_MCP_CONFIG: configFile, GITHUB_TOKEN: github.token, GITHUB_API_URL: github.url },
@@ -563,7 +531,7 @@ describe('act: told to stop, or out of time', () => {
       clearInterval(watch);
     };
   };
-  const script: Scenario = [readConfig, { name: 'diagnose', json: diagnosis(20) }];
+  const script: Scenario = [readConfig, { name: 'diagnose', json: fixingWindow(20) }];
   const env = () => ({
     DEVOPS_MCP_CONFIG: configFile,
     GITHUB_TOKEN: github.token,

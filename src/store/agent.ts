@@ -488,8 +488,10 @@ export function createAgentStore(
       return row ? investigation(row) : undefined;
     },
     transcript(investigationId) {
-      const row = sql('SELECT transcript FROM investigations WHERE id = ?').get(investigationId) as
-        { transcript: string | null } | undefined;
+      const row = sql('SELECT transcript, ended_at FROM investigations WHERE id = ?').get(investigationId) as
+        { transcript: string | null; ended_at: number | null } | undefined;
+      // Until it ends, the column holds the loop's progress (recordProgress), not a transcript.
+      if (row?.ended_at === null) return undefined;
       return row ? parse(row.transcript) : undefined;
     },
 

@@ -307,6 +307,8 @@ describe('claiming and closing investigations', () => {
     expect(other.agent.unfinishedInvestigations()).toMatchObject([
       { id: run, tokens: 900, modelCalls: 3, toolCalls: 2, cooldown },
     ]);
+    // The progress is the loop's bookkeeping, not a transcript: a reader sees none until the investigation ends.
+    expect(other.agent.transcript(run)).toBeUndefined();
     // Past its PR it holds none.
     mine.agent.recordProgress(run, { tokens: 1000, modelCalls: 4, toolCalls: 2 });
     expect(other.agent.unfinishedInvestigations()[0]).not.toHaveProperty('cooldown');

@@ -38,6 +38,13 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
   let stopped = false;
 
   const base = prometheus?.describe();
+  // Whose alerts these are: the URL without credentials, and the tenant asked for, since Mimir, Cortex and Thanos
+  // serve every tenant at one URL (X-Scope-OrgID in prometheus.headers). Watchers on other servers or tenants may
+  // share the store; each resolves only what its own stopped reporting.
+  const tenant = Object.entries(ctx.config.prometheus?.headers ?? {})
+    .find(([name]) => name.toLowerCase() === 'x-scope-orgid')?.[1]
+    .trim();
+  const by = `${base ?? ''}${tenant ? ` (tenant ${tenant})` : ''}`;
   const graphLink = (query: string | undefined) =>
     query === undefined || base === undefined
       ? undefined
@@ -87,8 +94,6 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
       failing = true;
       return false;
     }
-    // Known by its URL without credentials: watchers on other Prometheus servers may share the store.
-    const by = prometheus.describe();
     const upSince = evaluation?.startedAt;
     const reportedInputs = reported
       .map(a => toInput(a, rules, by, upSince))

@@ -318,7 +318,7 @@ export function createIncidentStore(db: DatabaseSync, options: GroupingOptions):
     // Found by its fingerprint, as resolveAlert finds it: an alert firing in an open incident stays in it, whatever
     // group its labels make now (incidents.groupBy changed, or another process on the file groups otherwise).
     const firing = sql(
-      `SELECT a.incident_id AS id, a.annotations, a.polled_by, a.polled_start FROM alerts a
+      `SELECT a.incident_id AS id, a.annotations, a.polled_by, a.polled_start, a.last_seen FROM alerts a
        JOIN incidents i ON i.id = a.incident_id
        WHERE i.${OPEN} AND a.fingerprint = ? AND a.state = 'firing' ORDER BY a.incident_id DESC LIMIT 1`,
     ).get(alert.fingerprint) as FiringRow | undefined;
@@ -763,13 +763,17 @@ interface FiringRow {
   annotations: string;
   polled_by: string | null;
   polled_start: number | null;
+  last_seen: number;
 }
 
 /**
  * Whether a polled alert firing here is of a new episode: the Prometheus that reported the one stored, running since
  * before it began, now reports a later activeAt, so the alert ended and fired again between two polls (or while
  * devops-mcp was down). A Prometheus that restarted since gives its alerts a new activeAt (it restores no `for`
- * shorter than its grace period), which says nothing of an end; another Prometheus's activeAt is its own.
+ * shorter than its grace period), which says nothing of an end; another Prometheus's activeAt is its own. The new
+ * activeAt must also be later than the last time the alert was seen firing: one URL in front of an HA pair answers
+ * from either replica, whose activeAt for one alert differ by their evaluation offsets, and the later of the two is
+ * no new episode.
  */
 function endedUnseen(alert: AlertInput, row: FiringRow): boolean {
   const polled = alert.polled;
@@ -778,7 +782,8 @@ function endedUnseen(alert: AlertInput, row: FiringRow): boolean {
     row.polled_by === polled.by &&
     row.polled_start !== null &&
     polled.upSince < row.polled_start &&
-    alert.startsAt > row.polled_start
+    alert.startsAt > row.polled_start &&
+    alert.startsAt > row.last_seen
   );
 }
 

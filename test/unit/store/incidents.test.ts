@@ -212,6 +212,23 @@ describe('two writers on one database file', () => {
     }
   });
 
+  it('take the later activeAt of the other replica behind one URL for the same episode, and a start after the last sighting for a new one', () => {
+    const polled = (startsAt: number): AlertInput => ({
+      ...alert(errors),
+      startsAt,
+      polled: { by: 'http://prometheus:9090', upSince: 500 },
+    });
+    store.incidents.apply([polled(1000)], 1015);
+    // The other replica evaluated the rule 300 ms later: the alert has not stopped firing.
+    store.incidents.apply([polled(1000.3)], 1030);
+    store.incidents.apply([polled(1000)], 1045);
+    store.incidents.apply([polled(1000.3)], 1060);
+    expect(kinds(1)).toEqual(['opened', 'alert_firing']);
+    // Active again since after the last poll that saw it: it ended, and fired again, between two polls.
+    store.incidents.apply([polled(1070)], 1075);
+    expect(kinds(1)).toEqual(['opened', 'alert_firing', 'alert_resolved', 'alert_firing']);
+  });
+
   it('keep a still-firing alert in its incident after incidents.groupBy changed between two starts', () => {
     const path = join(dir, 'regrouped-firing.db');
     const before = openStore({ path, busyTimeoutMs: 5000, ...OPTIONS, groupBy: ['service'] });

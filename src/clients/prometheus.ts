@@ -302,7 +302,8 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
 /**
  * Right after a start, Prometheus reports no alert of a rule until the rule's group is first evaluated (its
  * interval later at most): an alert missing from /api/v1/alerts then has not ended. `notEvaluated` holds the names
- * of the alerting rules in such groups.
+ * of the alerting rules in such groups, and of those whose evaluation fails (health "err"): Prometheus keeps the
+ * alerts of a failing rule as they were, but one that restarted has none to keep, and their absence says nothing.
  */
 export interface RuleEvaluation {
   /** Unix seconds; undefined when Prometheus did not say. */
@@ -317,7 +318,9 @@ const readEvaluations = withSchema(
       z
         .object({
           lastEvaluation: z.string().optional(),
-          rules: z.array(z.object({ type: z.string(), name: z.string() }).loose()),
+          rules: z.array(
+            z.object({ type: z.string(), name: z.string(), health: z.string().optional() }).loose(),
+          ),
         })
         .loose(),
     ),
@@ -332,12 +335,14 @@ function ruleEvaluationOf(
   const startedAt = Number.isFinite(started) ? started : undefined;
   const notEvaluated = new Set<string>();
   for (const group of data.groups) {
+    const alerting = group.rules.filter(rule => rule.type === 'alerting');
+    for (const rule of alerting) if (rule.health === 'err') notEvaluated.add(rule.name);
     // Go's zero time until the first evaluation; a group without the field (an older or another server) is taken
     // as evaluated, as before this was looked at.
     if (group.lastEvaluation === undefined) continue;
     const last = Date.parse(group.lastEvaluation) / 1000;
     if (Number.isFinite(last) && last > 0 && (startedAt === undefined || last >= startedAt)) continue;
-    for (const rule of group.rules) if (rule.type === 'alerting') notEvaluated.add(rule.name);
+    for (const rule of alerting) notEvaluated.add(rule.name);
   }
   return { startedAt, notEvaluated };
 }

@@ -36,6 +36,8 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
   let running: Promise<boolean> | undefined;
   let failing = false;
   let stopped = false;
+  /** Per alert, the activeAt its Prometheus first reported since it (last) started; see round(). */
+  const sinceStart = new Map<string, { upSince: number; activeAt: number }>();
 
   const base = prometheus?.describe();
   // Whose alerts these are: the URL without credentials, and the tenant asked for, since Mimir, Cortex and Thanos
@@ -99,19 +101,40 @@ export function createWatcher(ctx: Context, options: { intervalMs: number }): Wa
       .map(a => toInput(a, rules, by, upSince))
       .filter((a): a is AlertInput => a !== undefined);
     const firingNow = new Set(reportedInputs.filter(a => a.state === 'firing').map(a => a.fingerprint));
-    const pendingNow = new Set(reportedInputs.filter(a => a.state === 'pending').map(a => a.fingerprint));
+    const pendingStarts = new Map(
+      reportedInputs.filter(a => a.state === 'pending').map(a => [a.fingerprint, a.startsAt] as const),
+    );
+    const pendingNow = new Set(pendingStarts.keys());
     const store = await ctx.store();
     const now = ctx.now();
+    const polled = store.incidents.polled(by);
+    // The activeAt Prometheus first gave each alert it reports since its start (pending or firing, they share it),
+    // kept while the alert fires here: one resolved here is forgotten, its next appearance an episode of its own.
+    if (upSince !== undefined) {
+      const firingHere = new Set(polled.map(k => k.fingerprint));
+      for (const [fingerprint, seen] of sinceStart)
+        if (seen.upSince !== upSince || !firingHere.has(fingerprint)) sinceStart.delete(fingerprint);
+      for (const a of reportedInputs)
+        if (!sinceStart.has(a.fingerprint)) sinceStart.set(a.fingerprint, { upSince, activeAt: a.startsAt });
+    }
     const resolved: AlertInput[] = [];
     const held = new Set<string>();
-    for (const known of store.incidents.polled(by)) {
+    for (const known of polled) {
       if (firingNow.has(known.fingerprint)) continue;
       // Its rule not evaluated since Prometheus started: missing from the answer, it has not ended.
       if (evaluation?.notEvaluated.has(known.labels.alertname ?? '') === true) continue;
       // Pending again, and since before Prometheus restarted: Prometheus restores no `for` shorter than its grace
       // period (10 min by default), so the alert waits out its `for` again though its condition may have held
-      // throughout. It stays firing, and is not noted as pending.
-      if (pendingNow.has(known.fingerprint) && upSince !== undefined && known.since < upSince) {
+      // throughout. It stays firing, and is not noted as pending; but only while it is active since the activeAt
+      // this Prometheus first gave it after its start: one active since a later one had its condition end after
+      // the restart, and goes the way it would have without one.
+      const pendingSince = pendingStarts.get(known.fingerprint);
+      if (
+        pendingSince !== undefined &&
+        upSince !== undefined &&
+        known.since < upSince &&
+        sinceStart.get(known.fingerprint)?.activeAt === pendingSince
+      ) {
         held.add(known.fingerprint);
         continue;
       }

@@ -31,6 +31,9 @@ const RULES = `groups:
       - alert: QueueStuck
         expr: queue_stuck > 0
         labels: { service: queue, severity: warning }
+      - alert: JoinBroken
+        expr: join_a * on() group_left() join_b > 0
+        labels: { service: join, severity: warning }
 `;
 
 let dir: string;
@@ -77,7 +80,8 @@ async function stopPrometheus(): Promise<void> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'devops-mcp-restart-'));
   target = await startMetricsTarget();
-  for (const name of ['cache_cold', 'disk_full', 'queue_stuck']) target.set(name, {}, 0);
+  for (const name of ['cache_cold', 'disk_full', 'queue_stuck', 'join_a']) target.set(name, {}, 0);
+  target.set('join_b', { k: '1' }, 1);
   writeFileSync(join(dir, 'rules.yml'), RULES);
   writeFileSync(
     join(dir, 'prometheus.yml'),
@@ -108,9 +112,29 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function firing(name: string): Promise<any> {
+async function reported(name: string, state?: string): Promise<any> {
   const body = (await (await fetch(`${url}/api/v1/alerts`)).json()) as any;
-  return body.data.alerts.find((a: any) => a.labels.alertname === name && a.state === 'firing');
+  return body.data.alerts.find(
+    (a: any) => a.labels.alertname === name && (state === undefined || a.state === state),
+  );
+}
+
+const firing = (name: string) => reported(name, 'firing');
+
+async function restart(): Promise<void> {
+  await stopPrometheus();
+  await startPrometheus(Number(new URL(url).port));
+}
+
+/** The health Prometheus gives the rule, once its group was evaluated since Prometheus started. */
+async function evaluatedHealth(name: string): Promise<string | undefined> {
+  const started = ((await (await fetch(`${url}/api/v1/status/runtimeinfo`)).json()) as any).data.startTime;
+  const body = (await (await fetch(`${url}/api/v1/rules`)).json()) as any;
+  for (const group of body.data.groups) {
+    const rule = group.rules.find((r: any) => r.name === name);
+    if (rule && Date.parse(group.lastEvaluation) >= Date.parse(started)) return rule.health;
+  }
+  return undefined;
 }
 
 async function incident(service: string): Promise<any> {
@@ -157,8 +181,7 @@ describe('a Prometheus restart', () => {
     const before = await starts();
     const timelines = await Promise.all(['cache', 'disk', 'queue'].map(async s => events(await incident(s))));
 
-    await stopPrometheus();
-    await startPrometheus(Number(new URL(url).port));
+    await restart();
     // Polled as often as the watcher may: before the slow group's first evaluation, and while DiskFull is pending.
     await waitFor(
       async () => {
@@ -178,5 +201,40 @@ describe('a Prometheus restart', () => {
       expect(view.alerts.map((a: any) => a.state)).toEqual(['firing']);
       expect(events(view)).toEqual(timelines[i]);
     }
+  }, 60_000);
+});
+
+describe('after a Prometheus restart', () => {
+  it('resolves an alert whose condition ended and came back since: pending again, it is not held firing', async () => {
+    // DiskFull fires since before this restart; after it, it is pending again, as its `for` was not restored.
+    await restart();
+    await waitFor(async () => reported('DiskFull', 'pending'), 10_000, 50);
+    await watcher.poll();
+    expect((await incident('disk')).alerts.map((a: any) => a.state)).toEqual(['firing']);
+    // Its condition ends and returns before the next poll: pending since a later evaluation, it had ended.
+    target.set('disk_full', {}, 0);
+    await waitFor(async () => !(await reported('DiskFull')), 10_000, 50);
+    target.set('disk_full', {}, 1);
+    await waitFor(async () => reported('DiskFull', 'pending'), 10_000, 50);
+    await watcher.poll();
+    const view = await incident('disk');
+    expect(view.alerts.map((a: any) => a.state)).toEqual(['resolved']);
+    expect(events(view)).toContain('alert_resolved: DiskFull resolved');
+  }, 30_000);
+
+  it('keeps firing an alert whose rule fails to evaluate since the start, as Prometheus kept it before', async () => {
+    target.set('join_a', {}, 1);
+    await waitFor(async () => firing('JoinBroken'));
+    await watcher.poll();
+    // A second right-hand series: every evaluation now fails (many-to-many matching), and Prometheus keeps the
+    // alert as it was; after a restart it has none to keep.
+    target.set('join_b', { k: '2' }, 1);
+    await waitFor(async () => (await evaluatedHealth('JoinBroken')) === 'err', 10_000, 50);
+    await restart();
+    await waitFor(async () => (await evaluatedHealth('JoinBroken')) === 'err', 10_000, 50);
+    expect(await reported('JoinBroken')).toBeUndefined();
+    await watcher.poll();
+    const view = await incident('join');
+    expect(view.alerts.map((a: any) => a.state)).toEqual(['firing']);
   }, 60_000);
 });

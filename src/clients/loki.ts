@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import { ToolError } from '../lib/errors.ts';
-import { createHttpBackend, encodeParams, QUERY_BACKEND_RESILIENCE, type QueryValue } from '../lib/http.ts';
+import { createHttpBackend, paramsRequest, QUERY_BACKEND_RESILIENCE, type QueryValue } from '../lib/http.ts';
 
 export interface LokiClientOptions {
   url: string;
@@ -110,10 +110,6 @@ export function fromNanos(nanos: string): number {
   return nanos.length > 9 ? Number(nanos.slice(0, -9)) + Number(nanos.slice(-9)) / 1e9 : Number(nanos) / 1e9;
 }
 
-// Past this, a GET URL risks the line limits of Loki's gateway (nginx: 8 KiB) and of other proxies; every endpoint
-// used here takes the same parameters as a POST form.
-const MAX_GET_QUERY_LENGTH = 2048;
-
 // An answer over the cap is cut by lines or streams, not by series alone as the shared PromQL hint says.
 const TOO_LARGE_HINT =
   'Ask for less: fewer lines (a lower limit, a line filter such as |= "error"), a narrower stream selector or a shorter range; aggregate a metric query (sum by (...)).';
@@ -138,10 +134,10 @@ export function createLokiClient(options: LokiClientOptions): LokiClient {
     schema: z.ZodType<T>,
     signal?: AbortSignal,
   ) {
-    const method = encodeParams(params).length > MAX_GET_QUERY_LENGTH ? 'POST' : 'GET';
-    const response = await http.request(
-      method === 'POST' ? { method, path, form: params, signal } : { method, path, query: params, signal },
-    );
+    // Every endpoint used here takes the same parameters as a POST form (past lib/http.ts's MAX_GET_QUERY_LENGTH).
+    const request = paramsRequest(path, params, signal);
+    const { method } = request;
+    const response = await http.request(request);
     const text = response.body.toString('utf8');
     if (response.status >= 400) throw lokiError(response.status, text, { method, path });
     let json: unknown;

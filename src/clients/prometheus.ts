@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ToolError } from '../lib/errors.ts';
 import {
   createHttpBackend,
+  paramsRequest,
   QUERY_BACKEND_RESILIENCE,
   type HttpBackend,
   type QueryValue,
@@ -207,11 +208,9 @@ export interface PrometheusClient {
   ruleEvaluation(options?: CallOptions): Promise<RuleEvaluation>;
 }
 
-// Past this, a GET URL risks proxies' and Prometheus's own line limits; POST carries the same form.
-const MAX_GET_QUERY_LENGTH = 2048;
-// The endpoints that take that form by POST too (web/api/v1/api.go); /label/<name>/values and the rest are GET only
-// (405 to a POST), so their parameters always go in the URL: a 2000-character selector, percent-encoded, stays
-// under the 8 KB request line that proxies commonly allow.
+// The endpoints that take their form by POST too, past lib/http.ts's MAX_GET_QUERY_LENGTH (web/api/v1/api.go);
+// /label/<name>/values and the rest are GET only (405 to a POST), so their parameters always go in the URL: a
+// 2000-character selector, percent-encoded, stays under the 8 KB request line that proxies commonly allow.
 const POST_PATHS = new Set(['/api/v1/query', '/api/v1/query_range', '/api/v1/labels']);
 
 export function createPrometheusClient(options: PrometheusClientOptions): PrometheusClient {
@@ -236,11 +235,9 @@ export function createPrometheusClient(options: PrometheusClientOptions): Promet
     signal: AbortSignal | undefined,
     fast?: (body: Buffer) => ApiResult<T> | undefined,
   ): Promise<ApiResult<T>> {
-    const method =
-      POST_PATHS.has(path) && JSON.stringify(params).length > MAX_GET_QUERY_LENGTH ? 'POST' : 'GET';
-    const response = await http.request(
-      method === 'POST' ? { method, path, form: params, signal } : { method, path, query: params, signal },
-    );
+    const request = paramsRequest(path, params, signal, POST_PATHS.has(path));
+    const { method } = request;
+    const response = await http.request(request);
     if (fast && response.status === 200) {
       const answer = fast(response.body);
       if (answer) return answer;

@@ -74,6 +74,24 @@ export interface HttpBackend {
   close(): Promise<void>;
 }
 
+/**
+ * Encoded parameters past this length go as a POST form, where the endpoint takes one: a longer GET URL risks the
+ * request-line limits of a proxy in front (nginx: 8 KiB) and of the backend itself.
+ */
+export const MAX_GET_QUERY_LENGTH = 2048;
+
+/** A read carrying `params` in the URL, or as a POST form when they are too long for one and `canPost`. */
+export function paramsRequest(
+  path: string,
+  params: Record<string, QueryValue>,
+  signal: AbortSignal | undefined,
+  canPost = true,
+): HttpRequest & { method: 'GET' | 'POST' } {
+  return canPost && encodeParams(params).length > MAX_GET_QUERY_LENGTH
+    ? { method: 'POST', path, form: params, signal }
+    : { method: 'GET', path, query: params, signal };
+}
+
 export function encodeParams(params: Record<string, QueryValue>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
